@@ -1,0 +1,129 @@
+"""What the wall shows: the latest record per station, kept in memory by the API process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from kinesync.models import WindowMetric
+
+STALE_AFTER_S = 5.0
+
+
+class StationStatus(BaseModel):
+    """One wall tile."""
+
+    station: str
+    athlete: str | None = None
+    team: str | None = None
+    exercise: str | None = None
+    session: str | None = None
+    lag_ms: float | None = Field(None, description="latest real lag (from the last window with a rep)")
+    in_window: bool | None = None
+    coupling: float | None = None
+    lag_age_s: float | None = Field(None, description="seconds since the record that carried lag_ms arrived")
+    alignment: float | None = None
+    rfd_0_100_n_per_s: float | None = None
+    peak_force_n: float | None = None
+    body_weight_n: float | None = None
+    target_low_ms: float
+    target_high_ms: float
+    partial: bool = False
+    window_start_ns: int
+    updated_at: str = Field(description="ISO-8601 UTC wall-clock time the last record arrived")
+    age_s: float = Field(description="seconds since the last record arrived")
+    stale: bool = Field(description=f"no record for more than {STALE_AFTER_S:g} s")
+
+
+@dataclass(slots=True)
+class _Station:
+    latest: WindowMetric
+    received_at: float
+    # Most windows hold no rep (lag_ms None); the tile keeps the last rep's numbers and says how old.
+    lag: WindowMetric | None = None
+    lag_received_at: float | None = None
+    alignment: float | None = None
+    rfd_0_100_n_per_s: float | None = None
+    peak_force_n: float | None = None
+    body_weight_n: float | None = None
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LiveState:
+    """Latest WindowMetric per station. Single event loop: no locking needed."""
+
+    def __init__(self, *, stale_after_s: float = STALE_AFTER_S, clock: Callable[[], float] = time.time) -> None:
+        self.stale_after_s = stale_after_s
+        self._clock = clock
+        self._stations: dict[str, _Station] = {}
+
+    def __len__(self) -> int:
+        return len(self._stations)
+
+    def update(self, m: WindowMetric) -> bool:
+        """Take a record; False when it was ignored as older than what is shown."""
+        now = self._clock()
+        st = self._stations.get(m.station)
+        if st is None:
+            st = self._stations[m.station] = _Station(latest=m, received_at=now)
+        else:
+            fresh = now - st.received_at <= self.stale_after_s
+            # A rebalance or a replay redelivers old windows; they must not roll the tile back. Once
+            # the station went quiet, though, whatever arrives is the best news there is.
+            if fresh and m.window_start_ns < st.latest.window_start_ns:
+                return False
+            if (m.athlete, m.session) != (st.latest.athlete, st.latest.session):
+                # Someone else stepped on the plate: the previous athlete's numbers are not theirs.
+                st = self._stations[m.station] = _Station(latest=m, received_at=now)
+            st.latest, st.received_at = m, now
+        if m.lag_ms is not None:
+            st.lag, st.lag_received_at = m, now
+        for name in ("alignment", "rfd_0_100_n_per_s", "peak_force_n", "body_weight_n"):
+            value = getattr(m, name)
+            if value is not None:
+                setattr(st, name, value)
+        return True
+
+    def forget(self, station: str) -> None:
+        self._stations.pop(station, None)
+
+    def snapshot(self) -> list[StationStatus]:
+        now = self._clock()
+        out: list[StationStatus] = []
+        for name in sorted(self._stations):
+            st = self._stations[name]
+            m = st.latest
+            age = max(0.0, now - st.received_at)
+            lag = st.lag
+            out.append(
+                StationStatus(
+                    station=m.station,
+                    athlete=m.athlete,
+                    team=m.team,
+                    exercise=m.exercise,
+                    session=m.session,
+                    lag_ms=lag.lag_ms if lag else None,
+                    in_window=lag.in_window if lag else None,
+                    coupling=lag.coupling if lag else None,
+                    lag_age_s=round(max(0.0, now - st.lag_received_at), 3) if st.lag_received_at else None,
+                    alignment=st.alignment,
+                    rfd_0_100_n_per_s=st.rfd_0_100_n_per_s,
+                    peak_force_n=st.peak_force_n,
+                    body_weight_n=st.body_weight_n,
+                    target_low_ms=m.target_low_ms,
+                    target_high_ms=m.target_high_ms,
+                    partial=m.partial,
+                    window_start_ns=m.window_start_ns,
+                    updated_at=_iso(st.received_at),
+                    age_s=round(age, 3),
+                    stale=age > self.stale_after_s,
+                )
+            )
+        return out

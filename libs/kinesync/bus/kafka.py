@@ -1,0 +1,202 @@
+"""The Kafka adapter on aiokafka: explicit topics, batching producer, co-partitioned consumer groups.
+
+A station's EMG and force topics have the same partition count and the same key, so with the
+range assignor one group member owns both of a station's partitions (see docs/architecture.md).
+Nothing here is specific to the embedded broker: it runs unchanged against Apache Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.structs import OffsetAndMetadata
+
+from kinesync.bus.base import Message, RebalanceCallback
+from kinesync.bus.base import TopicPartition as TP
+from kinesync.bus.memory import _maybe_await
+from kinesync.bus.topics import ALL_TOPICS, COMPACTED
+from kinesync.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+class KafkaBus:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def ensure_topics(self, topics: Sequence[str] = ALL_TOPICS, *, attempts: int = 30) -> None:
+        """Create missing topics with the configured partition count (idempotent).
+
+        Explicit creation matters: auto-created topics get the broker's default partition count,
+        which breaks co-partitioning.
+        """
+        s = self.settings
+        for attempt in range(attempts):
+            admin = AIOKafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="kinesync-admin")
+            try:
+                await admin.start()
+                existing = set(await admin.list_topics())
+                missing = [t for t in topics if t not in existing]
+                if missing:
+                    new = [
+                        NewTopic(
+                            t,
+                            s.partitions,
+                            s.replication_factor,
+                            topic_configs={"cleanup.policy": "compact"} if t in COMPACTED else {},
+                        )
+                        for t in missing
+                    ]
+                    try:
+                        await admin.create_topics(new)
+                    except TopicAlreadyExistsError:
+                        pass
+                    log.info("created topics %s with %d partitions", ", ".join(missing), s.partitions)
+                return
+            except (KafkaConnectionError, OSError) as exc:
+                if attempt == attempts - 1:
+                    raise ConnectionError(
+                        f"cannot reach Kafka at {s.bootstrap_servers} ({exc}); "
+                        "check KINESYNC_BOOTSTRAP_SERVERS and that the broker runs"
+                    ) from exc
+                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+            finally:
+                await admin.close()
+
+    def producer(self) -> KafkaProducer:
+        return KafkaProducer(self.settings)
+
+    def consumer(
+        self,
+        topics: Sequence[str],
+        group: str | None,
+        *,
+        from_beginning: bool = True,
+        on_revoked: RebalanceCallback | None = None,
+        on_assigned: RebalanceCallback | None = None,
+    ) -> KafkaConsumer:
+        return KafkaConsumer(self.settings, tuple(topics), group, from_beginning, on_revoked, on_assigned)
+
+
+class KafkaProducer:
+    def __init__(self, settings: Settings) -> None:
+        compression = None if settings.compression == "none" else settings.compression
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            compression_type=compression,
+            linger_ms=settings.linger_ms,
+            max_batch_size=256 * 1024,
+            max_request_size=MAX_MESSAGE_BYTES,
+            acks="all",
+            # Idempotence needs InitProducerId, which not every Kafka-compatible broker offers;
+            # duplicates are harmless downstream because storage keys are deterministic.
+            enable_idempotence=False,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        await self._producer.send(topic, value=value, key=key)
+
+    async def flush(self) -> None:
+        await self._producer.flush()
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, on_revoked: RebalanceCallback | None, on_assigned: RebalanceCallback | None) -> None:
+        self._on_revoked = on_revoked
+        self._on_assigned = on_assigned
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await _maybe_await(self._on_revoked, {(tp.topic, tp.partition) for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await _maybe_await(self._on_assigned, {(tp.topic, tp.partition) for tp in assigned})
+
+
+class KafkaConsumer:
+    def __init__(
+        self,
+        settings: Settings,
+        topics: tuple[str, ...],
+        group: str | None,
+        from_beginning: bool,
+        on_revoked: RebalanceCallback | None,
+        on_assigned: RebalanceCallback | None,
+    ) -> None:
+        self._topics = topics
+        self._group = group
+        self._from_beginning = from_beginning
+        self._listener = _Listener(on_revoked, on_assigned)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if from_beginning else "latest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            # Small fetches keep a station's EMG and force partitions close in event time; a
+            # message larger than this is still delivered whole (one batch per fetch at least).
+            max_partition_fetch_bytes=256 * 1024,
+            fetch_max_bytes=4 * 1024 * 1024,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        if self._group is None:
+            parts = []
+            for topic in self._topics:
+                for p in self._consumer.partitions_for_topic(topic) or await self._partitions(topic):
+                    parts.append(TopicPartition(topic, p))
+            self._consumer.assign(parts)
+            if self._from_beginning:
+                await self._consumer.seek_to_beginning(*parts)
+            else:
+                await self._consumer.seek_to_end(*parts)
+            await _maybe_await(self._listener._on_assigned, {(tp.topic, tp.partition) for tp in parts})
+        else:
+            self._consumer.subscribe(list(self._topics), listener=self._listener)
+
+    async def _partitions(self, topic: str) -> set[int]:
+        for _ in range(50):
+            await self._consumer._client.force_metadata_update()
+            parts = self._consumer.partitions_for_topic(topic)
+            if parts:
+                return parts
+            await asyncio.sleep(0.1)
+        raise ConnectionError(f"topic {topic!r} has no partitions; was it created (kinesync topics)?")
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    def assignment(self) -> set[TP]:
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    async def getmany(self, timeout_ms: int = 500, max_records: int | None = None) -> list[Message]:
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        out: list[Message] = []
+        for records in batches.values():
+            out.extend(Message(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in records)
+        return out
+
+    async def commit(self, offsets: Mapping[TP, int] | None = None) -> None:
+        if self._group is None:
+            return
+        if offsets is None:
+            await self._consumer.commit()
+        elif offsets:
+            await self._consumer.commit(
+                {TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in offsets.items()}
+            )

@@ -1,0 +1,244 @@
+"""KineSync frame format v1: the binary wire format for sensor samples.
+
+Layout (all integers little-endian)::
+
+    offset size  field
+    0      2     magic b"KS"
+    2      1     version (1)
+    3      1     sensor kind (SensorKind)
+    4      1     flags (bit 0: NaN allowed as gap marker)
+    5      1     channel count C (1..255)
+    6      4     sample count N per channel (uint32)
+    10     8     sample rate in Hz (float64; exact rates such as 1925.926 Hz survive)
+    18     8     facility-time timestamp of the first sample, ns since the Unix epoch (int64)
+    26     8     sequence number per device (uint64)
+    34     ...   four length-prefixed UTF-8 strings (uint16 length each):
+                 station, device, channel names joined by ",", units joined by ","
+                 (a single unit stands for every channel)
+    ...    0-3   zero padding so the samples start on a 4-byte boundary
+    ...    4*C*N samples, float32 little-endian, channel-major (channel 0's N samples first)
+
+Channel-major order lets the decoder hand out one contiguous row per channel, and the
+samples are a read-only numpy view on the received bytes (no copy).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAGIC = b"KS"
+VERSION = 1
+FLAG_NAN_ALLOWED = 0x01
+_KNOWN_FLAGS = FLAG_NAN_ALLOWED
+
+_HEAD = struct.Struct("<2sBBBBIdqQ")
+_U16 = struct.Struct("<H")
+
+MAX_CHANNELS = 255
+MAX_SAMPLES = 1_000_000  # per channel in one frame: 10 s at 100 kHz
+MAX_VALUES = 4_000_000  # channels × samples: a 16 MB frame at most
+MIN_RATE_HZ = 0.01
+MAX_RATE_HZ = 100_000.0
+MAX_TEXT = 4096
+_FLOAT32_LE = np.dtype("<f4")
+
+
+class SensorKind(enum.IntEnum):
+    """What a frame carries; decides the Kafka topic it travels on."""
+
+    EMG = 1
+    FORCE = 2
+    VELOCITY = 3
+
+
+class FrameError(ValueError):
+    """A frame that cannot be encoded or decoded; ``reason`` says why in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A block of samples from one device: ``samples`` has shape (channels, samples).
+
+    ``t0_ns`` is the facility-clock time of the first sample; sample ``i`` was taken at
+    ``t0_ns + i * 1e9 / rate_hz``.
+    """
+
+    station: str
+    device: str
+    kind: SensorKind
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    rate_hz: float
+    t0_ns: int
+    seq: int
+    samples: np.ndarray = field(repr=False)
+    nan_allowed: bool = False
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def duration_ns(self) -> int:
+        return round(self.n_samples * 1e9 / self.rate_hz)
+
+    @property
+    def end_ns(self) -> int:
+        """Facility time just after the last sample (t0 of a contiguous next frame)."""
+        return self.t0_ns + self.duration_ns
+
+
+def _text(value: str, what: str) -> bytes:
+    raw = value.encode("utf-8")
+    if len(raw) > MAX_TEXT:
+        raise FrameError(f"{what} is {len(raw)} bytes; at most {MAX_TEXT}")
+    return _U16.pack(len(raw)) + raw
+
+
+def _check_rate(rate_hz: float) -> None:
+    if not math.isfinite(rate_hz) or not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
+        raise FrameError(f"sample rate {rate_hz!r} Hz is outside {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz")
+
+
+def encode(frame: Frame) -> bytes:
+    """Serialise ``frame``; raises FrameError for anything ``decode`` would reject."""
+    samples = np.asarray(frame.samples)
+    if samples.ndim != 2:
+        raise FrameError(f"samples must be 2-D (channels, samples), got shape {samples.shape}")
+    n_ch, n = samples.shape
+    if not 1 <= n_ch <= MAX_CHANNELS:
+        raise FrameError(f"{n_ch} channels; a frame carries 1..{MAX_CHANNELS}")
+    if len(frame.channels) != n_ch:
+        raise FrameError(f"{len(frame.channels)} channel names for {n_ch} channels")
+    units = frame.units
+    if len(units) not in (1, n_ch):
+        raise FrameError(f"{len(units)} units for {n_ch} channels; give one or one per channel")
+    if any("," in c or not c for c in frame.channels) or any("," in u for u in units):
+        raise FrameError("channel names must be non-empty and names and units must not contain ','")
+    if not 1 <= n <= MAX_SAMPLES or n_ch * n > MAX_VALUES:
+        raise FrameError(f"{n} samples × {n_ch} channels is outside the frame size limits")
+    _check_rate(frame.rate_hz)
+    if not frame.station:
+        raise FrameError("station is empty")
+    data = np.ascontiguousarray(samples, dtype=_FLOAT32_LE)
+    if not frame.nan_allowed and not np.isfinite(data).all():
+        raise FrameError("samples contain NaN or Inf and the frame does not allow gap markers")
+    if frame.nan_allowed and np.isinf(data).any():
+        raise FrameError("samples contain Inf")
+    if len(set(units)) == 1:
+        units = units[:1]
+    head = _HEAD.pack(
+        MAGIC,
+        VERSION,
+        int(frame.kind),
+        FLAG_NAN_ALLOWED if frame.nan_allowed else 0,
+        n_ch,
+        n,
+        float(frame.rate_hz),
+        int(frame.t0_ns),
+        int(frame.seq),
+    )
+    meta = (
+        _text(frame.station, "station")
+        + _text(frame.device, "device")
+        + _text(",".join(frame.channels), "channel names")
+        + _text(",".join(units), "units")
+    )
+    pad = b"\x00" * (-(len(head) + len(meta)) % 4)
+    return b"".join((head, meta, pad, data.tobytes()))
+
+
+def _read_text(buf: memoryview, pos: int, what: str) -> tuple[str, int]:
+    if pos + 2 > len(buf):
+        raise FrameError(f"truncated before {what}")
+    (length,) = _U16.unpack_from(buf, pos)
+    pos += 2
+    if length > MAX_TEXT:
+        raise FrameError(f"{what} length {length} exceeds {MAX_TEXT}")
+    if pos + length > len(buf):
+        raise FrameError(f"truncated inside {what}")
+    try:
+        return bytes(buf[pos : pos + length]).decode("utf-8"), pos + length
+    except UnicodeDecodeError as exc:
+        raise FrameError(f"{what} is not valid UTF-8") from exc
+
+
+def decode(data: bytes | bytearray | memoryview) -> Frame:
+    """Parse one frame; the samples are a read-only view on ``data``.
+
+    Every problem raises FrameError with a one-line reason; nothing else escapes.
+    """
+    buf = memoryview(data).cast("B")
+    if len(buf) < _HEAD.size:
+        raise FrameError(f"truncated header: {len(buf)} bytes, need at least {_HEAD.size}")
+    magic, version, kind_raw, flags, n_ch, n, rate, t0_ns, seq = _HEAD.unpack_from(buf, 0)
+    if magic != MAGIC:
+        raise FrameError(f"wrong magic {bytes(magic)!r}; expected {MAGIC!r}")
+    if version != VERSION:
+        raise FrameError(f"unsupported frame version {version}; this build reads version {VERSION}")
+    try:
+        kind = SensorKind(kind_raw)
+    except ValueError:
+        raise FrameError(f"unknown sensor kind {kind_raw}") from None
+    if flags & ~_KNOWN_FLAGS:
+        raise FrameError(f"unknown flag bits 0x{flags & ~_KNOWN_FLAGS:02x}")
+    if n_ch < 1:
+        raise FrameError("frame declares 0 channels")
+    if n < 1 or n > MAX_SAMPLES or n_ch * n > MAX_VALUES:
+        raise FrameError(f"absurd size: {n} samples × {n_ch} channels")
+    _check_rate(rate)
+    pos = _HEAD.size
+    station, pos = _read_text(buf, pos, "station")
+    device, pos = _read_text(buf, pos, "device")
+    names_text, pos = _read_text(buf, pos, "channel names")
+    units_text, pos = _read_text(buf, pos, "units")
+    if not station:
+        raise FrameError("station is empty")
+    channels = tuple(names_text.split(","))
+    if len(channels) != n_ch or not all(channels):
+        raise FrameError(f"{len(channels)} channel names for {n_ch} channels")
+    units = tuple(units_text.split(","))
+    if len(units) == 1:
+        units = units * n_ch
+    elif len(units) != n_ch:
+        raise FrameError(f"{len(units)} units for {n_ch} channels")
+    pos += -pos % 4
+    expected = pos + 4 * n_ch * n
+    if len(buf) != expected:
+        what = "truncated" if len(buf) < expected else "trailing bytes"
+        raise FrameError(f"{what}: frame is {len(buf)} bytes, header promises {expected}")
+    samples = np.frombuffer(buf, dtype=_FLOAT32_LE, count=n_ch * n, offset=pos).reshape(n_ch, n)
+    nan_allowed = bool(flags & FLAG_NAN_ALLOWED)
+    finite = np.isfinite(samples)
+    if not finite.all():
+        if not nan_allowed:
+            raise FrameError("samples contain NaN or Inf and the frame does not allow gap markers")
+        if np.isinf(samples).any():
+            raise FrameError("samples contain Inf")
+    return Frame(
+        station=station,
+        device=device,
+        kind=kind,
+        channels=channels,
+        units=units,
+        rate_hz=rate,
+        t0_ns=t0_ns,
+        seq=seq,
+        samples=samples,
+        nan_allowed=nan_allowed,
+    )
+
+
+def overhead(frame: Frame) -> float:
+    """Share of the encoded frame that is not sample payload (0..1)."""
+    payload = 4 * frame.samples.size
+    return 1.0 - payload / len(encode(frame))

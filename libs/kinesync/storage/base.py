@@ -1,0 +1,64 @@
+"""The storage boundary: what the writer and the API need from any database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from kinesync.models import WindowMetric
+
+if TYPE_CHECKING:
+    from kinesync.settings import Settings
+
+
+class StorageUnavailable(Exception):
+    """The database could not take the write now (down, timeout, overloaded).
+
+    Transient: the writer retries with backoff and must not commit Kafka offsets meanwhile.
+    """
+
+
+class StorageRejected(ValueError):
+    """The database refused the data itself (bad line, type conflict, unknown database, auth).
+
+    Permanent for this data: retrying the same batch gives the same answer. ``status`` is the HTTP
+    status when there is one: 400 is bad data, 401/403/404 a configuration problem.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@runtime_checkable
+class MetricStore(Protocol):
+    async def start(self) -> None:
+        """Connect and create what is missing (database, table). Idempotent."""
+        ...
+
+    async def write(self, metrics: Sequence[WindowMetric]) -> None:
+        """Store all of ``metrics`` or raise; writing the same windows again overwrites them.
+
+        Raises StorageUnavailable (retry later) or StorageRejected (do not retry as-is).
+        """
+        ...
+
+    async def close(self) -> None: ...
+
+
+def open_store(settings: Settings) -> MetricStore:
+    """InfluxDB 1.x when a URL is configured, else the embedded SQLite file."""
+    if settings.influx_url:
+        from kinesync.storage.influx_v1 import InfluxV1Store
+
+        return InfluxV1Store(
+            settings.influx_url,
+            settings.influx_database,
+            retention_policy=settings.influx_retention_policy,
+            username=settings.influx_username,
+            password=settings.influx_password,
+            batch_lines=settings.batch_size,
+        )
+    from kinesync.storage.sqlite import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)

@@ -1,0 +1,81 @@
+"""WindowMetric → InfluxDB line protocol (1.x ``/write``, 2.x ``/api/v2/write``, VictoriaMetrics).
+
+A point's identity in InfluxDB is measurement + tag set + timestamp. The timestamp is the window
+start and the tags come from the record, so re-writing the same window replaces the point: a replay
+after a crash or a consumer rebalance overwrites instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from kinesync.models import WindowMetric
+
+MEASUREMENT = "window_metrics"
+
+# Only low-cardinality things people filter by. Rep numbers, timestamps and other ids go in fields:
+# every distinct tag value creates a series, and series are what exhausts InfluxDB's memory.
+TAG_KEYS: tuple[str, ...] = ("station", "athlete", "team", "exercise", "session")
+
+FLOAT_FIELDS: tuple[str, ...] = (
+    "lag_ms",
+    "coupling",
+    "alignment",
+    "body_weight_n",
+    "rfd_0_100_n_per_s",
+    "peak_force_n",
+    "target_low_ms",
+    "target_high_ms",
+)
+BOOL_FIELDS: tuple[str, ...] = ("in_window", "partial")
+INT_FIELDS: tuple[str, ...] = ("window_end_ns", "force_onset_ns", "rep_peak_ns", "emitted_at_ns")
+
+# Same table as influxdb-client, so the v1 and v2 write paths store identical keys. Newlines and tabs
+# would end or split the line; backslash is doubled so a trailing one cannot escape the separator.
+_ESCAPE_KEY = str.maketrans({"\\": "\\\\", ",": "\\,", " ": "\\ ", "=": "\\=", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_ESCAPE_MEASUREMENT = str.maketrans({"\\": "\\\\", ",": "\\,", " ": "\\ ", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def escape_key(value: str) -> str:
+    """Escape a tag key, tag value or field key."""
+    return value.translate(_ESCAPE_KEY)
+
+
+def _format_float(value: float) -> str:
+    # repr is the shortest string that round-trips exactly; a whole number still carries ".0", so the
+    # field never flips to integer type (InfluxDB rejects type changes within a shard).
+    return repr(float(value))
+
+
+def metric_to_line(m: WindowMetric) -> str:
+    """One line (no trailing newline) for one window of one station."""
+    tags = []
+    for key in TAG_KEYS:
+        value = getattr(m, key)
+        # InfluxDB rejects empty tag values; an absent tag and an empty one mean the same to a query.
+        if value is not None and value != "":
+            tags.append(f"{key}={escape_key(value)}")
+
+    fields = []
+    for key in FLOAT_FIELDS:
+        value = getattr(m, key)
+        # NaN and Inf have no line-protocol spelling; a missing field is the honest encoding.
+        if value is not None and math.isfinite(value):
+            fields.append(f"{key}={_format_float(value)}")
+    for key in BOOL_FIELDS:
+        value = getattr(m, key)
+        if value is not None:
+            fields.append(f"{key}={'true' if value else 'false'}")
+    for key in INT_FIELDS:
+        value = getattr(m, key)
+        if value is not None:
+            fields.append(f"{key}={int(value)}i")
+
+    series = ",".join([MEASUREMENT.translate(_ESCAPE_MEASUREMENT), *tags])
+    # fields is never empty: window_end_ns, partial and the target band are always set.
+    return f"{series} {','.join(fields)} {int(m.window_start_ns)}"
+
+
+def metrics_to_lines(metrics: Iterable[WindowMetric]) -> list[str]:
+    return [metric_to_line(m) for m in metrics]

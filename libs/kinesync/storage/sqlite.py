@@ -1,0 +1,237 @@
+"""Embedded store: one SQLite file, for ``make run`` and floors without a database server.
+
+The writer process writes and the API process reads the same file. WAL mode lets readers see the last
+committed batch while a write is in progress; busy_timeout absorbs the short exclusive moments
+(checkpoints, two writers). Every sqlite3 call runs in a worker thread so the event loop never waits
+on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kinesync.models import WindowMetric
+from kinesync.storage.base import StorageRejected, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TABLE = "window_metrics"
+SCHEMA_VERSION = 1
+
+# (column, SQL type) for every WindowMetric field; tests check that nothing is missing.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("station", "TEXT NOT NULL"),
+    ("window_start_ns", "INTEGER NOT NULL"),
+    ("window_end_ns", "INTEGER NOT NULL"),
+    ("athlete", "TEXT"),
+    ("team", "TEXT"),
+    ("exercise", "TEXT"),
+    ("session", "TEXT"),
+    ("partial", "INTEGER NOT NULL"),
+    ("rep_peak_ns", "INTEGER"),
+    ("lag_ms", "REAL"),
+    ("coupling", "REAL"),
+    ("in_window", "INTEGER"),
+    ("target_low_ms", "REAL NOT NULL"),
+    ("target_high_ms", "REAL NOT NULL"),
+    ("alignment", "REAL"),
+    ("body_weight_n", "REAL"),
+    ("force_onset_ns", "INTEGER"),
+    ("rfd_0_100_n_per_s", "REAL"),
+    ("peak_force_n", "REAL"),
+    ("emitted_at_ns", "INTEGER NOT NULL"),
+)
+COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
+_BOOL_COLUMNS = frozenset({"partial", "in_window"})
+
+_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    + ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
+    # The window key: a replayed window replaces its row. WITHOUT ROWID stores rows in key order, which
+    # is also the order every read wants.
+    + ", PRIMARY KEY (station, window_start_ns)) WITHOUT ROWID"
+)
+_INSERT = f"INSERT OR REPLACE INTO {TABLE} ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' for _ in COLUMN_NAMES)})"
+_SELECT = f"SELECT {', '.join(COLUMN_NAMES)} FROM {TABLE}"
+
+
+def _row(m: WindowMetric) -> tuple[Any, ...]:
+    return tuple(getattr(m, name) for name in COLUMN_NAMES)
+
+
+def _metric(row: Sequence[Any]) -> WindowMetric:
+    values = dict(zip(COLUMN_NAMES, row, strict=True))
+    for name in _BOOL_COLUMNS:
+        if values[name] is not None:
+            values[name] = bool(values[name])
+    return WindowMetric.model_validate(values)
+
+
+class SqliteStore:
+    """MetricStore on a SQLite file, plus the reads the API and tests use."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 5.0) -> None:
+        self.path = Path(path)
+        self._busy_timeout_s = busy_timeout_s
+        # Two connections so a read in this process does not queue behind a write (WAL allows both).
+        # threading locks, not asyncio ones: a cancelled await leaves its thread running, and the
+        # next call must still not share the connection with it.
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._start_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    # lifecycle
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), not implicit.
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+        return conn
+
+    def _open(self) -> None:
+        if self.path.parent != Path():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = self._connect()
+        try:
+            # WAL is a property of the file: set once, every later connection (other processes
+            # included) gets it.
+            mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                log.warning("sqlite %s: journal_mode is %s, not wal; readers may block writes", self.path, mode)
+            # NORMAL in WAL mode loses at most the last commits on power loss, never consistency; the
+            # writer re-reads uncommitted Kafka offsets anyway.
+            writer.execute("PRAGMA synchronous = NORMAL")
+            writer.execute(_DDL)
+            writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            reader = self._connect()
+        except BaseException:
+            writer.close()
+            raise
+        self._writer, self._reader = writer, reader
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._writer is not None:
+                return
+            try:
+                await asyncio.to_thread(self._open)
+            except sqlite3.OperationalError as exc:
+                raise StorageUnavailable(f"sqlite {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        async with self._start_lock:
+            writer, reader = self._writer, self._reader
+            self._writer = self._reader = None
+
+            def _close() -> None:
+                with self._write_lock:
+                    if writer is not None:
+                        writer.close()
+                with self._read_lock:
+                    if reader is not None:
+                        reader.close()
+
+            await asyncio.to_thread(_close)
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # plumbing
+
+    async def _run(self, lock: threading.Lock, which: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None:
+            await self.start()
+
+        def _call() -> T:
+            with lock:
+                conn = self._writer if which == "writer" else self._reader
+                if conn is None:
+                    raise StorageUnavailable(f"sqlite {self.path}: store is closed")
+                return fn(conn)
+
+        try:
+            return await asyncio.to_thread(_call)
+        except sqlite3.OperationalError as exc:
+            # "database is locked", disk full, I/O errors: the file may take it later.
+            raise StorageUnavailable(f"sqlite {self.path}: {exc}") from exc
+        except sqlite3.IntegrityError as exc:
+            raise StorageRejected(f"sqlite {self.path}: {exc}") from exc
+
+    # MetricStore
+
+    async def write(self, metrics: Sequence[WindowMetric]) -> None:
+        if not metrics:
+            return
+        rows = [_row(m) for m in metrics]
+
+        def _write(conn: sqlite3.Connection) -> None:
+            # IMMEDIATE takes the write lock up front, so waiting for another writer goes through
+            # busy_timeout instead of failing on a read-to-write lock upgrade.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+        await self._run(self._write_lock, "writer", _write)
+
+    # reads
+
+    async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        def _select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, params).fetchall()
+
+        return await self._run(self._read_lock, "reader", _select)
+
+    async def latest_per_station(self) -> list[WindowMetric]:
+        """The newest window of every station, ordered by station."""
+        # The correlated MAX is one index probe per station on the primary key.
+        rows = await self._read(
+            f"{_SELECT} AS m WHERE window_start_ns = "
+            f"(SELECT MAX(window_start_ns) FROM {TABLE} WHERE station = m.station) ORDER BY station"
+        )
+        return [_metric(r) for r in rows]
+
+    async def query(
+        self, station: str | None = None, since_ns: int | None = None, *, limit: int | None = None
+    ) -> list[WindowMetric]:
+        """Windows ordered by station then window start; ``since_ns`` is inclusive on window start."""
+        where: list[str] = []
+        params: list[Any] = []
+        if station is not None:
+            where.append("station = ?")
+            params.append(station)
+        if since_ns is not None:
+            where.append("window_start_ns >= ?")
+            params.append(since_ns)
+        sql = _SELECT
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY station, window_start_ns"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_metric(r) for r in await self._read(sql, params)]
+
+    async def count(self) -> int:
+        rows = await self._read(f"SELECT COUNT(*) FROM {TABLE}")
+        return int(rows[0][0])

@@ -1,0 +1,47 @@
+"""A ring buffer of multichannel samples addressed by absolute sample index."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class SampleRing:
+    """Keeps the newest ``capacity`` samples of ``n_channels`` channels.
+
+    Sample ``i`` (absolute, counted from the stream's anchor) lives in column ``i % capacity``.
+    """
+
+    def __init__(self, n_channels: int, capacity: int, dtype: type = np.float64) -> None:
+        self.capacity = capacity
+        self._buf = np.zeros((n_channels, capacity), dtype=dtype)
+        self.start = 0  # oldest absolute index still held
+        self.end = 0  # one past the newest absolute index
+
+    def reset(self, index: int) -> None:
+        self.start = self.end = index
+
+    def append(self, block: np.ndarray) -> None:
+        n = block.shape[1]
+        if n >= self.capacity:
+            block = block[:, -self.capacity :]
+            self.end += n - self.capacity
+            self.start = self.end
+            n = self.capacity
+        pos = self.end % self.capacity
+        first = min(n, self.capacity - pos)
+        self._buf[:, pos : pos + first] = block[:, :first]
+        if first < n:
+            self._buf[:, : n - first] = block[:, first:]
+        self.end += n
+        self.start = max(self.start, self.end - self.capacity)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) as a new (channels, stop-start) array; raises if not held."""
+        if start < self.start or stop > self.end or stop < start:
+            raise IndexError(f"samples {start}..{stop} not held (have {self.start}..{self.end})")
+        a, b = start % self.capacity, stop % self.capacity
+        if stop - start == 0:
+            return self._buf[:, :0].copy()
+        if a < b:
+            return self._buf[:, a:b].copy()
+        return np.concatenate((self._buf[:, a:], self._buf[:, :b]), axis=1)

@@ -1,0 +1,152 @@
+"""One device's sample stream: event-time ordering, gap filling and a ring of processed samples.
+
+Frames may arrive out of order within the lateness bound. They are placed on the stream's
+sample grid by their timestamp (index = (t0 − anchor) · rate), processed strictly in index
+order (the causal filters carry state from sample to sample) and appended to a ring. Because
+order and grid do not depend on how the samples were cut into frames, any framing and any
+arrival order within the lateness bound give bit-identical processed samples.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kinesync.codec.frame import Frame
+from kinesync.streaming.ring import SampleRing
+
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class StreamCounters:
+    frames: int = 0
+    samples: int = 0
+    late_frames: int = 0  # arrived after their samples had been processed; dropped
+    gaps: int = 0
+    gap_samples: int = 0  # missing samples replaced by zeros
+
+
+@dataclass(order=True)
+class _Pending:
+    index: int
+    seq: int
+    frame: Frame = field(compare=False)
+
+
+class SensorStream:
+    def __init__(
+        self,
+        *,
+        rate_hz: float,
+        channels: tuple[str, ...],
+        transform: Transform,
+        n_out: int,
+        capacity_s: float,
+        lateness_ns: int,
+    ) -> None:
+        self.rate_hz = rate_hz
+        self.channels = channels
+        self._transform = transform
+        self._n_in = len(channels)
+        self.ring = SampleRing(n_out, max(1, int(np.ceil(capacity_s * rate_hz))))
+        self._lateness_ns = lateness_ns
+        self.anchor_ns: int | None = None
+        self.next_index: int | None = None  # first index not yet processed
+        self._pending: list[_Pending] = []
+        self._max_end_ns: int | None = None
+        self.counters = StreamCounters()
+        # Absolute gap intervals [start, stop) in sample indices, newest last.
+        self.gaps: list[tuple[int, int]] = []
+
+    def matches(self, frame: Frame) -> bool:
+        return frame.rate_hz == self.rate_hz and frame.channels == self.channels
+
+    def index_of(self, t_ns: int) -> int:
+        """Sample index at or after facility time ``t_ns`` (ceil)."""
+        assert self.anchor_ns is not None
+        return int(np.ceil((t_ns - self.anchor_ns) * self.rate_hz / 1e9 - 1e-6))
+
+    def time_of(self, index: float) -> int:
+        assert self.anchor_ns is not None
+        return self.anchor_ns + round(index * 1e9 / self.rate_hz)
+
+    @property
+    def watermark_ns(self) -> int | None:
+        """Facility time up to which every sample has been processed."""
+        if self.next_index is None:
+            return None
+        return self.time_of(self.next_index)
+
+    def add(self, frame: Frame, limit_ns: int | None = None) -> None:
+        """Accept a frame; processes whatever has become contiguous, up to ``limit_ns``."""
+        self.counters.frames += 1
+        if self.anchor_ns is None:
+            self.anchor_ns = frame.t0_ns
+        index = round((frame.t0_ns - self.anchor_ns) * self.rate_hz / 1e9)
+        if self.next_index is not None and index < self.next_index:
+            self.counters.late_frames += 1
+            return
+        heapq.heappush(self._pending, _Pending(index, frame.seq, frame))
+        end = frame.end_ns
+        self._max_end_ns = end if self._max_end_ns is None else max(self._max_end_ns, end)
+        self.drain(limit_ns)
+
+    @property
+    def pending_frames(self) -> int:
+        return len(self._pending)
+
+    def drain(self, limit_ns: int | None = None) -> None:
+        """Process pending frames in order; frames starting at or after ``limit_ns`` stay pending.
+
+        The limit lets a station hold back a stream that runs ahead of its partner in event
+        time, so the ring never has to drop samples a window still needs.
+        """
+        while self._pending:
+            head = self._pending[0]
+            if limit_ns is not None and head.frame.t0_ns >= limit_ns:
+                return
+            if self.next_index is None:
+                # A device's first frame (seq 0) starts the stream at once; otherwise an earlier
+                # frame may still be on its way, so wait until the lateness bound has passed.
+                waited = self._max_end_ns - head.frame.t0_ns >= self._lateness_ns
+                if head.seq != 0 and not waited:
+                    return
+                # Anchor on the earliest frame, whatever arrived first, so the sample grid (and
+                # every timestamp derived from it) does not depend on arrival order.
+                self.anchor_ns = head.frame.t0_ns
+                self._pending = [
+                    _Pending(round((p.frame.t0_ns - self.anchor_ns) * self.rate_hz / 1e9), p.seq, p.frame)
+                    for p in self._pending
+                ]
+                heapq.heapify(self._pending)
+                head = self._pending[0]
+                self.next_index = head.index
+                self.ring.reset(head.index)
+            if head.index > self.next_index:
+                if self._max_end_ns - self.time_of(self.next_index) < self._lateness_ns:
+                    return  # the missing frame may still arrive
+                self._fill_gap(head.index - self.next_index)
+            heapq.heappop(self._pending)
+            if head.index < self.next_index:
+                self.counters.late_frames += 1
+                continue
+            self._process(np.asarray(head.frame.samples, dtype=np.float64))
+
+    def _fill_gap(self, n: int) -> None:
+        self.counters.gaps += 1
+        self.counters.gap_samples += n
+        self.gaps.append((self.next_index, self.next_index + n))
+        del self.gaps[:-16]
+        self._process(np.zeros((self._n_in, n)))
+
+    def _process(self, block: np.ndarray) -> None:
+        self.ring.append(self._transform(block))
+        self.next_index += block.shape[1]
+        self.counters.samples += block.shape[1]
+
+    def has_gap(self, start: int, stop: int) -> bool:
+        return any(a < stop and b > start for a, b in self.gaps)

@@ -1,0 +1,3 @@
+from kinesync_services.alerts.main import run
+
+run()

@@ -1,0 +1,3 @@
+from kinesync_services.analyzer.main import run
+
+run()

@@ -1,0 +1,3 @@
+from kinesync_services.api.main import run
+
+run()

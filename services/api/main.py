@@ -1,0 +1,62 @@
+"""api: health, live station status and the wall page, fed by the metrics topic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from kinesync.api.app import create_app
+from kinesync.api.state import LiveState
+from kinesync.bus.base import Bus
+from kinesync.bus.kafka import KafkaBus
+from kinesync.bus.topics import METRICS
+from kinesync.models import WindowMetric
+from kinesync.runtime.service import run_service
+from kinesync.settings import Settings
+
+log = logging.getLogger("kinesync.api")
+
+
+async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event) -> None:
+    # No consumer group: every API instance sees every station. Starting at the end is enough
+    # because a station's status is its newest window.
+    consumer = bus.consumer([METRICS], None, from_beginning=False)
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            for msg in await consumer.getmany(timeout_ms=200):
+                try:
+                    state.update(WindowMetric.model_validate_json(msg.value))
+                except ValueError as exc:
+                    log.warning("ignoring a malformed metric at offset %d: %s", msg.offset, exc)
+    finally:
+        await consumer.stop()
+
+
+async def main(settings: Settings, stop: asyncio.Event) -> None:
+    bus = KafkaBus(settings)
+    await bus.ensure_topics()
+    state = LiveState()
+    app = create_app(state)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="off")
+    )
+    server.install_signal_handlers = lambda: None  # the service runner owns SIGINT/SIGTERM
+    feed = asyncio.create_task(follow_metrics(bus, state, stop))
+    serve = asyncio.create_task(server.serve())
+    log.info("wall page on http://%s:%d/", settings.api_host, settings.api_port)
+    await stop.wait()
+    server.should_exit = True
+    await asyncio.gather(serve, return_exceptions=True)
+    feed.cancel()
+    await asyncio.gather(feed, return_exceptions=True)
+
+
+def run() -> None:
+    run_service("api", main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,3 @@
+from kinesync_services.gateway.main import run
+
+run()

@@ -1,0 +1,3 @@
+from kinesync_services.writer.main import run
+
+run()

@@ -1,0 +1,103 @@
+"""writer: metrics from Kafka into storage in batches; offsets committed only after the database acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from kinesync.bus.base import Bus, Message, TopicPartition
+from kinesync.bus.kafka import KafkaBus
+from kinesync.bus.topics import DEADLETTER, METRICS
+from kinesync.models import WindowMetric
+from kinesync.runtime.retry import backoff_s
+from kinesync.runtime.service import run_service, sleep_or_stop
+from kinesync.settings import Settings
+from kinesync.storage.base import MetricStore, StorageRejected, StorageUnavailable, open_store
+from kinesync.streaming.engine import dead_letter
+
+log = logging.getLogger("kinesync.writer")
+
+
+async def write_with_retry(store: MetricStore, metrics: list[WindowMetric], stop: asyncio.Event) -> bool:
+    """Write until the database acknowledges; False only when stopped first (nothing is dropped)."""
+    attempt = 0
+    while True:
+        try:
+            await store.write(metrics)
+            if attempt:
+                log.info("storage is back; wrote %d points after %d retries", len(metrics), attempt)
+            return True
+        except StorageUnavailable as exc:
+            delay = backoff_s(attempt)
+            if attempt % 10 == 0:
+                log.warning("storage unavailable (%s); retrying, %d points waiting", exc, len(metrics))
+            attempt += 1
+            if await sleep_or_stop(stop, delay):
+                return False
+
+
+async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asyncio.Event) -> None:
+    consumer = bus.consumer([METRICS], settings.writer_group)
+    producer = bus.producer()
+    await producer.start()
+    await consumer.start()
+    pending: list[Message] = []
+    first_at = 0.0
+    written = 0
+    try:
+        while not stop.is_set():
+            room = settings.batch_size - len(pending)
+            batch = await consumer.getmany(timeout_ms=100, max_records=room)
+            if batch and not pending:
+                first_at = time.monotonic()
+            pending.extend(batch)
+            full = len(pending) >= settings.batch_size
+            due = pending and time.monotonic() - first_at >= settings.batch_interval_s
+            if not (full or due):
+                continue
+            metrics, bad = [], []
+            for msg in pending:
+                try:
+                    metrics.append(WindowMetric.model_validate_json(msg.value))
+                except ValueError as exc:
+                    bad.append(dead_letter(msg, f"not a window metric: {exc}", time.time_ns()))
+            try:
+                if not await write_with_retry(store, metrics, stop):
+                    break  # stopping: offsets stay uncommitted, so the next start writes them again
+            except StorageRejected as exc:
+                log.error("storage rejected a batch of %d points: %s", len(metrics), exc)
+                bad.extend(dead_letter(m, f"storage rejected: {exc}", time.time_ns()) for m in pending)
+            for dl in bad:
+                await producer.send(DEADLETTER, dl.model_dump_json().encode(), dl.key.encode() if dl.key else None)
+            await producer.flush()
+            offsets: dict[TopicPartition, int] = {}
+            for msg in pending:
+                offsets[(msg.topic, msg.partition)] = max(offsets.get((msg.topic, msg.partition), 0), msg.offset + 1)
+            await consumer.commit(offsets)
+            written += len(metrics)
+            pending = []
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        log.info("stopped after writing %d points", written)
+
+
+async def main(settings: Settings, stop: asyncio.Event) -> None:
+    bus = KafkaBus(settings)
+    await bus.ensure_topics()
+    store = open_store(settings)
+    await store.start()
+    log.info("writing metrics to %s", settings.influx_url or f"SQLite file {settings.sqlite_path}")
+    try:
+        await run_writer(bus, store, settings, stop)
+    finally:
+        await store.close()
+
+
+def run() -> None:
+    run_service("writer", main)
+
+
+if __name__ == "__main__":
+    run()

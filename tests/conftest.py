@@ -1,0 +1,33 @@
+"""Shared fixtures. Server fixtures live in tests/fixtures/, one module per server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.influx"]
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real laboratory recordings (../shared/data beside the checkout).
+
+    Licences are listed in its PROVENANCE.md. Absent folder: skip, except under CI=true, where the
+    recordings are required and the test fails.
+    """
+    override = os.environ.get("KINESYNC_SHARED_DATA")
+    folder = Path(override) if override else SHARED_DATA
+    if not (folder / "PROVENANCE.md").is_file():
+        message = f"real recordings not found at {folder} (set KINESYNC_SHARED_DATA to their folder)"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from kinesync.bus.memory import MemoryBus
+from kinesync.bus.partitioning import partition_for
+from kinesync.bus.topics import EMG, FORCE
+
+
+async def test_same_key_same_partition_number_in_every_topic_and_one_owner() -> None:
+    bus = MemoryBus(partitions=4)
+    await bus.ensure_topics([EMG, FORCE])
+    p = bus.producer()
+    stations = [f"station-{i:02d}".encode() for i in range(20)]
+    for key in stations:
+        await p.send(EMG, b"e", key)
+        await p.send(FORCE, b"f", key)
+    a = bus.consumer([EMG, FORCE], "g")
+    b = bus.consumer([EMG, FORCE], "g")
+    await a.start()
+    await b.start()
+    assert a.assignment().isdisjoint(b.assignment())
+    owners: dict[bytes, set[int]] = {}
+    for i, c in enumerate((a, b)):
+        for msg in await c.getmany(timeout_ms=0):
+            owners.setdefault(msg.key, set()).add(i)
+    assert set(owners) == set(stations)
+    assert all(len(v) == 1 for v in owners.values()), "a station's EMG and force went to different members"
+    for key in stations:
+        assert partition_for(key, 4) == partition_for(key, 4)
+
+
+async def test_committed_offsets_survive_a_member_leaving() -> None:
+    bus = MemoryBus(partitions=2)
+    await bus.ensure_topics([EMG])
+    p = bus.producer()
+    for i in range(10):
+        await p.send(EMG, str(i).encode(), b"k")
+    revoked: list[set] = []
+    a = bus.consumer([EMG], "g", on_revoked=revoked.append)
+    await a.start()
+    first = await a.getmany(timeout_ms=0, max_records=4)
+    await a.commit({(m.topic, m.partition): m.offset + 1 for m in first})
+    await a.stop()
+    assert revoked and revoked[-1]
+    b = bus.consumer([EMG], "g")
+    await b.start()
+    rest = await b.getmany(timeout_ms=0)
+    assert [m.value for m in first + rest] == [str(i).encode() for i in range(10)]

@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kinesync.models import WindowMetric
+from kinesync.settings import Settings
+from kinesync.storage import StorageUnavailable, open_store
+from kinesync.storage.influx_v1 import InfluxV1Store
+from kinesync.storage.sqlite import COLUMN_NAMES, SqliteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+HOP_NS = 250_000_000
+T0 = 1_700_000_000_000_000_000
+
+
+def make_metrics(stations: int, windows: int, *, t0: int = T0, lag: float = 95.0) -> list[WindowMetric]:
+    out = []
+    for s in range(stations):
+        for w in range(windows):
+            start = t0 + w * HOP_NS
+            has_rep = w % 3 == 0
+            out.append(
+                WindowMetric(
+                    station=f"s{s:02d}",
+                    athlete=f"ath{s}",
+                    team="blue" if s % 2 else None,
+                    exercise="jump",
+                    session="sess1",
+                    window_start_ns=start,
+                    window_end_ns=start + 2_000_000_000,
+                    partial=w % 7 == 0,
+                    rep_peak_ns=start + 1_000_000_000 if has_rep else None,
+                    lag_ms=lag + w * 0.5 + s if has_rep else None,
+                    coupling=0.8 if has_rep else None,
+                    in_window=(80 <= lag + w * 0.5 + s <= 120) if has_rep else None,
+                    alignment=w / (windows + 1),
+                    body_weight_n=700.0 + s,
+                    force_onset_ns=start + 900_000_000 if has_rep else None,
+                    rfd_0_100_n_per_s=5000.0 + w if has_rep else None,
+                    peak_force_n=1800.0 + w,
+                    emitted_at_ns=start + 2_100_000_000,
+                )
+            )
+    return out
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    s = SqliteStore(tmp_path / "m.db")
+    await s.start()
+    yield s
+    await s.close()
+
+
+def test_every_model_field_has_a_column() -> None:
+    assert set(COLUMN_NAMES) == set(WindowMetric.model_fields)
+
+
+async def test_round_trip(store: SqliteStore) -> None:
+    metrics = make_metrics(3, 20)
+    await store.write(metrics)
+    got = await store.query()
+    assert got == sorted(metrics, key=lambda m: (m.station, m.window_start_ns))
+    # types survive, not just values: bools come back as bools, not 0/1
+    assert any(m.in_window is True for m in got) and all(type(m.partial) is bool for m in got)
+    assert await store.count() == 60
+
+
+async def test_wal_mode(store: SqliteStore) -> None:
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_replay_overwrites(store: SqliteStore) -> None:
+    metrics = make_metrics(2, 30)
+    await store.write(metrics)
+    await store.write(metrics)
+    await store.write(metrics[:10])
+    assert await store.count() == 60
+    # a replay with different values (say a fixed analyzer) replaces rows, still no duplicates
+    replay = [m.model_copy(update={"lag_ms": 101.0, "emitted_at_ns": 1}) for m in metrics]
+    await store.write(replay)
+    assert await store.count() == 60
+    assert all(m.lag_ms == 101.0 for m in await store.query())
+
+
+async def test_filters_and_latest(store: SqliteStore) -> None:
+    metrics = make_metrics(3, 10)
+    await store.write(metrics)
+    s1 = await store.query(station="s01")
+    assert [m.window_start_ns for m in s1] == [T0 + w * HOP_NS for w in range(10)]
+    since = await store.query(station="s02", since_ns=T0 + 7 * HOP_NS)
+    assert [m.window_start_ns for m in since] == [T0 + w * HOP_NS for w in (7, 8, 9)]
+    assert len(await store.query(since_ns=T0 + 9 * HOP_NS)) == 3
+    assert await store.query(station="nope") == []
+    assert len(await store.query(limit=4)) == 4
+
+    latest = await store.latest_per_station()
+    assert [(m.station, m.window_start_ns) for m in latest] == [(f"s{s:02d}", T0 + 9 * HOP_NS) for s in range(3)]
+
+
+async def test_empty_store_reads(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "sub" / "empty.db") as s:
+        await s.write([])
+        assert await s.count() == 0
+        assert await s.latest_per_station() == []
+
+
+async def test_locked_database_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    async with SqliteStore(path, busy_timeout_s=0.1) as s:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(StorageUnavailable):
+                await s.write(make_metrics(1, 1))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await s.write(make_metrics(1, 1))  # usable again once the lock is gone
+        assert await s.count() == 1
+
+
+WRITER_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from tests.unit.test_storage_sqlite import make_metrics
+    from kinesync.storage.sqlite import SqliteStore
+
+    async def main(path, batches, per_batch):
+        async with SqliteStore(path) as store:
+            for b in range(batches):
+                await store.write(make_metrics(1, per_batch, t0=1_000 + b * per_batch * 250_000_000))
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+    """
+)
+
+
+async def test_concurrent_read_while_another_process_writes(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    batches, per_batch = 60, 200
+    reader = SqliteStore(path)
+    await reader.start()  # the API may open the file before the writer ever ran
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WRITER_SCRIPT, str(path), str(batches), str(per_batch), cwd=ROOT
+    )
+    seen: list[int] = []
+    try:
+        while proc.returncode is None:
+            n = await reader.count()
+            latest = await reader.latest_per_station()
+            # each batch is one transaction: a reader sees whole batches only, never a torn one
+            assert n % per_batch == 0
+            # two separate reads: a batch may commit between them, but never disappear
+            assert len(latest) == 1 if n else len(latest) <= 1
+            seen.append(n)
+            try:
+                await asyncio.wait_for(proc.wait(), 0.005)
+            except TimeoutError:
+                pass
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await reader.close()
+    assert proc.returncode == 0
+    assert seen == sorted(seen)
+    assert len(set(seen)) > 2, f"reader never overlapped the writer: {sorted(set(seen))}"
+    async with SqliteStore(path) as check:
+        assert await check.count() == batches * per_batch
+
+
+async def test_two_stores_same_file_in_one_process(tmp_path: Path) -> None:
+    path = tmp_path / "two.db"
+    async with SqliteStore(path) as writer, SqliteStore(path) as reader:
+        metrics = make_metrics(2, 50)
+
+        async def write_all() -> None:
+            for i in range(0, len(metrics), 10):
+                await writer.write(metrics[i : i + 10])
+
+        async def read_all() -> list[int]:
+            counts = []
+            for _ in range(20):
+                counts.append(await reader.count())
+                await asyncio.sleep(0)
+            return counts
+
+        _, counts = await asyncio.gather(write_all(), read_all())
+        assert counts == sorted(counts)
+        assert await reader.count() == 100
+
+
+def test_open_store_choice(tmp_path: Path) -> None:
+    s = open_store(Settings(sqlite_path=str(tmp_path / "x.db")))
+    assert isinstance(s, SqliteStore) and s.path == tmp_path / "x.db"
+    i = open_store(
+        Settings(influx_url="http://127.0.0.1:1", influx_database="k", influx_username="u", influx_password="pw")
+    )
+    assert isinstance(i, InfluxV1Store) and i.database == "k"
+    assert "pw" not in repr(i)

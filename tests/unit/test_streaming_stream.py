@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinesync.codec.frame import Frame, SensorKind
+from kinesync.streaming.ring import SampleRing
+from kinesync.streaming.stream import SensorStream
+
+RATE = 1925.925925925926
+T0 = 1_763_900_000_000_000_000
+
+
+def frames_of(x: np.ndarray, cuts: list[int]) -> list[Frame]:
+    out, start = [], 0
+    for seq, stop in enumerate([*cuts, x.shape[1]]):
+        if stop <= start:
+            continue
+        out.append(Frame("s1", "d", SensorKind.EMG, ("a", "b"), ("V",), RATE,
+                         T0 + round(start * 1e9 / RATE), seq, x[:, start:stop].astype(np.float32)))
+        start = stop
+    return [Frame(f.station, f.device, f.kind, f.channels, f.units, f.rate_hz, f.t0_ns, i, f.samples)
+            for i, f in enumerate(out)]
+
+
+class CumSum:
+    """A stateful transform: any reordering or re-cutting error changes its output."""
+
+    def __init__(self) -> None:
+        self.acc = np.zeros(2)
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        out = self.acc[:, None] + np.cumsum(block, axis=1)
+        self.acc = out[:, -1].copy()
+        return out
+
+
+def run(frames: list[Frame], n: int) -> tuple[np.ndarray, SensorStream]:
+    s = SensorStream(rate_hz=RATE, channels=("a", "b"), transform=CumSum(), n_out=2,
+                     capacity_s=n / RATE + 1, lateness_ns=10**9)
+    for f in frames:
+        s.add(f)
+    return s.ring.read(s.ring.start, s.ring.end), s
+
+
+@settings(max_examples=60, deadline=None)
+@given(cuts=st.lists(st.integers(1, 1199), max_size=30), order_seed=st.integers(0, 2**31), window=st.integers(1, 6))
+def test_any_framing_and_arrival_order_within_lateness_gives_identical_samples(
+    cuts: list[int], order_seed: int, window: int
+) -> None:
+    x = np.random.default_rng(3).normal(size=(2, 1200)).astype(np.float32).astype(np.float64)
+    reference, _ = run(frames_of(x, []), 1200)
+    frames = frames_of(x, sorted(set(cuts)))
+    # Shuffle within blocks of `window` frames: late, but well within the 1 s lateness bound.
+    rng = np.random.default_rng(order_seed)
+    shuffled = []
+    for i in range(0, len(frames), window):
+        block = frames[i : i + window]
+        shuffled.extend(block[j] for j in rng.permutation(len(block)))
+    got, stream = run(shuffled, 1200)
+    assert np.array_equal(got, reference)
+    assert stream.counters.late_frames == 0 and stream.counters.gaps == 0
+    assert stream.watermark_ns == T0 + round(1200 * 1e9 / RATE)
+
+
+def test_missing_frame_becomes_a_counted_gap_after_the_lateness_bound() -> None:
+    x = np.ones((2, 6000))
+    frames = frames_of(x, list(range(100, 6000, 100)))
+    del frames[3]
+    _, s = run(frames, 6000)
+    assert s.counters.gaps == 1 and s.counters.gap_samples == 100
+    assert s.has_gap(300, 400) and not s.has_gap(0, 300)
+
+
+def test_duplicate_frame_is_dropped_as_late() -> None:
+    x = np.ones((2, 400))
+    frames = frames_of(x, [100, 200, 300])
+    got, s = run([*frames[:2], frames[0], *frames[2:]], 400)
+    assert s.counters.late_frames == 1
+    assert got.shape[1] == 400
+
+
+def test_ring_wraps_and_refuses_what_it_no_longer_holds() -> None:
+    r = SampleRing(1, 10)
+    r.reset(5)
+    for k in range(4):
+        r.append(np.arange(k * 4, k * 4 + 4, dtype=float)[None, :])
+    assert (r.start, r.end) == (11, 21)
+    assert r.read(15, 21)[0].tolist() == [float(v) for v in range(10, 16)]
+    try:
+        r.read(10, 12)
+    except IndexError:
+        pass
+    else:
+        raise AssertionError("read of dropped samples must fail")
