@@ -1,133 +1,29 @@
-"""The ``kinesync`` command."""
+"""The ``kinesync`` command. Each subcommand lives in ``kinesync.commands.<name>``."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
+import importlib
 import sys
-import time
 from collections.abc import Sequence
-
-import httpx
-
-from kinesync.settings import Settings
 
 DESCRIPTION = """\
 KineSync measures, live and per athlete, how the chest fires relative to the legs (pectoralis
 major peak lag behind the quadriceps and gluteal bursts) and how force transfers on the plates.
 """
 
-
-def _print_status(url: str) -> None:
-    try:
-        rows = httpx.get(f"{url}/api/stations", timeout=2.0).json()
-    except (httpx.HTTPError, ValueError):
-        print("  (api not answering)")
-        return
-    if not rows:
-        print("  waiting for the first windows ...")
-        return
-    cells = []
-    for r in rows:
-        lag = "  --  " if r.get("lag_ms") is None else f"{r['lag_ms']:6.1f}"
-        mark = {True: "in ", False: "OUT", None: " - "}[r.get("in_window")]
-        cells.append(f"{r['station']}: {lag} ms {mark}")
-    for i in range(0, len(cells), 4):
-        print("  " + "   ".join(cells[i : i + 4]))
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from kinesync.runtime.supervisor import Supervisor
-
-    sup = Supervisor(stations=args.stations, port=args.port)
-
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    url = f"http://{sup.host}:{sup.port}"
-    try:
-        try:
-            sup.start()
-        except RuntimeError as exc:
-            print(f"kinesync run: {exc}", file=sys.stderr)
-            return 2
-        print(f"KineSync: embedded broker on {sup.broker.bootstrap}, {args.stations} simulated stations")
-        if not sup.wait_ready():
-            print(
-                f"kinesync run: services did not come up ({', '.join(sup.failed()) or 'timeout'}); "
-                "see the log lines above",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"\n  Live wall:       {url}/\n  Station status:  {url}/api/stations\n  Health:          {url}/health")
-        print("  Press Ctrl-C to stop everything.\n")
-        started = time.monotonic()
-        next_status = started + 5
-        while args.duration is None or time.monotonic() - started < args.duration:
-            if sup.failed():
-                print(f"kinesync run: service(s) stopped unexpectedly: {', '.join(sup.failed())}", file=sys.stderr)
-                return 1
-            if time.monotonic() >= next_status:
-                print(f"[{time.strftime('%H:%M:%S')}] phase lag per station (target 80-120 ms):")
-                _print_status(url)
-                next_status += 5
-            time.sleep(0.2)
-        return 0
-    except KeyboardInterrupt:
-        print("\nstopping ...")
-        return 0
-    finally:
-        sup.stop()
-        print("all KineSync processes stopped.")
-
-
-def cmd_topics(args: argparse.Namespace) -> int:
-    from kinesync.bus.kafka import KafkaBus
-
-    settings = Settings()
-    asyncio.run(KafkaBus(settings).ensure_topics())
-    return 0
-
-
-def cmd_service(args: argparse.Namespace) -> int:
-    import importlib
-
-    importlib.import_module(f"kinesync_services.{args.command}.main").run()
-    return 0
+# One module per command group, each with register(subparsers); order = order in --help.
+COMMANDS = ("run", "services")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kinesync",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Configuration comes from KINESYNC_* environment variables (see docs/operations.md).",
+        prog="kinesync", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Configuration comes from KINESYNC_* environment variables (libs/kinesync/settings.py).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser(
-        "run",
-        help="start the whole system on its embedded default (broker, services, wall page)",
-        description="Start the embedded Kafka-compatible broker, a gateway with simulated athletes, "
-        "the analyzer, the writer (SQLite in .kinesync/), alerts to the log and the API with the live "
-        "wall page. Ctrl-C stops all of it.",
-    )
-    run.add_argument("--stations", type=int, default=8, help="simulated stations (default 8)")
-    run.add_argument("--port", type=int, default=8000, help="API and wall page port (default 8000)")
-    run.add_argument("--duration", type=float, default=None, help="stop by itself after this many seconds")
-    run.set_defaults(func=cmd_run)
-    topics = sub.add_parser("topics", help="create the Kafka topics (idempotent)")
-    topics.set_defaults(func=cmd_topics)
-    for name, text in (
-        ("gateway", "run the gateway service (simulated stations)"),
-        ("analyzer", "run one analyzer instance (a consumer-group member)"),
-        ("writer", "run the storage writer"),
-        ("alerts", "run the alerts service"),
-        ("api", "run the API and live wall page"),
-    ):
-        p = sub.add_parser(name, help=text)
-        p.set_defaults(func=cmd_service)
+    for name in COMMANDS:
+        importlib.import_module(f"kinesync.commands.{name}").register(sub)
     return parser
 
 
