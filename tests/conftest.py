@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.influx"]
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.influx", "tests.fixtures.victoria"]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -13,7 +13,7 @@ major peak lag behind the quadriceps and gluteal bursts) and how force transfers
 """
 
 # One module per command group, each with register(subparsers); order = order in --help.
-COMMANDS = ("run", "services")
+COMMANDS = ("run", "analyze", "validate", "services", "dashboards", "calibrate", "device_token")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,7 +33,55 @@ class WindowMetric(BaseModel):
     force_onset_ns: int | None = Field(None, description="first departure from body weight in the window, ns")
     rfd_0_100_n_per_s: float | None = Field(None, description="mean RFD 0-100 ms from force onset, N/s")
     peak_force_n: float | None = Field(None, description="peak vertical force in the window, N")
+    transfer_index: float | None = Field(None, description="share of propulsive impulse while the chest is active")
+    flags: list[str] = Field(default_factory=list, description="signal-quality problems of the owned rep")
     emitted_at_ns: int = Field(0, description="wall-clock time the analyzer emitted this record, ns")
+
+    def key(self) -> bytes:
+        return self.station.encode()
+
+
+class RepMetric(BaseModel):
+    """Everything measured for one repetition (topic ``kinesync.reps``).
+
+    Identified by station and ``rep_peak_ns`` (the leg-drive envelope peak, or the force peak on a
+    station without EMG), which a replay reproduces exactly.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    station: str
+    athlete: str | None = None
+    team: str | None = None
+    exercise: str | None = None
+    session: str | None = None
+    rep_peak_ns: int = Field(description="facility time of the rep's reference peak, ns")
+    rep_start_ns: int = Field(description="force onset, else leg EMG onset, else the window start, ns")
+    window_start_ns: int = Field(description="start of the window that owns this rep, ns")
+    lag_ms: float | None = Field(None, description="pectoral envelope delay behind the leg-drive envelope, ms")
+    coupling: float | None = Field(None, description="peak normalised cross-correlation of the log envelopes")
+    in_window: bool | None = None
+    target_low_ms: float = 80.0
+    target_high_ms: float = 120.0
+    onset_lag_ms: float | None = Field(None, description="pec onset minus leg onset, ms")
+    leg_onset_to_pec_peak_ms: float | None = Field(None, description="pec envelope peak minus leg onset, ms")
+    alignment: float | None = Field(None, description="share of the last N reps in the target window")
+    body_weight_n: float | None = Field(None, description="vertical force of quiet standing, N")
+    force_onset_ns: int | None = None
+    rfd_0_50_n_per_s: float | None = None
+    rfd_0_100_n_per_s: float | None = None
+    rfd_0_200_n_per_s: float | None = None
+    peak_rfd_n_per_s: float | None = Field(None, description="steepest 20 ms slope in the first 200 ms, N/s")
+    peak_force_n: float | None = None
+    net_impulse_n_s: float | None = Field(None, description="∫(F − BW) dt from onset to rep end, N·s")
+    propulsive_impulse_n_s: float | None = Field(None, description="∫max(F − BW, 0) dt, N·s")
+    asymmetry_peak_pct: float | None = Field(None, description="(L − R)/(L + R)·100 of peak force, %")
+    asymmetry_impulse_pct: float | None = Field(None, description="(L − R)/(L + R)·100 of impulse, %")
+    transfer_index: float | None = Field(None, description="share of propulsive impulse while the chest is active")
+    jump_height_flight_m: float | None = None
+    jump_height_impulse_m: float | None = None
+    flags: list[str] = Field(default_factory=list, description="quality problems of this rep; empty when clean")
+    emitted_at_ns: int = 0
 
     def key(self) -> bytes:
         return self.station.encode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,13 +33,25 @@ class Settings(BaseSettings):
 
     # Storage
     sqlite_path: str = Field("kinesync.db", description="embedded store used when no InfluxDB URL is set")
-    influx_url: str | None = Field(None, description="InfluxDB 1.x base URL, e.g. http://127.0.0.1:8086")
+    influx_url: str | None = Field(None, description="InfluxDB base URL, e.g. http://127.0.0.1:8086")
+    influx_version: Literal["1", "2"] = Field(
+        "1", description="1: InfluxDB 1.x /write (user, password, database, rp); 2: InfluxDB 2 or 3 via influxdb-client"
+    )
+    influx_token: SecretStr | None = Field(None, description="InfluxDB 2/3 API token (influx_version=2)")
+    influx_org: str = Field("kinesync", description="InfluxDB 2 organisation (influx_version=2)")
+    influx_bucket: str = Field("kinesync", description="InfluxDB 2 bucket, or InfluxDB 3 database (influx_version=2)")
     influx_database: str = "kinesync"
     influx_retention_policy: str | None = None
     influx_username: str | None = None
     influx_password: SecretStr | None = None
     batch_size: int = Field(5000, ge=1, description="lines per database write")
     batch_interval_s: float = Field(1.0, gt=0, description="longest wait before a partial batch is written, s")
+
+    # Grafana (kinesync dashboards publish / annotate): a service-account token, or user and password
+    grafana_url: str = Field("http://127.0.0.1:3000", description="Grafana base URL")
+    grafana_token: SecretStr | None = Field(None, description="Grafana service-account token")
+    grafana_user: str | None = None
+    grafana_password: SecretStr | None = None
 
     # API
     api_host: str = "127.0.0.1"
@@ -52,3 +66,25 @@ class Settings(BaseSettings):
         description="true phase lags of the simulated stations, used in turn, ms (JSON list)",
     )
     sim_duration_s: float | None = Field(None, description="stop the simulation after this session time, s")
+
+    # Gateway (docs/gateway.md)
+    gateway_source: Literal["sim", "c3d", "csv", "lsl", "http"] = Field(
+        "sim", description="where frames come from: sim, c3d or csv replay, lsl inlets, or http ingest only"
+    )
+    gateway_file: str | None = Field(None, description="c3d/csv: the recording to replay")
+    gateway_mapping: str | None = Field(None, description="JSON channel mapping (csv and lsl: required; c3d: optional)")
+    gateway_station: str = Field("station-01", description="c3d auto-mapping: the station the recording plays on")
+    gateway_speed: float = Field(1.0, ge=0, description="replay speed, 1 = real time, 0 = as fast as possible")
+    gateway_loop: bool = Field(False, description="replay: start over at the end")
+    gateway_frame_s: float = Field(0.05, gt=0, le=1.0, description="replay frame length, s")
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(8001, ge=0, description="health and ingest HTTP port (0 = no HTTP server)")
+    gateway_tokens_file: str | None = Field(None, description="device tokens (hashed), see `kinesync device-token`")
+    gateway_buffer_frames: int = Field(20_000, ge=1, description="frames held while the broker is unreachable")
+    gateway_buffer_mb: float = Field(64.0, gt=0, description="bytes held while the broker is unreachable, MB")
+    gateway_buffer_s: float = Field(30.0, gt=0, description="oldest buffered frame kept, s")
+    gateway_send_timeout_s: float = Field(2.0, gt=0, description="broker acknowledgement wait before an outage, s")
+    gateway_max_body_kb: int = Field(4096, ge=1, description="largest accepted ingest body, KB")
+    gateway_latency_ms: dict[str, float] = Field(
+        {}, description='per-device latency offsets, ms (JSON: {"device": 17.0}); subtracted from its stamps'
+    )

@@ -8,7 +8,7 @@ import time
 
 from kinesync.bus.base import Bus, TopicPartition
 from kinesync.bus.kafka import KafkaBus
-from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, SESSIONS
+from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSIONS
 from kinesync.models import SessionAssignment
 from kinesync.runtime.service import run_service
 from kinesync.settings import Settings
@@ -69,9 +69,13 @@ async def run_analyzer(
                     await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
                 for m in out.metrics:
                     await producer.send(METRICS, m.model_dump_json().encode(), m.key())
+                for r in out.reps:
+                    await producer.send(REPS, r.model_dump_json().encode(), r.key())
                 positions[(msg.topic, msg.partition)] = msg.offset + 1
             for m in engine.tick(time.time_ns()):
                 await producer.send(METRICS, m.model_dump_json().encode(), m.key())
+            for r in engine.take_reps():
+                await producer.send(REPS, r.model_dump_json().encode(), r.key())
             if positions:
                 await producer.flush()
                 await consumer.commit(positions)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 
+from kinesync.alerts.rules import LagDriftRule
 from kinesync.bus.base import Bus, Message, TopicPartition
 from kinesync.bus.kafka import KafkaBus
 from kinesync.bus.topics import DEADLETTER, METRICS
@@ -13,7 +15,8 @@ from kinesync.models import WindowMetric
 from kinesync.runtime.retry import backoff_s
 from kinesync.runtime.service import run_service, sleep_or_stop
 from kinesync.settings import Settings
-from kinesync.storage.base import MetricStore, StorageRejected, StorageUnavailable, open_store
+from kinesync.storage.base import LineStore, MetricStore, StorageRejected, StorageUnavailable, open_store
+from kinesync.storage.pipeline import alert_to_line, batch_stats, stats_to_line
 from kinesync.streaming.engine import dead_letter
 
 log = logging.getLogger("kinesync.writer")
@@ -37,12 +40,39 @@ async def write_with_retry(store: MetricStore, metrics: list[WindowMetric], stop
                 return False
 
 
+async def write_side_points(
+    store: MetricStore, rule: LagDriftRule, metrics: list[WindowMetric], messages: int, dead: int
+) -> None:
+    """After a batch was acknowledged: its ``pipeline`` point and the alert events it triggers.
+
+    Best effort (one try): these feed dashboards, and must never hold back the metrics' offsets.
+    Stores without line protocol (SQLite) skip them.
+    """
+    if not isinstance(store, LineStore):
+        return
+    # The same pure rule the alerts service runs, so the wall's "last alert" matches what coaches get;
+    # its points are keyed by the triggering window, so a replay rewrites them.
+    lines = [alert_to_line(ev, m) for m in metrics if (ev := rule.observe(m)) is not None]
+    # The host name is the container name under Docker: one series per writer instance.
+    stats = batch_stats(
+        metrics, service="writer", instance=socket.gethostname(), acked_at_ns=time.time_ns(),
+        batch_messages=messages, dead_letters=dead,
+    )
+    lines.append(stats_to_line(stats))
+    try:
+        await store.write_lines(lines)
+    except (StorageUnavailable, StorageRejected, ValueError) as exc:
+        log.warning("pipeline statistics and %d alert points not written: %s", len(lines) - 1, exc)
+
+
 async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asyncio.Event) -> None:
-    consumer = bus.consumer([METRICS], settings.writer_group)
+    # Dead letters are read only to be counted for the pipeline-health dashboard.
+    consumer = bus.consumer([METRICS, DEADLETTER], settings.writer_group)
     producer = bus.producer()
     await producer.start()
     await consumer.start()
     pending: list[Message] = []
+    rule = LagDriftRule()
     first_at = 0.0
     written = 0
     try:
@@ -57,7 +87,11 @@ async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asy
             if not (full or due):
                 continue
             metrics, bad = [], []
+            dead_seen = 0
             for msg in pending:
+                if msg.topic == DEADLETTER:
+                    dead_seen += 1
+                    continue
                 try:
                     metrics.append(WindowMetric.model_validate_json(msg.value))
                 except ValueError as exc:
@@ -67,7 +101,12 @@ async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asy
                     break  # stopping: offsets stay uncommitted, so the next start writes them again
             except StorageRejected as exc:
                 log.error("storage rejected a batch of %d points: %s", len(metrics), exc)
-                bad.extend(dead_letter(m, f"storage rejected: {exc}", time.time_ns()) for m in pending)
+                bad.extend(
+                    dead_letter(m, f"storage rejected: {exc}", time.time_ns()) for m in pending if m.topic == METRICS
+                )
+                metrics = []
+            else:
+                await write_side_points(store, rule, metrics, len(pending), dead_seen)
             for dl in bad:
                 await producer.send(DEADLETTER, dl.model_dump_json().encode(), dl.key.encode() if dl.key else None)
             await producer.flush()

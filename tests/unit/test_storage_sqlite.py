@@ -12,7 +12,7 @@ from kinesync.models import WindowMetric
 from kinesync.settings import Settings
 from kinesync.storage import StorageUnavailable, open_store
 from kinesync.storage.influx_v1 import InfluxV1Store
-from kinesync.storage.sqlite import COLUMN_NAMES, SqliteStore
+from kinesync.storage.sqlite import COLUMN_NAMES, COLUMNS, TABLE, SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 HOP_NS = 250_000_000
@@ -206,3 +206,17 @@ def test_open_store_choice(tmp_path: Path) -> None:
     )
     assert isinstance(i, InfluxV1Store) and i.database == "k"
     assert "pw" not in repr(i)
+
+
+async def test_a_file_from_the_first_schema_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    old_columns = [(n, k) for n, k in COLUMNS if n not in ("transfer_index", "flags")]
+    conn.execute(f"CREATE TABLE {TABLE} (" + ", ".join(f"{n} {k}" for n, k in old_columns)
+                 + ", PRIMARY KEY (station, window_start_ns)) WITHOUT ROWID")
+    conn.close()
+    async with SqliteStore(path) as store:
+        m = make_metrics(1, 1)[0].model_copy(update={"transfer_index": 0.4, "flags": ["flat:pec", "hum:quad"]})
+        await store.write([m])
+        (back,) = await store.query()
+    assert back.transfer_index == 0.4 and back.flags == ["flat:pec", "hum:quad"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from kinesync.runtime.broker import EmbeddedBroker
-from kinesync.runtime.ports import wait_port
+from kinesync.runtime.ports import free_port, wait_port
 from kinesync.runtime.process import child_preexec
 
 SERVICES = ("gateway", "analyzer", "writer", "alerts", "api")
@@ -37,6 +37,7 @@ class Supervisor:
             "KINESYNC_SIM_STATIONS": str(self.stations),
             "KINESYNC_API_HOST": self.host,
             "KINESYNC_API_PORT": str(self.port),
+            "KINESYNC_GATEWAY_PORT": os.environ.get("KINESYNC_GATEWAY_PORT", str(free_port(self.host))),
             "KINESYNC_SQLITE_PATH": str(self.workdir / "kinesync.db"),
             **self.extra_env,
         }

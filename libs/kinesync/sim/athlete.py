@@ -16,6 +16,11 @@ exactly: F = m·(g + y''), below body weight on the way down, above it on the dr
 Leg muscles (quadriceps, gluteus) fire a burst peaking at the bottom of the squat; the pectoralis
 fires the same burst shape shifted by the rep's lag. Every muscle has its own independent random
 carrier, so the envelopes differ by carrier fluctuations as real ones do.
+
+Other exercises (``AthleteSpec.exercise``: push press, squat jump with a flight phase, bench press
+with leg drive) and their force curves are described in ``kinesync.sim.exercise``; the leg burst
+always peaks at the drive's peak force. Artefacts (mains hum at ``mains_hz``, low-frequency motion
+artefact, channel dropouts, clipping) are spec fields, all off by default.
 """
 
 from __future__ import annotations
@@ -27,15 +32,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinesync.sim.emg import band_noise, emg_carrier
+from kinesync.sim.exercise import (
+    EXERCISES,
+    RFD_SPANS_S,
+    STANDARD_GRAVITY_M_S2,
+    ForceProfile,
+    build_profile,
+    movement_duration_s,
+)
 
-STANDARD_GRAVITY_M_S2 = 9.80665
+__all__ = ["EXERCISES", "MIN_QUIET_S", "STANDARD_GRAVITY_M_S2", "AthleteSpec", "RepTruth", "SimAthlete"]
+
 MIN_QUIET_S = 1.3
-_MAINS_HZ = 50.0
 _NOISE_BAND_HZ = (10.0, 500.0)
+_MOTION_BAND_HZ = (1.0, 20.0)
+EMG_CHANNEL_NAMES = ("quad", "glute", "pec", "spare")
+FORCE_CHANNEL_NAMES = (
+    "fz_left_1", "fz_left_2", "fz_left_3", "fz_left_4",
+    "fz_right_1", "fz_right_2", "fz_right_3", "fz_right_4",
+)  # fmt: skip
 # Share of each plate's vertical load carried by each of its four load cells (a stance slightly
 # off the plate centre); any split summing to 1 leaves the plate total unchanged.
 _CELL_SHARES = np.array([0.27, 0.24, 0.26, 0.23])
-_STREAM_EMG_CARRIER, _STREAM_EMG_NOISE, _STREAM_FORCE, _STREAM_REP = 1, 2, 3, 4
+_STREAM_EMG_CARRIER, _STREAM_EMG_NOISE, _STREAM_FORCE, _STREAM_REP, _STREAM_MOTION = 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,22 @@ class AthleteSpec:
         tonic_share: resting muscle activity relative to the burst peak.
         plate_noise_n: SD of the load-cell noise of one plate (sum of its four cells), N.
         tail_s: quiet time after the movement before the next period, s.
+        exercise: one of ``back_squat`` (default), ``bench_press``, ``push_press``, ``squat_jump``
+            (force curves: ``kinesync.sim.exercise``).
+        bar_mass_kg: barbell mass carried by the standing athlete, kg: it moves with the system and
+            its weight is on the plates (ignored for ``bench_press``: the bench carries it).
+        dip_m: push-press dip depth (centre-of-mass excursion), m.
+        jump_height_m: squat-jump height of the centre of mass above takeoff, m; the takeoff
+            velocity is v0 = √(2·g·h) and the flight lasts exactly 2·v0/g.
+        squat_hold_s: squat-jump hold at the bottom before the propulsion, s (0 = none).
+        foot_preload_n: bench press: vertical force of the feet on the plates at rest, N.
+        leg_drive_n: bench press: peak rise of the foot force during the leg drive, N.
+        mains_hz: mains frequency of the hum, Hz (50 or 60).
+        motion_artefact_share: RMS of a 1–20 Hz motion artefact on every EMG channel during the
+            movement, relative to the burst RMS (0 = none).
+        dropouts: (channel, start_s, duration_s) triples: the named EMG or load-cell channel reads
+            exactly 0 over [start_s, start_s + duration_s) since the session start.
+        clip_v: EMG clipping level, V (samples beyond ±clip_v read ±clip_v); None = no clipping.
     """
 
     lag_ms: float = 100.0
@@ -81,6 +116,17 @@ class AthleteSpec:
     tonic_share: float = 0.02
     plate_noise_n: float = 1.5
     tail_s: float = 0.2
+    exercise: str = "back_squat"
+    bar_mass_kg: float = 0.0
+    dip_m: float = 0.12
+    jump_height_m: float = 0.25
+    squat_hold_s: float = 0.3
+    foot_preload_n: float = 150.0
+    leg_drive_n: float = 250.0
+    mains_hz: float = 50.0
+    motion_artefact_share: float = 0.0
+    dropouts: tuple[tuple[str, float, float], ...] = ()
+    clip_v: float | None = None
 
     def __post_init__(self) -> None:
         if self.emg_rate_hz <= 0 or self.force_rate_hz <= 0:
@@ -95,14 +141,36 @@ class AthleteSpec:
                 raise ValueError(f"{name} must be positive, got {value}")
         if self.depth_m < 0 or self.plate_noise_n < 0 or self.tail_s < 0 or self.lag_jitter_ms < 0:
             raise ValueError("depth_m, plate_noise_n, tail_s and lag_jitter_ms must be >= 0")
+        if self.exercise not in EXERCISES:
+            raise ValueError(f"exercise must be one of {EXERCISES}, got {self.exercise!r}")
+        non_negative = {
+            "bar_mass_kg": self.bar_mass_kg, "dip_m": self.dip_m, "squat_hold_s": self.squat_hold_s,
+            "foot_preload_n": self.foot_preload_n, "leg_drive_n": self.leg_drive_n,
+            "hum_share": self.hum_share, "motion_artefact_share": self.motion_artefact_share,
+        }  # fmt: skip
+        for name, value in non_negative.items():
+            if not value >= 0.0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if not self.jump_height_m > 0.0 or not self.mains_hz > 0.0:
+            raise ValueError("jump_height_m and mains_hz must be positive")
+        if self.clip_v is not None and not self.clip_v > 0.0:
+            raise ValueError(f"clip_v must be positive or None, got {self.clip_v}")
+        for dropout in self.dropouts:
+            name, start_s, duration_s = dropout
+            if name not in EMG_CHANNEL_NAMES + FORCE_CHANNEL_NAMES or start_s < 0 or duration_s < 0:
+                raise ValueError(f"bad dropout {dropout}: need (channel name, start_s >= 0, duration_s >= 0)")
         if not 0.0 <= self.tonic_share < 1.0:
             raise ValueError(f"tonic_share must lie in [0, 1), got {self.tonic_share}")
         if self.quiet_s < MIN_QUIET_S:
             raise ValueError(
                 f"quiet standing of {self.quiet_s:.3f} s is shorter than {MIN_QUIET_S} s: "
-                "lengthen rep_period_s or shorten movement_s / tail_s"
+                "lengthen rep_period_s or shorten movement_s / tail_s (a squat jump lasts its phases, "
+                "see kinesync.sim.exercise)"
             )
-        leg_onset = self.quiet_s + self.movement_s / 2.0 - self.rise_s
+        profile = build_profile(self, self.quiet_s)
+        if profile.mass_kg is not None and profile.min_contact_force_n() < 0.0:
+            raise ValueError(f"{self.exercise}: the force curve goes below 0 N in contact; change its parameters")
+        leg_onset = self.quiet_s + profile.leg_peak_offset_s - self.rise_s
         spread_s = 3.0 * self.lag_jitter_ms / 1000.0
         lag_lo, lag_hi = self.lag_ms / 1000.0 - spread_s, self.lag_ms / 1000.0 + spread_s
         burst_s = self.rise_s + self.fall_s
@@ -114,12 +182,36 @@ class AthleteSpec:
     @property
     def quiet_s(self) -> float:
         """Quiet standing at the start of each period, s."""
-        return self.rep_period_s - self.movement_s - self.tail_s
+        return self.rep_period_s - movement_duration_s(self) - self.tail_s
+
+    @classmethod
+    def for_exercise(cls, exercise: str, **fields) -> AthleteSpec:
+        """A spec with defaults that suit ``exercise`` (a 4 s period for jumps, a 60 kg bar for the
+        push press); any field can be overridden by keyword."""
+        defaults: dict = {"exercise": exercise}
+        if exercise == "squat_jump":
+            defaults["rep_period_s"] = 4.0
+        elif exercise == "push_press":
+            defaults["bar_mass_kg"] = 60.0
+        elif exercise == "back_squat":
+            defaults["bar_mass_kg"] = 0.0
+        defaults.update(fields)
+        return cls(**defaults)
 
 
 @dataclass(frozen=True)
 class RepTruth:
-    """Exact ground truth of one simulated rep; times in s since the session start."""
+    """Exact ground truth of one simulated rep; times in s since the session start.
+
+    Forces are the total vertical force on both plates. ``body_weight_n`` is the force at rest (body
+    plus bar weight standing; the foot preload on the bench). ``force_onset_s`` is the true departure
+    from it; the RFDs are (F(onset + span) − F(onset))/span of the noise-free curve and
+    ``peak_rfd_n_s`` the steepest 20 ms mean slope in the first 200 ms. ``net_impulse_n_s`` is
+    ∫(F − BW) dt over the whole rep (0 for standing exercises by impulse–momentum; the leg-drive
+    impulse on the bench); ``propulsive_impulse_n_s`` is ∫max(F − BW, 0) dt over the rep, up to
+    takeoff for a jump. Jumps: ``takeoff_impulse_n_s`` = ∫(F − BW) dt from onset to takeoff = m·v0,
+    ``flight_time_s`` = 2·v0/g, ``jump_height_m`` = v0²/(2g).
+    """
 
     index: int
     leg_onset_s: float
@@ -139,24 +231,41 @@ class RepTruth:
     left_share: float
     burst_rms_v: float
     noise_rms_v: float
+    exercise: str = "back_squat"
+    rfd_0_50_n_s: float | None = None
+    rfd_0_100_n_s: float | None = None
+    rfd_0_200_n_s: float | None = None
+    peak_rfd_n_s: float | None = None
+    propulsion_onset_s: float | None = None
+    takeoff_s: float | None = None
+    landing_s: float | None = None
+    flight_time_s: float | None = None
+    takeoff_velocity_m_s: float | None = None
+    takeoff_impulse_n_s: float | None = None
+    jump_height_m: float | None = None
+
+    @property
+    def asymmetry_pct(self) -> float:
+        """(L − R)/(L + R)·100 of peak force and of impulse (the split is the same at every instant), %."""
+        return (2.0 * self.left_share - 1.0) * 100.0
 
 
 class SimAthlete:
     """Deterministic, chunk-invariant sample source for one simulated athlete."""
 
-    EMG_CHANNELS = ("quad", "glute", "pec", "spare")
+    EMG_CHANNELS = EMG_CHANNEL_NAMES
     EMG_UNITS = "V"
-    FORCE_CHANNELS = (
-        "fz_left_1", "fz_left_2", "fz_left_3", "fz_left_4",
-        "fz_right_1", "fz_right_2", "fz_right_3", "fz_right_4",
-    )  # fmt: skip
+    FORCE_CHANNELS = FORCE_CHANNEL_NAMES
     FORCE_UNITS = "N"
     _CACHE_PERIODS = 3
 
     def __init__(self, spec: AthleteSpec | None = None) -> None:
         self.spec = spec or AthleteSpec()
         s = self.spec
-        self.body_weight_n = s.body_mass_kg * STANDARD_GRAVITY_M_S2
+        self.profile: ForceProfile = build_profile(s, s.quiet_s)
+        # Force at rest on the plates: body (plus bar) weight standing, the foot preload on the bench.
+        self.body_weight_n = self.profile.baseline_n
+        self._system_mass_kg = s.body_mass_kg + s.bar_mass_kg
         self._peak_accel_m_s2 = 4.0 * s.depth_m * (math.pi / s.movement_s) ** 2
         self._burst_peak_v = s.emg_amplitude_v / self._fwhm_rms_per_peak()
         self.noise_rms_v = s.emg_amplitude_v / 10.0 ** (s.snr_db / 20.0)
@@ -176,7 +285,7 @@ class SimAthlete:
     def reps(self, t_start_s: float, t_end_s: float) -> list[RepTruth]:
         """Ground truth of the reps whose leg-burst peak lies in [t_start_s, t_end_s)."""
         s = self.spec
-        peak_offset_s = s.quiet_s + s.movement_s / 2.0
+        peak_offset_s = s.quiet_s + self.profile.leg_peak_offset_s
         k_lo = max(0, math.floor((t_start_s - peak_offset_s) / s.rep_period_s))
         k_hi = math.floor((t_end_s - peak_offset_s) / s.rep_period_s) + 1
         truths = [self.rep(k) for k in range(k_lo, max(k_lo, k_hi + 1))]
@@ -188,11 +297,28 @@ class SimAthlete:
         t0 = k * s.rep_period_s
         lag_s = self.rep_lag_s(k)
         move_s = t0 + s.quiet_s
-        leg_peak = move_s + s.movement_s / 2.0
+        leg_peak = move_s + self.profile.leg_peak_offset_s
         leg_onset = leg_peak - s.rise_s
-        m, u_half = s.body_mass_kg, math.pi / s.movement_s
-        # Acceleration is positive while sin²(πu) ≥ 3/4; the velocity gained there is m·Δv.
-        propulsive = m * 1.5 * math.sqrt(3.0) * s.depth_m * u_half
+        truth = self.profile.truth
+        if s.exercise == "back_squat":
+            m, u_half = self._system_mass_kg, math.pi / s.movement_s
+            # Acceleration is positive while sin²(πu) ≥ 3/4; the velocity gained there is m·Δv.
+            propulsive = m * 1.5 * math.sqrt(3.0) * s.depth_m * u_half
+            peak_force_s, peak_force_n = leg_peak, self.body_weight_n + m * self._peak_accel_m_s2
+            force_end_s = move_s + s.movement_s
+        else:
+            propulsive = truth.propulsive_impulse_n_s
+            peak_force_s, peak_force_n = t0 + truth.peak_force_tau_s, truth.peak_force_n
+            force_end_s = t0 + truth.end_tau_s
+            move_s = t0 + truth.onset_tau_s
+
+        def at(tau: float | None) -> float | None:
+            return None if tau is None else t0 + tau
+
+        flight = None
+        if truth.takeoff_tau_s is not None and truth.landing_tau_s is not None:
+            flight = truth.landing_tau_s - truth.takeoff_tau_s
+        v0 = truth.takeoff_velocity_m_s
         return RepTruth(
             index=k,
             leg_onset_s=leg_onset,
@@ -203,15 +329,27 @@ class SimAthlete:
             pec_end_s=leg_peak + lag_s + s.fall_s,
             lag_s=lag_s,
             force_onset_s=move_s,
-            force_end_s=move_s + s.movement_s,
-            peak_force_s=leg_peak,
-            peak_force_n=self.body_weight_n + m * self._peak_accel_m_s2,
+            force_end_s=force_end_s,
+            peak_force_s=peak_force_s,
+            peak_force_n=peak_force_n,
             body_weight_n=self.body_weight_n,
-            net_impulse_n_s=0.0,
+            net_impulse_n_s=truth.net_impulse_n_s,
             propulsive_impulse_n_s=propulsive,
             left_share=(1.0 + s.asymmetry) / 2.0,
             burst_rms_v=s.emg_amplitude_v,
             noise_rms_v=self.noise_rms_v,
+            exercise=s.exercise,
+            rfd_0_50_n_s=truth.rfd_n_s[RFD_SPANS_S.index(0.050)],
+            rfd_0_100_n_s=truth.rfd_n_s[RFD_SPANS_S.index(0.100)],
+            rfd_0_200_n_s=truth.rfd_n_s[RFD_SPANS_S.index(0.200)],
+            peak_rfd_n_s=truth.peak_rfd_n_s,
+            propulsion_onset_s=at(truth.propulsion_onset_tau_s),
+            takeoff_s=at(truth.takeoff_tau_s),
+            landing_s=at(truth.landing_tau_s),
+            flight_time_s=flight,
+            takeoff_velocity_m_s=v0,
+            takeoff_impulse_n_s=truth.takeoff_impulse_n_s,
+            jump_height_m=None if v0 is None else v0 * v0 / (2.0 * STANDARD_GRAVITY_M_S2),
         )
 
     def rep_lag_s(self, k: int) -> float:
@@ -226,10 +364,12 @@ class SimAthlete:
         """Noise-free total vertical force at times ``t_s`` (s since session start), N."""
         s = self.spec
         tau = np.mod(np.asarray(t_s, dtype=np.float64), s.rep_period_s)
+        if s.exercise != "back_squat":
+            return self.profile.force_n(tau)
         u = np.clip((tau - s.quiet_s) / s.movement_s, 0.0, 1.0)
         s2 = np.square(np.sin(np.pi * u))
         accel = self._peak_accel_m_s2 * (4.0 * s2 * s2 - 3.0 * s2)
-        return s.body_mass_kg * (STANDARD_GRAVITY_M_S2 + accel)
+        return self._system_mass_kg * (STANDARD_GRAVITY_M_S2 + accel)
 
     # ---- period generation ------------------------------------------------------------------
 
@@ -237,7 +377,7 @@ class SimAthlete:
         s = self.spec
         fs, n = s.emg_rate_hz, stop - start
         tau = np.arange(start, stop) / fs - k * s.rep_period_s
-        leg_onset = s.quiet_s + s.movement_s / 2.0 - s.rise_s
+        leg_onset = s.quiet_s + self.profile.leg_peak_offset_s - s.rise_s
         leg = self._activation(tau - leg_onset)
         pec = self._activation(tau - leg_onset - self.rep_lag_s(k))
         activation = (leg, leg, pec, np.zeros(n))
@@ -252,7 +392,18 @@ class SimAthlete:
             # Hum is a function of absolute time, continuous across periods; phase differs per channel.
             t = np.arange(start, stop) / fs
             phases = np.arange(4)[:, None] * (np.pi / 3.0) + s.seed
-            out += s.hum_share * s.emg_amplitude_v * math.sqrt(2.0) * np.sin(2 * np.pi * _MAINS_HZ * t + phases)
+            out += s.hum_share * s.emg_amplitude_v * math.sqrt(2.0) * np.sin(2 * np.pi * s.mains_hz * t + phases)
+        if s.motion_artefact_share > 0.0:
+            # Cable and skin motion: 1–20 Hz, only while moving, tapered to zero at both ends of the
+            # movement (so periods join without a step); sin² has mean square 3/8 over the movement.
+            u = np.clip((tau - self.profile.onset) / self.profile.duration_s, 0.0, 1.0)
+            taper = np.square(np.sin(np.pi * u)) / math.sqrt(3.0 / 8.0)
+            for c in range(4):
+                wobble = band_noise(n, fs, self._rng(k, _STREAM_MOTION, c), _MOTION_BAND_HZ)
+                out[c] += s.motion_artefact_share * s.emg_amplitude_v * taper * wobble
+        self._apply_dropouts(out, self.EMG_CHANNELS, start, stop, fs)
+        if s.clip_v is not None:
+            np.clip(out, -s.clip_v, s.clip_v, out=out)
         return out
 
     def _force_period(self, k: int, start: int, stop: int) -> np.ndarray:
@@ -262,7 +413,16 @@ class SimAthlete:
         shares = (sides[:, None] * _CELL_SHARES[None, :]).reshape(8)
         cell_noise_n = s.plate_noise_n / 2.0  # four independent cells sum to the plate SD
         noise = self._rng(k, _STREAM_FORCE, 0).standard_normal((8, stop - start))
-        return shares[:, None] * total[None, :] + cell_noise_n * noise
+        out = shares[:, None] * total[None, :] + cell_noise_n * noise
+        self._apply_dropouts(out, self.FORCE_CHANNELS, start, stop, s.force_rate_hz)
+        return out
+
+    def _apply_dropouts(self, out: np.ndarray, names: tuple[str, ...], start: int, stop: int, fs_hz: float) -> None:
+        # A dropout is a function of absolute sample time, so it is chunk-invariant like the rest.
+        for name, t_start_s, duration_s in self.spec.dropouts:
+            if name in names:
+                t = np.arange(start, stop) / fs_hz
+                out[names.index(name), (t >= t_start_s) & (t < t_start_s + duration_s)] = 0.0
 
     def _activation(self, u_s: np.ndarray) -> np.ndarray:
         """Tonic level plus a raised-cosine burst starting at u = 0 (s), peak 1 at u = rise_s."""

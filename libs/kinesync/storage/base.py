@@ -46,8 +46,25 @@ class MetricStore(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class LineStore(Protocol):
+    """A store that takes raw line protocol too (the InfluxDB stores): pipeline statistics and alerts."""
+
+    async def write_lines(self, lines: Sequence[str]) -> None: ...
+
+
 def open_store(settings: Settings) -> MetricStore:
-    """InfluxDB 1.x when a URL is configured, else the embedded SQLite file."""
+    """InfluxDB when a URL is configured (1.x or 2/3 by ``influx_version``), else the embedded SQLite file."""
+    if settings.influx_url and settings.influx_version == "2":
+        from kinesync.storage.influx_v2 import InfluxV2Store
+
+        return InfluxV2Store(
+            settings.influx_url,
+            token=settings.influx_token,
+            org=settings.influx_org,
+            bucket=settings.influx_bucket,
+            batch_lines=settings.batch_size,
+        )
     if settings.influx_url:
         from kinesync.storage.influx_v1 import InfluxV1Store
 

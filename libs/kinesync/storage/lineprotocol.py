@@ -27,9 +27,12 @@ FLOAT_FIELDS: tuple[str, ...] = (
     "peak_force_n",
     "target_low_ms",
     "target_high_ms",
+    "transfer_index",
 )
 BOOL_FIELDS: tuple[str, ...] = ("in_window", "partial")
 INT_FIELDS: tuple[str, ...] = ("window_end_ns", "force_onset_ns", "rep_peak_ns", "emitted_at_ns")
+# Lists of short codes, stored comma-joined as one string field (a tag would multiply series).
+LIST_FIELDS: tuple[str, ...] = ("flags",)
 
 # Same table as influxdb-client, so the v1 and v2 write paths store identical keys. Newlines and tabs
 # would end or split the line; backslash is doubled so a trailing one cannot escape the separator.
@@ -40,6 +43,11 @@ _ESCAPE_MEASUREMENT = str.maketrans({"\\": "\\\\", ",": "\\,", " ": "\\ ", "\n":
 def escape_key(value: str) -> str:
     """Escape a tag key, tag value or field key."""
     return value.translate(_ESCAPE_KEY)
+
+
+def escape_string_field(value: str) -> str:
+    """A string field value, quoted; inside the quotes only the quote and backslash need escaping."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _format_float(value: float) -> str:
@@ -58,8 +66,9 @@ def metric_to_line(m: WindowMetric) -> str:
             tags.append(f"{key}={escape_key(value)}")
 
     fields = []
+    # getattr with a default: a field added to WindowMetric later is written as soon as it exists.
     for key in FLOAT_FIELDS:
-        value = getattr(m, key)
+        value = getattr(m, key, None)
         # NaN and Inf have no line-protocol spelling; a missing field is the honest encoding.
         if value is not None and math.isfinite(value):
             fields.append(f"{key}={_format_float(value)}")
@@ -71,6 +80,10 @@ def metric_to_line(m: WindowMetric) -> str:
         value = getattr(m, key)
         if value is not None:
             fields.append(f"{key}={int(value)}i")
+    for key in LIST_FIELDS:
+        value = getattr(m, key, None)
+        if value:
+            fields.append(f"{key}={escape_string_field(','.join(value))}")
 
     series = ",".join([MEASUREMENT.translate(_ESCAPE_MEASUREMENT), *tags])
     # fields is never empty: window_end_ns, partial and the target band are always set.

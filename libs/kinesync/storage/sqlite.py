@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TABLE = "window_metrics"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # (column, SQL type) for every WindowMetric field; tests check that nothing is missing.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -47,6 +47,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("force_onset_ns", "INTEGER"),
     ("rfd_0_100_n_per_s", "REAL"),
     ("peak_force_n", "REAL"),
+    ("transfer_index", "REAL"),
+    ("flags", "TEXT"),  # comma-joined quality flags
     ("emitted_at_ns", "INTEGER NOT NULL"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
@@ -64,15 +66,26 @@ _SELECT = f"SELECT {', '.join(COLUMN_NAMES)} FROM {TABLE}"
 
 
 def _row(m: WindowMetric) -> tuple[Any, ...]:
-    return tuple(getattr(m, name) for name in COLUMN_NAMES)
+    return tuple(",".join(m.flags) if name == "flags" else getattr(m, name) for name in COLUMN_NAMES)
 
 
 def _metric(row: Sequence[Any]) -> WindowMetric:
     values = dict(zip(COLUMN_NAMES, row, strict=True))
+    values["flags"] = [f for f in (values["flags"] or "").split(",") if f]
     for name in _BOOL_COLUMNS:
         if values[name] is not None:
             values[name] = bool(values[name])
     return WindowMetric.model_validate(values)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add columns that newer versions introduced; every added column is nullable, so old rows stay valid."""
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+    for name, kind in COLUMNS:
+        if name not in have:
+            if "NOT NULL" in kind:
+                raise sqlite3.OperationalError(f"cannot add required column {name} to an existing {TABLE}")
+            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")
 
 
 class SqliteStore:
@@ -115,6 +128,7 @@ class SqliteStore:
             # writer re-reads uncommitted Kafka offsets anyway.
             writer.execute("PRAGMA synchronous = NORMAL")
             writer.execute(_DDL)
+            _migrate(writer)
             writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             reader = self._connect()
         except BaseException:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from kinesync.bus.base import Message, TopicPartition
 from kinesync.codec.frame import Frame, FrameError, decode
-from kinesync.models import DeadLetter, SessionAssignment, WindowMetric
+from kinesync.models import DeadLetter, RepMetric, SessionAssignment, WindowMetric
 from kinesync.streaming.station import AnalysisConfig, StationAnalyzer
 
 
@@ -19,11 +19,13 @@ class EngineCounters:
     frames: int = 0
     dead_letters: int = 0
     windows: int = 0
+    reps: int = 0
 
 
 @dataclass
 class EngineOutput:
     metrics: list[WindowMetric] = field(default_factory=list)
+    reps: list[RepMetric] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
@@ -75,6 +77,7 @@ class AnalyzerEngine:
             return out
         self._partition_of.setdefault(frame.station, set()).add((msg.topic, msg.partition))
         out.metrics = self.add_frame(frame, now_wall_ns)
+        out.reps = self.take_reps()
         return out
 
     def add_frame(self, frame: Frame, now_wall_ns: int) -> list[WindowMetric]:
@@ -84,6 +87,24 @@ class AnalyzerEngine:
         metrics = st.poll(now_wall_ns)
         self.counters.windows += len(metrics)
         return metrics
+
+    def take_reps(self) -> list[RepMetric]:
+        """Reps owned by windows emitted since the last call."""
+        out: list[RepMetric] = []
+        for st in self.stations.values():
+            if st.reps:
+                out.extend(st.reps)
+                st.reps.clear()
+        self.counters.reps += len(out)
+        return out
+
+    def finish(self, now_wall_ns: int) -> list[WindowMetric]:
+        """End of input (a finished recording): emit every window the data covers."""
+        out: list[WindowMetric] = []
+        for st in self.stations.values():
+            out.extend(st.finish(now_wall_ns))
+        self.counters.windows += len(out)
+        return out
 
     def tick(self, now_wall_ns: int) -> list[WindowMetric]:
         """Windows released by the bounded wait alone (no new frame needed)."""

@@ -14,17 +14,15 @@ window always has at least (window − hop)/2 of signal on either side of the pe
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from kinesync.codec.frame import Frame, SensorKind
-from kinesync.dsp.filters import EnvelopeFilter
-from kinesync.dsp.force import body_weight, force_onset, rfd
-from kinesync.dsp.lag import phase_lag
-from kinesync.models import SessionAssignment, WindowMetric
-from kinesync.streaming.roles import LEG_ROLES, emg_role_rows, force_rows
+from kinesync.models import RepMetric, SessionAssignment, WindowMetric
+from kinesync.streaming.rep import EmgView, ForceView, RepConfig, analyze_rep
 from kinesync.streaming.stream import SensorStream
+from kinesync.streaming.transforms import EmgTransform, ForceTransform
 
 NS = 1_000_000_000
 
@@ -37,10 +35,14 @@ class AnalysisConfig:
     lateness_s: float = 1.0
     alignment_reps: int = 10
     envelope_cutoff_hz: float = 6.0
-    history_s: float = 6.0  # force kept for the body-weight search, s
+    history_s: float = 8.0  # force kept for the body-weight search and the rep's start, s
     activity_ratio: float = 2.5  # burst peak / quiet envelope level that counts as a rep
-    peak_guard_s: float = 0.5  # the leg peak must dominate ±this much signal, s
-    onset_k_sd: float = 5.0
+    peak_guard_s: float = 0.5  # the rep peak must dominate ±this much signal, s
+    force_peak_k_sd: float = 10.0  # a force-only rep peaks at least this far from body weight, SD
+    # Sensor kinds a station is expected to have; a missing expected kind makes windows wait (then
+    # partial), an unexpected one is not waited for (e.g. a force-only recording).
+    expected: frozenset[SensorKind] = frozenset({SensorKind.EMG, SensorKind.FORCE})
+    rep: RepConfig = field(default_factory=RepConfig)
 
     @property
     def window_ns(self) -> int:
@@ -51,59 +53,15 @@ class AnalysisConfig:
         return round(self.hop_s * NS)
 
 
-class EmgTransform:
-    """Raw EMG frame rows → causal linear envelopes of the role channels (leg mean, pec)."""
-
-    def __init__(self, channels: tuple[str, ...], rate_hz: float, cutoff_hz: float) -> None:
-        roles = emg_role_rows(channels)
-        self.leg_rows = [r for role in LEG_ROLES for r in roles.get(role, [])]
-        self.pec_rows = roles.get("pec", [])
-        self.rows = self.leg_rows + self.pec_rows
-        self._filter = EnvelopeFilter(rate_hz, len(self.rows), cutoff_hz=cutoff_hz) if self.rows else None
-
-    @property
-    def usable(self) -> bool:
-        return bool(self.leg_rows) and bool(self.pec_rows)
-
-    def __call__(self, block: np.ndarray) -> np.ndarray:
-        out = np.zeros((2, block.shape[1]))
-        if self._filter is None:
-            return out
-        env = self._filter.process(block[self.rows])
-        n_leg = len(self.leg_rows)
-        if n_leg:
-            out[0] = env[:n_leg].mean(axis=0)
-        if self.pec_rows:
-            out[1] = env[n_leg:].mean(axis=0)
-        return out
-
-
-class ForceTransform:
-    """Force frame rows → vertical force in total, left and right (N)."""
-
-    def __init__(self, channels: tuple[str, ...]) -> None:
-        self.vertical, self.left, self.right = force_rows(channels)
-
-    @property
-    def usable(self) -> bool:
-        return bool(self.vertical)
-
-    def __call__(self, block: np.ndarray) -> np.ndarray:
-        out = np.zeros((3, block.shape[1]))
-        for row, idx in enumerate((self.vertical, self.left, self.right)):
-            if idx:
-                out[row] = block[idx].sum(axis=0)
-        return out
-
-
 class StationAnalyzer:
     def __init__(self, station: str, config: AnalysisConfig) -> None:
         self.station = station
         self.config = config
         self.emg: SensorStream | None = None
         self.force: SensorStream | None = None
-        self._emg_usable = False
-        self._force_usable = False
+        self._emg_tf: EmgTransform | None = None
+        self._force_tf: ForceTransform | None = None
+        self.reps: list[RepMetric] = []  # owned reps not yet collected by the engine
         self.next_window_ns: int | None = None
         self._ready_since_wall_ns: int | None = None
         self._recent: deque[bool] = deque(maxlen=config.alignment_reps)
@@ -111,6 +69,7 @@ class StationAnalyzer:
         self.windows_emitted = 0
         self._seen_wall_ns: dict[int, int] = {}
         self._created_wall_ns: int | None = None
+        self._finishing = False
 
     # -- input -------------------------------------------------------------------------------
     def add(self, frame: Frame, now_wall_ns: int) -> None:
@@ -126,8 +85,12 @@ class StationAnalyzer:
     def _partner(self, stream: SensorStream) -> SensorStream | None:
         return self.force if stream is self.emg else self.emg
 
-    def _stale(self, stream: SensorStream | None, now_wall_ns: int) -> bool:
+    def _stale(self, stream: SensorStream | None, now_wall_ns: int, kind: SensorKind | None = None) -> bool:
         """No frame from this stream for the bounded wait: windows go on without it (partial)."""
+        if self._finishing:
+            return True
+        if stream is None and kind is not None and kind not in self.config.expected:
+            return True
         since = self._seen_wall_ns.get(id(stream)) if stream is not None else None
         if since is None:
             since = self._created_wall_ns if self._created_wall_ns is not None else now_wall_ns
@@ -136,7 +99,8 @@ class StationAnalyzer:
     def _limit_for(self, stream: SensorStream, now_wall_ns: int) -> int | None:
         """How far (event time) ``stream`` may run ahead of its partner before it waits."""
         partner = self._partner(stream)
-        if self._stale(partner, now_wall_ns):
+        partner_kind = SensorKind.FORCE if stream is self.emg else SensorKind.EMG
+        if self._stale(partner, now_wall_ns, partner_kind):
             return None
         if partner is None or partner.watermark_ns is None:
             return stream.watermark_ns if stream.watermark_ns is not None else None
@@ -158,31 +122,22 @@ class StationAnalyzer:
         lateness_ns = round(c.lateness_s * NS)
         if frame.kind == SensorKind.EMG:
             if self.emg is None or not self.emg.matches(frame):
-                transform = EmgTransform(frame.channels, frame.rate_hz, c.envelope_cutoff_hz)
-                self._emg_usable = transform.usable
+                self._emg_tf = EmgTransform(frame.channels, frame.rate_hz, c.envelope_cutoff_hz)
                 # A window's samples, plus how far this stream may run ahead of the force stream.
                 capacity = 2 * (c.window_s + c.hop_s) + c.lateness_s + 1.0
                 self.emg = SensorStream(
-                    rate_hz=frame.rate_hz,
-                    channels=frame.channels,
-                    transform=transform,
-                    n_out=2,
-                    capacity_s=capacity,
-                    lateness_ns=lateness_ns,
+                    rate_hz=frame.rate_hz, channels=frame.channels, transform=self._emg_tf,
+                    n_out=self._emg_tf.n_out, capacity_s=capacity, lateness_ns=lateness_ns,
+                    dtype=np.float32,  # halves the largest buffer; float32 keeps 7 digits
                 )
             return self.emg
-        elif frame.kind == SensorKind.FORCE:
+        if frame.kind == SensorKind.FORCE:
             if self.force is None or not self.force.matches(frame):
-                transform = ForceTransform(frame.channels)
-                self._force_usable = transform.usable
+                self._force_tf = ForceTransform(frame.channels)
                 capacity = max(c.history_s, c.window_s + c.lateness_s) + c.window_s + c.hop_s + 1.0
                 self.force = SensorStream(
-                    rate_hz=frame.rate_hz,
-                    channels=frame.channels,
-                    transform=transform,
-                    n_out=3,
-                    capacity_s=capacity,
-                    lateness_ns=lateness_ns,
+                    rate_hz=frame.rate_hz, channels=frame.channels, transform=self._force_tf,
+                    n_out=ForceTransform.n_out, capacity_s=capacity, lateness_ns=lateness_ns,
                 )
             return self.force
         return None
@@ -210,7 +165,10 @@ class StationAnalyzer:
         if self.next_window_ns is None:
             streams = (self.emg, self.force)
             started = [s is not None and s.watermark_ns is not None for s in streams]
-            waiting = [not ok and not self._stale(s, now_wall_ns) for ok, s in zip(started, streams, strict=True)]
+            waiting = [
+                not ok and not self._stale(s, now_wall_ns, kind)
+                for ok, s, kind in zip(started, streams, _KINDS, strict=True)
+            ]
             if not any(started) or any(waiting):
                 return out
             self.next_window_ns = self._first_window()
@@ -220,10 +178,13 @@ class StationAnalyzer:
             end = self.next_window_ns + c.window_ns
             streams = (self.emg, self.force)
             done = [s is not None and s.watermark_ns is not None and s.watermark_ns >= end for s in streams]
-            if all(done):
+            needed = [s is not None or k in c.expected for s, k in zip(streams, _KINDS, strict=True)]
+            if any(done) and all(ok or not need for ok, need in zip(done, needed, strict=True)):
                 partial = False
             elif any(done):
-                stale = all(ok or self._stale(s, now_wall_ns) for ok, s in zip(done, streams, strict=True))
+                stale = all(
+                    ok or self._stale(s, now_wall_ns, k) for ok, s, k in zip(done, streams, _KINDS, strict=True)
+                )
                 if self._ready_since_wall_ns is None:
                     self._ready_since_wall_ns = now_wall_ns
                 if not stale and now_wall_ns - self._ready_since_wall_ns < max_wait_ns:
@@ -235,6 +196,11 @@ class StationAnalyzer:
             self._ready_since_wall_ns = None
             self.next_window_ns += c.hop_ns
             self.windows_emitted += 1
+
+    def finish(self, now_wall_ns: int) -> list[WindowMetric]:
+        """End of a recording: stop waiting for anything and emit every window the data covers."""
+        self._finishing = True
+        return self.poll(now_wall_ns)
 
     # -- metrics ------------------------------------------------------------------------------
     def _covered(self, stream: SensorStream | None, start_ns: int, end_ns: int) -> tuple[int, int] | None:
@@ -250,38 +216,72 @@ class StationAnalyzer:
         a = self.assignment
         low = a.target_low_ms if a else 80.0
         high = a.target_high_ms if a else 120.0
-        fields: dict[str, object] = {}
         slot_start = start + (c.window_ns // 2) - c.hop_ns
         slot_end = start + c.window_ns // 2
-        rep_peak_ns: int | None = None
-
-        emg_span = self._covered(self.emg, start, end) if self._emg_usable else None
-        if emg_span is not None and not self.emg.has_gap(*emg_span):
-            rep_peak_ns = self._emg_rep(emg_span, slot_start, slot_end, low, high, fields)
-        force_span = self._covered(self.force, start, end) if self._force_usable else None
-        if force_span is not None and not self.force.has_gap(*force_span):
-            self._force_metrics(force_span, rep_peak_ns, slot_start, slot_end, fields)
-            rep_peak_ns = rep_peak_ns if rep_peak_ns is not None else fields.pop("_force_peak_ns", None)
-        fields.pop("_force_peak_ns", None)
+        emg = self._emg_view(start, end)
+        force = self._force_view(end)
+        peak_ns = self._emg_peak(emg, slot_start, slot_end) if emg is not None else None
+        if peak_ns is None and emg is None and force is not None:
+            peak_ns = self._force_peak(force, slot_start, slot_end)
+        fields: dict[str, object] = {}
+        flags: list[str] = []
+        if peak_ns is not None:
+            result = analyze_rep(peak_ns, emg, force, c.rep, low, high)
+            if result.fields.get("in_window") is not None:
+                self._recent.append(bool(result.fields["in_window"]))
+            fields, flags = result.fields, result.flags
+        tags = {
+            "station": self.station,
+            "athlete": a.athlete if a else None,
+            "team": a.team if a else None,
+            "exercise": a.exercise if a else None,
+            "session": a.session if a else None,
+        }
+        alignment = (sum(self._recent) / len(self._recent)) if self._recent else None
+        if peak_ns is not None:
+            self.reps.append(RepMetric(
+                **tags, rep_peak_ns=peak_ns, rep_start_ns=result.rep_start_ns or start, window_start_ns=start,
+                target_low_ms=low, target_high_ms=high, alignment=alignment if "lag_ms" in fields else None,
+                flags=flags, emitted_at_ns=now_wall_ns, **fields,
+            ))
+        window_fields = {k: fields.get(k) for k in _WINDOW_FIELDS}
         return WindowMetric(
-            station=self.station,
-            athlete=a.athlete if a else None,
-            team=a.team if a else None,
-            exercise=a.exercise if a else None,
-            session=a.session if a else None,
-            window_start_ns=start,
-            window_end_ns=end,
-            partial=partial,
-            rep_peak_ns=rep_peak_ns,
-            target_low_ms=low,
-            target_high_ms=high,
-            alignment=(sum(self._recent) / len(self._recent)) if self._recent else None,
-            emitted_at_ns=now_wall_ns,
-            **fields,
+            **tags, window_start_ns=start, window_end_ns=end, partial=partial, rep_peak_ns=peak_ns,
+            target_low_ms=low, target_high_ms=high, alignment=alignment, flags=flags,
+            emitted_at_ns=now_wall_ns, **window_fields,
+        )
+
+    def _emg_view(self, start: int, end: int) -> EmgView | None:
+        span = self._covered(self.emg, start, end)
+        if span is None or self._emg_tf is None or not self._emg_tf.usable:
+            return None
+        data = self.emg.ring.read(*span).astype(np.float64)
+        return EmgView(
+            rate_hz=self.emg.rate_hz, t0_ns=self.emg.time_of(span[0]), leg=data[0], pec=data[1], raw=data[2:],
+            raw_names=self._emg_tf.raw_names, has_gap=self.emg.has_gap(*span),
+        )
+
+    def _force_view(self, end: int) -> ForceView | None:
+        force = self.force
+        if force is None or self._force_tf is None or not self._force_tf.usable:
+            return None
+        if force.watermark_ns is None or force.watermark_ns < end:
+            return None
+        stop = force.index_of(end)
+        first = max(force.ring.start, stop - int(self.config.history_s * force.rate_hz))
+        if stop - first < 2:
+            return None
+        data = force.ring.read(first, stop)
+        dual = self._force_tf.dual
+        return ForceView(
+            rate_hz=force.rate_hz, t0_ns=force.time_of(first), total=data[0],
+            left=data[1] if dual else None, right=data[2] if dual else None,
+            has_gap=force.has_gap(first, stop),
         )
 
     def _owned_peak(self, signal: np.ndarray, rate: float, j0: int, j1: int) -> int | None:
         """Index of a burst peak inside [j0, j1) that dominates its neighbourhood, else None."""
+        j0, j1 = max(j0, 0), min(j1, len(signal))
         if j1 <= j0:
             return None
         p = j0 + int(np.argmax(signal[j0:j1]))
@@ -289,72 +289,39 @@ class StationAnalyzer:
         lo, hi = max(0, p - guard), min(len(signal), p + guard + 1)
         if signal[p] < signal[lo:hi].max():
             return None
-        quiet = float(np.percentile(signal, 10))
-        if signal[p] <= self.config.activity_ratio * max(quiet, 1e-12):
-            return None
         return p
 
-    def _emg_rep(
-        self,
-        span: tuple[int, int],
-        slot_start: int,
-        slot_end: int,
-        low: float,
-        high: float,
-        fields: dict[str, object],
-    ) -> int | None:
-        emg = self.emg
-        env = emg.ring.read(*span)
-        leg, pec = env[0], env[1]
-        i0 = span[0]
-        p = self._owned_peak(leg, emg.rate_hz, emg.index_of(slot_start) - i0, emg.index_of(slot_end) - i0)
+    def _emg_peak(self, emg: EmgView, slot_start: int, slot_end: int) -> int | None:
+        """The leg-drive envelope peak owned by this window (a burst well above the quiet level)."""
+        to_index = emg.rate_hz / NS
+        j0 = int(np.ceil((slot_start - emg.t0_ns) * to_index - 1e-6))
+        j1 = int(np.ceil((slot_end - emg.t0_ns) * to_index - 1e-6))
+        p = self._owned_peak(emg.leg, emg.rate_hz, j0, j1)
         if p is None:
             return None
-        if pec.max() <= self.config.activity_ratio * max(float(np.percentile(pec, 10)), 1e-12):
-            return emg.time_of(i0 + p)  # a leg rep without chest activity: no lag to report
-        result = phase_lag(leg, pec, emg.rate_hz)
-        if result is not None:
-            lag_ms = result.lag_s * 1000.0
-            in_window = low <= lag_ms <= high
-            self._recent.append(in_window)
-            fields.update(lag_ms=lag_ms, coupling=result.coupling, in_window=in_window)
-        return emg.time_of(i0 + p)
+        quiet = float(np.percentile(emg.leg, 10))
+        if emg.leg[p] <= self.config.activity_ratio * max(quiet, 1e-12):
+            return None
+        return emg.t0_ns + round(p * NS / emg.rate_hz)
 
-    def _force_metrics(
-        self,
-        span: tuple[int, int],
-        rep_peak_ns: int | None,
-        slot_start: int,
-        slot_end: int,
-        fields: dict[str, object],
-    ) -> None:
-        force = self.force
-        rate = force.rate_hz
-        hist_start = max(force.ring.start, span[1] - int(self.config.history_s * rate))
-        hist = force.ring.read(hist_start, span[1])[0]
-        bw = body_weight(hist, rate)
+    def _force_peak(self, force: ForceView, slot_start: int, slot_end: int) -> int | None:
+        """On a station without EMG: the force excursion from body weight owned by this window."""
+        from kinesync.dsp.force import body_weight
+
+        bw = body_weight(force.total, force.rate_hz)
         if bw is None:
-            return
-        bw_n, sd_n = bw
-        fields["body_weight_n"] = bw_n
-        offset = span[0] - hist_start
-        if rep_peak_ns is None:
-            # Force-only station: the rep is the force peak well above body weight in the slot.
-            j0, j1 = force.index_of(slot_start) - hist_start, force.index_of(slot_end) - hist_start
-            p = self._owned_peak(np.abs(hist - bw_n), rate, j0, j1) if j1 > j0 else None
-            if p is None or abs(hist[p] - bw_n) < 10 * sd_n:
-                return
-            fields["_force_peak_ns"] = force.time_of(hist_start + p)
-        else:
-            p = force.index_of(rep_peak_ns) - hist_start
-            p = min(max(p, offset), len(hist) - 1)
-        # The rep starts at the last quiet-standing sample before its peak.
-        quiet = np.flatnonzero(np.abs(hist[:p] - bw_n) <= self.config.onset_k_sd * sd_n)
-        if quiet.size == 0:
-            return
-        onset = force_onset(hist, rate, bw_n, sd_n, k_sd=self.config.onset_k_sd, start=int(quiet[-1]))
-        if onset is None:
-            return
-        fields["force_onset_ns"] = force.time_of(hist_start + onset)
-        fields["rfd_0_100_n_per_s"] = rfd(hist, rate, onset, 0.100)
-        fields["peak_force_n"] = float(hist[int(onset) :].max())
+            return None
+        dev = np.abs(force.total - bw[0])
+        p = self._owned_peak(dev, force.rate_hz, force.index_of(slot_start), force.index_of(slot_end))
+        if p is None or dev[p] < self.config.force_peak_k_sd * bw[1]:
+            return None
+        return force.time_of(p)
+
+
+_KINDS = (SensorKind.EMG, SensorKind.FORCE)
+
+# The per-rep fields a window record repeats for the wall and the dashboards.
+_WINDOW_FIELDS = (
+    "lag_ms", "coupling", "in_window", "body_weight_n", "force_onset_ns", "rfd_0_100_n_per_s",
+    "peak_force_n", "transfer_index",
+)

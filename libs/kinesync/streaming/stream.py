@@ -47,12 +47,13 @@ class SensorStream:
         n_out: int,
         capacity_s: float,
         lateness_ns: int,
+        dtype: type = np.float64,
     ) -> None:
         self.rate_hz = rate_hz
         self.channels = channels
         self._transform = transform
         self._n_in = len(channels)
-        self.ring = SampleRing(n_out, max(1, int(np.ceil(capacity_s * rate_hz))))
+        self.ring = SampleRing(n_out, max(1, int(np.ceil(capacity_s * rate_hz))), dtype=dtype)
         self._lateness_ns = lateness_ns
         self.anchor_ns: int | None = None
         self.next_index: int | None = None  # first index not yet processed

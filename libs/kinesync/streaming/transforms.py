@@ -1,0 +1,69 @@
+"""Per-frame processing of a device's samples before they enter the station's ring buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kinesync.dsp.filters import EnvelopeFilter
+from kinesync.streaming.roles import LEG_ROLES, emg_role_rows, force_rows
+
+
+class EmgTransform:
+    """Raw EMG rows → [leg-drive envelope, pectoral envelope, raw role channels ...].
+
+    The leg-drive envelope is the mean of the quadriceps and gluteal envelopes. Every role channel
+    goes through the same causal filters, so filter delays cancel in a lag. The raw role channels
+    are kept for the signal-quality checks of each rep.
+    """
+
+    def __init__(self, channels: tuple[str, ...], rate_hz: float, cutoff_hz: float) -> None:
+        roles = emg_role_rows(channels)
+        self.leg_rows = [r for role in LEG_ROLES for r in roles.get(role, [])]
+        self.pec_rows = roles.get("pec", [])
+        self.rows = self.leg_rows + self.pec_rows
+        self.raw_names = tuple(channels[r] for r in self.rows)
+        self.n_out = 2 + len(self.rows)
+        self._filter = EnvelopeFilter(rate_hz, len(self.rows), cutoff_hz=cutoff_hz) if self.rows else None
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.leg_rows) and bool(self.pec_rows)
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.n_out, block.shape[1]))
+        if self._filter is None:
+            return out
+        raw = block[self.rows]
+        # A NaN gap marker would poison the filter state for good; the quality check sees it in raw.
+        env = self._filter.process(np.nan_to_num(raw, nan=0.0))
+        n_leg = len(self.leg_rows)
+        if n_leg:
+            out[0] = env[:n_leg].mean(axis=0)
+        if self.pec_rows:
+            out[1] = env[n_leg:].mean(axis=0)
+        out[2:] = raw
+        return out
+
+
+class ForceTransform:
+    """Force rows → vertical force in total, on the left plate and on the right plate (N)."""
+
+    n_out = 3
+
+    def __init__(self, channels: tuple[str, ...]) -> None:
+        self.vertical, self.left, self.right = force_rows(channels)
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.vertical)
+
+    @property
+    def dual(self) -> bool:
+        return bool(self.left) and bool(self.right)
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        out = np.zeros((3, block.shape[1]))
+        for row, idx in enumerate((self.vertical, self.left, self.right)):
+            if idx:
+                out[row] = block[idx].sum(axis=0)
+        return out
