@@ -13,7 +13,9 @@ major peak lag behind the quadriceps and gluteal bursts) and how force transfers
 """
 
 # One module per command group, each with register(subparsers); order = order in --help.
-COMMANDS = ("run", "analyze", "validate", "services", "dashboards", "calibrate", "device_token")
+COMMANDS = (
+    "run", "analyze", "validate", "services", "dashboards", "calibrate", "device_token", "config", "bench", "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -81,6 +81,11 @@ class RepMetric(BaseModel):
     jump_height_flight_m: float | None = None
     jump_height_impulse_m: float | None = None
     flags: list[str] = Field(default_factory=list, description="quality problems of this rep; empty when clean")
+    envelope_t0_ns: int | None = Field(None, description="time of the first envelope sample, ns")
+    envelope_step_ns: int | None = Field(None, description="envelope sample spacing, ns (50 ms: 20 Hz)")
+    envelopes_uv: dict[str, list[float]] = Field(
+        default_factory=dict, description="downsampled linear envelopes of the owning window per muscle, µV"
+    )
     emitted_at_ns: int = 0
 
     def key(self) -> bytes:

@@ -56,6 +56,21 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_admin_token: SecretStr | None = Field(None, description="API token for writes (and reads)")
+    api_viewer_token: SecretStr | None = Field(None, description="API token for reads")
+    api_admin_token_sha256: str | None = Field(None, description="SHA-256 hex of the admin token, instead of it")
+    api_viewer_token_sha256: str | None = Field(None, description="SHA-256 hex of the viewer token, instead of it")
+    registry_db: str = Field("registry.db", description="SQLite file of the facility registry (teams, athletes...)")
+
+    # Alerts (docs/alerts.md)
+    alerts_group: str = "kinesync-alerts"
+    alerts_db: str = Field("alerts.db", description="SQLite file: subscriptions, API rules, the delivery outbox")
+    alert_rules: str | None = Field(None, description="rules file (YAML or JSON); API rules are added to it")
+    alerts_timeout_s: float = Field(10.0, gt=0, description="timeout of one webhook attempt, s")
+    alerts_retry_base_s: float = Field(1.0, gt=0, description="first retry delay (doubled per attempt, jittered), s")
+    alerts_retry_max_s: float = Field(300.0, gt=0, description="longest delay between two attempts, s")
+    alerts_retry_horizon_s: float = Field(3600.0, gt=0, description="give up a delivery this long after the alert, s")
+    alerts_grafana: bool = Field(True, description="also write Grafana annotations when a Grafana token is set")
 
     # Simulator
     sim_stations: int = Field(8, ge=1)

@@ -1,14 +1,13 @@
-"""alerts: rules over live metrics; in the embedded run alerts go to the log."""
+"""alerts: rules over live metrics → durable outbox → coach webhooks (and the log). See docs/alerts.md."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from kinesync.alerts.rules import LagDriftRule
+from kinesync.alerts.runner import run_alerts
+from kinesync.alerts.store import AlertStore
 from kinesync.bus.kafka import KafkaBus
-from kinesync.bus.topics import METRICS
-from kinesync.models import WindowMetric
 from kinesync.runtime.service import run_service
 from kinesync.settings import Settings
 
@@ -16,27 +15,17 @@ log = logging.getLogger("kinesync.alerts")
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
+    # httpx logs every request URL at INFO; Slack and Teams webhook URLs are credentials.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     bus = KafkaBus(settings)
     await bus.ensure_topics()
-    rule = LagDriftRule()
-    consumer = bus.consumer([METRICS], "kinesync-alerts")
-    await consumer.start()
-    log.info("alerts: rule %s (%d of the last %d reps), delivering to the log", rule.name, rule.n, rule.m)
+    store = AlertStore(settings.alerts_db)
     try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=200)
-            for msg in batch:
-                try:
-                    event = rule.observe(WindowMetric.model_validate_json(msg.value))
-                except ValueError:
-                    continue  # the writer dead-letters malformed metrics
-                if event is not None:
-                    level = logging.WARNING if event.state == "firing" else logging.INFO
-                    log.log(level, "ALERT %s %s: %s", event.state.upper(), event.rule, event.message)
-            if batch:
-                await consumer.commit()
+        stats = await run_alerts(bus, store, settings, stop)
+        log.info("stopped: %d metrics, %d alert events, %d deliveries queued", stats.metrics, stats.events,
+                 stats.queued)
     finally:
-        await consumer.stop()
+        store.close()
 
 
 def run() -> None:

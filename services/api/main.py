@@ -7,7 +7,10 @@ import logging
 
 import uvicorn
 
+from kinesync.alerts.rules import LagDriftRule
 from kinesync.api.app import create_app
+from kinesync.api.auth import ApiTokens
+from kinesync.api.facility_service import keep_sessions_published, start_facility, stop_facility
 from kinesync.api.state import LiveState
 from kinesync.bus.base import Bus
 from kinesync.bus.kafka import KafkaBus
@@ -19,7 +22,7 @@ from kinesync.settings import Settings
 log = logging.getLogger("kinesync.api")
 
 
-async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event) -> None:
+async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rule: LagDriftRule | None = None) -> None:
     # No consumer group: every API instance sees every station. Starting at the end is enough
     # because a station's status is its newest window.
     consumer = bus.consumer([METRICS], None, from_beginning=False)
@@ -28,9 +31,16 @@ async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event) -> Non
         while not stop.is_set():
             for msg in await consumer.getmany(timeout_ms=200):
                 try:
-                    state.update(WindowMetric.model_validate_json(msg.value))
+                    metric = WindowMetric.model_validate_json(msg.value)
                 except ValueError as exc:
                     log.warning("ignoring a malformed metric at offset %d: %s", msg.offset, exc)
+                    continue
+                state.update(metric)
+                # The wall's "last alert": the same pure rule the alerts service runs, evaluated here
+                # so the tile needs no extra topic.
+                event = rule.observe(metric) if rule is not None else None
+                if event is not None:
+                    state.note_alert(event.station, event.message, event.state)
     finally:
         await consumer.stop()
 
@@ -39,19 +49,23 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     bus = KafkaBus(settings)
     await bus.ensure_topics()
     state = LiveState()
-    app = create_app(state)
+    app = create_app(state, tokens=ApiTokens.from_settings(settings))
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="off")
     )
     server.install_signal_handlers = lambda: None  # the service runner owns SIGINT/SIGTERM
-    feed = asyncio.create_task(follow_metrics(bus, state, stop))
+    registry, sink = await start_facility(app, bus, settings)
+    feed = asyncio.create_task(follow_metrics(bus, state, stop, LagDriftRule()))
+    sessions = asyncio.create_task(keep_sessions_published(registry, sink, stop))
     serve = asyncio.create_task(server.serve())
     log.info("wall page on http://%s:%d/", settings.api_host, settings.api_port)
     await stop.wait()
     server.should_exit = True
     await asyncio.gather(serve, return_exceptions=True)
     feed.cancel()
-    await asyncio.gather(feed, return_exceptions=True)
+    sessions.cancel()
+    await asyncio.gather(feed, sessions, return_exceptions=True)
+    await stop_facility(registry, sink)
 
 
 def run() -> None:

@@ -10,8 +10,8 @@ import time
 from kinesync.alerts.rules import LagDriftRule
 from kinesync.bus.base import Bus, Message, TopicPartition
 from kinesync.bus.kafka import KafkaBus
-from kinesync.bus.topics import DEADLETTER, METRICS
-from kinesync.models import WindowMetric
+from kinesync.bus.topics import DEADLETTER, METRICS, REPS
+from kinesync.models import RepMetric, WindowMetric
 from kinesync.runtime.retry import backoff_s
 from kinesync.runtime.service import run_service, sleep_or_stop
 from kinesync.settings import Settings
@@ -22,7 +22,9 @@ from kinesync.streaming.engine import dead_letter
 log = logging.getLogger("kinesync.writer")
 
 
-async def write_with_retry(store: MetricStore, metrics: list[WindowMetric], stop: asyncio.Event) -> bool:
+async def write_with_retry(
+    store: MetricStore, metrics: list[WindowMetric | RepMetric], stop: asyncio.Event
+) -> bool:
     """Write until the database acknowledges; False only when stopped first (nothing is dropped)."""
     attempt = 0
     while True:
@@ -67,7 +69,7 @@ async def write_side_points(
 
 async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asyncio.Event) -> None:
     # Dead letters are read only to be counted for the pipeline-health dashboard.
-    consumer = bus.consumer([METRICS, DEADLETTER], settings.writer_group)
+    consumer = bus.consumer([METRICS, REPS, DEADLETTER], settings.writer_group)
     producer = bus.producer()
     await producer.start()
     await consumer.start()
@@ -86,25 +88,29 @@ async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asy
             due = pending and time.monotonic() - first_at >= settings.batch_interval_s
             if not (full or due):
                 continue
-            metrics, bad = [], []
+            metrics: list[WindowMetric] = []
+            reps: list[RepMetric] = []
+            bad = []
             dead_seen = 0
             for msg in pending:
                 if msg.topic == DEADLETTER:
                     dead_seen += 1
                     continue
+                model = RepMetric if msg.topic == REPS else WindowMetric
                 try:
-                    metrics.append(WindowMetric.model_validate_json(msg.value))
+                    (reps if msg.topic == REPS else metrics).append(model.model_validate_json(msg.value))
                 except ValueError as exc:
-                    bad.append(dead_letter(msg, f"not a window metric: {exc}", time.time_ns()))
+                    bad.append(dead_letter(msg, f"not a {model.__name__}: {exc}", time.time_ns()))
             try:
-                if not await write_with_retry(store, metrics, stop):
+                if not await write_with_retry(store, [*metrics, *reps], stop):
                     break  # stopping: offsets stay uncommitted, so the next start writes them again
             except StorageRejected as exc:
                 log.error("storage rejected a batch of %d points: %s", len(metrics), exc)
                 bad.extend(
-                    dead_letter(m, f"storage rejected: {exc}", time.time_ns()) for m in pending if m.topic == METRICS
+                    dead_letter(m, f"storage rejected: {exc}", time.time_ns())
+                    for m in pending if m.topic in (METRICS, REPS)
                 )
-                metrics = []
+                metrics, reps = [], []
             else:
                 await write_side_points(store, rule, metrics, len(pending), dead_seen)
             for dl in bad:
@@ -114,7 +120,7 @@ async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asy
             for msg in pending:
                 offsets[(msg.topic, msg.partition)] = max(offsets.get((msg.topic, msg.partition), 0), msg.offset + 1)
             await consumer.commit(offsets)
-            written += len(metrics)
+            written += len(metrics) + len(reps)
             pending = []
     finally:
         await consumer.stop()

@@ -36,9 +36,7 @@ VARIABLES = {"team": ["first-team"], "exercise": ["back_squat"], "athlete": ["At
 # Fields and measurements a panel queries before any service writes them. ONLY these may come back
 # empty; each entry names who adds it. Remove an entry as soon as its data exists.
 PENDING_FIELDS: dict[str, str] = {}
-PENDING_MEASUREMENTS: dict[str, str] = {
-    "emg_envelope": "downsampled EMG envelopes per muscle: to be emitted by the analyzer (docs/storage.md)",
-}
+PENDING_MEASUREMENTS: dict[str, str] = {}
 
 # Plausible ranges per selected column (the alias InfluxDB returns); strings and booleans by value.
 PLAUSIBLE: dict[str, tuple[float, float]] = {
@@ -53,6 +51,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "e2e max": (-120_000.0, 120_000.0),
     "window end → stored, mean": (-120_000.0, 120_000.0), "window end → stored, max": (-120_000.0, 120_000.0),
     "emitted → stored, mean": (0.0, 60_000.0), "consumer lag": (0.0, 60_000.0),
+    "envelope": (0.0, 20_000.0),  # µV: a surface-EMG linear envelope stays well below 20 mV
 }
 ALLOWED_STRINGS: dict[str, set[str]] = {"Alert": {"firing", "resolved"}, "state": {"firing", "resolved"}}
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +31,10 @@ class StationStatus(BaseModel):
     rfd_0_100_n_per_s: float | None = None
     peak_force_n: float | None = None
     body_weight_n: float | None = None
+    transfer_index: float | None = Field(None, description="latest force transfer index, 0..1")
+    last_alert: str | None = Field(None, description="message of the station's latest alert event")
+    last_alert_state: Literal["firing", "resolved"] | None = None
+    last_alert_age_s: float | None = Field(None, description="seconds since that alert event arrived")
     target_low_ms: float
     target_high_ms: float
     partial: bool = False
@@ -50,6 +55,8 @@ class _Station:
     rfd_0_100_n_per_s: float | None = None
     peak_force_n: float | None = None
     body_weight_n: float | None = None
+    transfer_index: float | None = None
+    alert: tuple[str, str, float] | None = None  # (message, state, received at)
 
 
 def _iso(t: float) -> str:
@@ -85,11 +92,17 @@ class LiveState:
             st.latest, st.received_at = m, now
         if m.lag_ms is not None:
             st.lag, st.lag_received_at = m, now
-        for name in ("alignment", "rfd_0_100_n_per_s", "peak_force_n", "body_weight_n"):
+        for name in ("alignment", "rfd_0_100_n_per_s", "peak_force_n", "body_weight_n", "transfer_index"):
             value = getattr(m, name)
             if value is not None:
                 setattr(st, name, value)
         return True
+
+    def note_alert(self, station: str, message: str, state: Literal["firing", "resolved"]) -> None:
+        """Show an alert event on the station's tile (kept until the next one or a new athlete)."""
+        st = self._stations.get(station)
+        if st is not None:
+            st.alert = (message, state, self._clock())
 
     def forget(self, station: str) -> None:
         self._stations.pop(station, None)
@@ -117,6 +130,10 @@ class LiveState:
                     rfd_0_100_n_per_s=st.rfd_0_100_n_per_s,
                     peak_force_n=st.peak_force_n,
                     body_weight_n=st.body_weight_n,
+                    transfer_index=st.transfer_index,
+                    last_alert=st.alert[0] if st.alert else None,
+                    last_alert_state=st.alert[1] if st.alert else None,  # type: ignore[arg-type]
+                    last_alert_age_s=round(max(0.0, now - st.alert[2]), 3) if st.alert else None,
                     target_low_ms=m.target_low_ms,
                     target_high_ms=m.target_high_ms,
                     partial=m.partial,

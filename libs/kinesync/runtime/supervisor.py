@@ -39,6 +39,8 @@ class Supervisor:
             "KINESYNC_API_PORT": str(self.port),
             "KINESYNC_GATEWAY_PORT": os.environ.get("KINESYNC_GATEWAY_PORT", str(free_port(self.host))),
             "KINESYNC_SQLITE_PATH": str(self.workdir / "kinesync.db"),
+            "KINESYNC_REGISTRY_DB": str(self.workdir / "registry.db"),
+            "KINESYNC_ALERTS_DB": os.environ.get("KINESYNC_ALERTS_DB", str(self.workdir / "alerts.db")),
             **self.extra_env,
         }
 

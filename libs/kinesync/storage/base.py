@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from kinesync.models import WindowMetric
+from kinesync.models import RepMetric, WindowMetric
 
 if TYPE_CHECKING:
     from kinesync.settings import Settings
@@ -36,8 +36,8 @@ class MetricStore(Protocol):
         """Connect and create what is missing (database, table). Idempotent."""
         ...
 
-    async def write(self, metrics: Sequence[WindowMetric]) -> None:
-        """Store all of ``metrics`` or raise; writing the same windows again overwrites them.
+    async def write(self, metrics: Sequence[WindowMetric | RepMetric]) -> None:
+        """Store all of ``metrics`` (windows and reps) or raise; writing the same again overwrites them.
 
         Raises StorageUnavailable (retry later) or StorageRejected (do not retry as-is).
         """

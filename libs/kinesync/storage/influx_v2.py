@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from pydantic import SecretStr
 
-from kinesync.models import WindowMetric
+from kinesync.models import RepMetric, WindowMetric
 from kinesync.storage.base import StorageRejected, StorageUnavailable
 from kinesync.storage.lineprotocol import metrics_to_lines
 
@@ -93,7 +93,7 @@ class InfluxV2Store:
 
     # MetricStore
 
-    async def write(self, metrics: Sequence[WindowMetric]) -> None:
+    async def write(self, metrics: Sequence[WindowMetric | RepMetric]) -> None:
         """Write in chunks; on failure earlier chunks stay written, which a retry simply overwrites."""
         lines = metrics_to_lines(metrics)
         for start in range(0, len(lines), self.batch_lines):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from kinesync.models import WindowMetric
+from kinesync.models import RepMetric, WindowMetric
 
 MEASUREMENT = "window_metrics"
 
@@ -56,15 +56,19 @@ def _format_float(value: float) -> str:
     return repr(float(value))
 
 
-def metric_to_line(m: WindowMetric) -> str:
-    """One line (no trailing newline) for one window of one station."""
+def _tags(m: WindowMetric | RepMetric) -> list[str]:
     tags = []
     for key in TAG_KEYS:
         value = getattr(m, key)
         # InfluxDB rejects empty tag values; an absent tag and an empty one mean the same to a query.
         if value is not None and value != "":
             tags.append(f"{key}={escape_key(value)}")
+    return tags
 
+
+def metric_to_line(m: WindowMetric) -> str:
+    """One line (no trailing newline) for one window of one station."""
+    tags = _tags(m)
     fields = []
     # getattr with a default: a field added to WindowMetric later is written as soon as it exists.
     for key in FLOAT_FIELDS:
@@ -90,5 +94,50 @@ def metric_to_line(m: WindowMetric) -> str:
     return f"{series} {','.join(fields)} {int(m.window_start_ns)}"
 
 
-def metrics_to_lines(metrics: Iterable[WindowMetric]) -> list[str]:
-    return [metric_to_line(m) for m in metrics]
+REP_MEASUREMENT = "reps"
+ENVELOPE_MEASUREMENT = "emg_envelope"
+_REP_SKIP = frozenset({*TAG_KEYS, "rep_peak_ns", "flags", "envelopes_uv", "envelope_t0_ns", "envelope_step_ns"})
+
+
+def _field(key: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return f"{key}={'true' if value else 'false'}"
+    if isinstance(value, int):
+        return f"{key}={value}i"
+    if isinstance(value, float):
+        return f"{key}={_format_float(value)}" if math.isfinite(value) else None
+    return None
+
+
+def rep_to_lines(rep: RepMetric) -> list[str]:
+    """A ``reps`` point at the rep's peak time, and its ``emg_envelope`` points (tag ``muscle``).
+
+    Timestamps are the rep peak and the envelope samples' own times on a fixed grid, so a replay
+    rewrites the same points.
+    """
+    tags = _tags(rep)
+    fields = [f for key, value in rep.model_dump().items() if key not in _REP_SKIP and (f := _field(key, value))]
+    if rep.flags:
+        fields.append(f"flags={escape_string_field(','.join(rep.flags))}")
+    series = ",".join([REP_MEASUREMENT, *tags])
+    lines = [f"{series} {','.join(fields)} {int(rep.rep_peak_ns)}"]
+    if rep.envelope_t0_ns is not None and rep.envelope_step_ns:
+        for muscle, values in rep.envelopes_uv.items():
+            env_series = ",".join([ENVELOPE_MEASUREMENT, *tags, f"muscle={escape_key(muscle)}"])
+            for i, v in enumerate(values):
+                if math.isfinite(v):
+                    t = rep.envelope_t0_ns + i * rep.envelope_step_ns
+                    lines.append(f"{env_series} envelope={_format_float(v)} {t}")
+    return lines
+
+
+def metrics_to_lines(metrics: Iterable[WindowMetric | RepMetric]) -> list[str]:
+    lines: list[str] = []
+    for m in metrics:
+        if isinstance(m, RepMetric):
+            lines.extend(rep_to_lines(m))
+        else:
+            lines.append(metric_to_line(m))
+    return lines

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kinesync.models import WindowMetric
+from kinesync.models import RepMetric, WindowMetric
 from kinesync.storage.base import StorageRejected, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,17 @@ _DDL = (
 )
 _INSERT = f"INSERT OR REPLACE INTO {TABLE} ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' for _ in COLUMN_NAMES)})"
 _SELECT = f"SELECT {', '.join(COLUMN_NAMES)} FROM {TABLE}"
+
+# Reps: the columns people filter by, and the whole record as JSON (it carries lists and envelopes).
+REPS_TABLE = "reps"
+_REPS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {REPS_TABLE} (station TEXT NOT NULL, rep_peak_ns INTEGER NOT NULL, "
+    "athlete TEXT, session TEXT, exercise TEXT, record TEXT NOT NULL, PRIMARY KEY (station, rep_peak_ns)) WITHOUT ROWID"
+)
+_REPS_INSERT = (
+    f"INSERT OR REPLACE INTO {REPS_TABLE} (station, rep_peak_ns, athlete, session, exercise, record) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def _row(m: WindowMetric) -> tuple[Any, ...]:
@@ -128,6 +139,7 @@ class SqliteStore:
             # writer re-reads uncommitted Kafka offsets anyway.
             writer.execute("PRAGMA synchronous = NORMAL")
             writer.execute(_DDL)
+            writer.execute(_REPS_DDL)
             _migrate(writer)
             writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             reader = self._connect()
@@ -190,10 +202,14 @@ class SqliteStore:
 
     # MetricStore
 
-    async def write(self, metrics: Sequence[WindowMetric]) -> None:
+    async def write(self, metrics: Sequence[WindowMetric | RepMetric]) -> None:
         if not metrics:
             return
-        rows = [_row(m) for m in metrics]
+        rows = [_row(m) for m in metrics if isinstance(m, WindowMetric)]
+        rep_rows = [
+            (r.station, r.rep_peak_ns, r.athlete, r.session, r.exercise, r.model_dump_json())
+            for r in metrics if isinstance(r, RepMetric)
+        ]
 
         def _write(conn: sqlite3.Connection) -> None:
             # IMMEDIATE takes the write lock up front, so waiting for another writer goes through
@@ -201,6 +217,7 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(_INSERT, rows)
+                conn.executemany(_REPS_INSERT, rep_rows)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -245,6 +262,19 @@ class SqliteStore:
             sql += " LIMIT ?"
             params.append(limit)
         return [_metric(r) for r in await self._read(sql, params)]
+
+    async def query_reps(
+        self, station: str | None = None, session: str | None = None, athlete: str | None = None
+    ) -> list[RepMetric]:
+        """Reps in time order, optionally of one station, session or athlete."""
+        where, params = [], []
+        for column, value in (("station", station), ("session", session), ("athlete", athlete)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT record FROM {REPS_TABLE}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        rows = await self._read(sql + " ORDER BY rep_peak_ns, station", params)
+        return [RepMetric.model_validate_json(r[0]) for r in rows]
 
     async def count(self) -> int:
         rows = await self._read(f"SELECT COUNT(*) FROM {TABLE}")

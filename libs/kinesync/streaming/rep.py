@@ -63,6 +63,9 @@ class RepConfig:
     emg_onset_h: float = 3.0  # Hodges–Bui threshold, SD of the baseline
     quiet_hold_s: float = 0.100  # force back within the quiet band this long ends the rep
     flight_threshold_n: float = 20.0
+    short_quiet_s: float = 0.5  # fallback body-weight window, s
+    max_rep_s: float = 3.0  # a rep starts at most this long before its peak, s
+    short_quiet_sd_ratio: float = 2.0  # 1 s SD above this × the short window's SD: use the short window
 
 
 @dataclass
@@ -136,6 +139,12 @@ def _asymmetry_pct(left: float, right: float) -> float | None:
     return None if abs(total) < 1e-9 else (left - right) / total * 100.0
 
 
+def _jump_at(jumps: list, p: int, rate: float):
+    """The jump this rep's peak belongs to: peak from 1 s before takeoff to 0.5 s after landing."""
+    near = [j for j in jumps if j.takeoff_index - rate <= p <= j.landing_index + 0.5 * rate]
+    return min(near, key=lambda j: abs((j.takeoff_index + j.landing_index) / 2 - p), default=None)
+
+
 def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepConfig, out: RepResult) -> None:
     """Body weight, onset, RFD, peak force, impulses, asymmetry, jump heights and transfer."""
     if view.has_gap:
@@ -148,6 +157,12 @@ def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepCo
         out.flags.append("no_body_weight")
         return
     bw_n, sd_n = bw
+    short = body_weight(f, rate, window_s=cfg.short_quiet_s)
+    if short is not None and sd_n > cfg.short_quiet_sd_ratio * short[1]:
+        # No steady full second (athletes who barely stand still between jumps): the 1 s window
+        # straddles movement and misreads the weight, so the steadiest shorter stretch stands in.
+        bw_n, sd_n = short
+        out.flags.append("short_quiet_standing")
     out.fields["body_weight_n"] = bw_n
     p = min(max(view.index_of(peak_ns), 0), f.size - 1)
     band = cfg.onset_k_sd * sd_n
@@ -156,7 +171,18 @@ def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepCo
     # in-band sample is no rest: force passes through body weight on the way to every peak.
     quiet = (np.abs(f - bw_n) <= band).astype(np.int32)
     held = np.convolve(quiet, np.ones(hold, dtype=np.int32), mode="valid") == hold
-    rests = np.flatnonzero(held[: max(0, p - hold + 1)])
+    jump = _jump_at(jump_heights(f, rate, bw_n, flight_threshold_n=cfg.flight_threshold_n), p, rate)
+    if jump is not None:
+        out.fields["jump_height_flight_m"] = jump.height_flight_m
+        out.fields["jump_height_impulse_m"] = jump.height_impulse_m
+        if jump.inconsistent:
+            out.flags.append("jump_heights_disagree")
+        if jump.height_impulse_m is None:
+            out.flags.append("no_rest_before_jump")
+    # The rep starts after the last rest within max_rep_s before its peak; rests further back
+    # belong to earlier reps.
+    lo = max(0, p - int(cfg.max_rep_s * rate))
+    rests = lo + np.flatnonzero(held[lo : max(lo, p - hold + 1)])
     if rests.size == 0:
         out.flags.append("no_quiet_before_rep")
         return
@@ -178,10 +204,8 @@ def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepCo
     out.fields["peak_rfd_n_per_s"] = peak_rfd(f, rate, onset)
     seg = f[i0 : end + 1]
     out.fields["peak_force_n"] = float(seg.max())
-    jumps = [j for j in jump_heights(f, rate, bw_n, flight_threshold_n=cfg.flight_threshold_n)
-             if i0 <= j.takeoff_index <= end + 1]
     # A jump's net impulse runs from onset to takeoff: it is what sets the takeoff velocity.
-    impulse_end = jumps[0].takeoff_index if jumps else end
+    impulse_end = jump.takeoff_index if jump is not None and i0 <= jump.takeoff_index <= end else end
     out.fields["net_impulse_n_s"] = net_impulse(f, rate, bw_n, i0, impulse_end)
     excess = np.clip(f[i0 : impulse_end + 1] - bw_n, 0.0, None)
     out.fields["propulsive_impulse_n_s"] = float(np.trapezoid(excess, dx=1.0 / rate))
@@ -191,14 +215,6 @@ def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepCo
         out.fields["asymmetry_impulse_pct"] = _asymmetry_pct(
             float(np.trapezoid(left, dx=1.0 / rate)), float(np.trapezoid(right, dx=1.0 / rate))
         )
-    if jumps:
-        jump = jumps[0]
-        out.fields["jump_height_flight_m"] = jump.height_flight_m
-        out.fields["jump_height_impulse_m"] = jump.height_impulse_m
-        if jump.inconsistent:
-            out.flags.append("jump_heights_disagree")
-        if jump.height_impulse_m is None:
-            out.flags.append("no_rest_before_jump")
     if emg is not None and not emg.has_gap and _active(emg.pec, cfg.activity_ratio):
         threshold = pec_active_threshold(emg.pec, emg.rate_hz, cfg.emg_onset_h)
         out.fields["transfer_index"] = force_transfer_index(

@@ -239,10 +239,15 @@ class StationAnalyzer:
         }
         alignment = (sum(self._recent) / len(self._recent)) if self._recent else None
         if peak_ns is not None:
+            envelope = _envelopes_uv(emg, ENVELOPE_STEP_NS) if emg is not None else None
             self.reps.append(RepMetric(
                 **tags, rep_peak_ns=peak_ns, rep_start_ns=result.rep_start_ns or start, window_start_ns=start,
                 target_low_ms=low, target_high_ms=high, alignment=alignment if "lag_ms" in fields else None,
-                flags=flags, emitted_at_ns=now_wall_ns, **fields,
+                flags=flags, emitted_at_ns=now_wall_ns,
+                envelope_t0_ns=envelope[0] if envelope else None,
+                envelope_step_ns=ENVELOPE_STEP_NS if envelope else None,
+                envelopes_uv=envelope[1] if envelope else {},
+                **fields,
             ))
         window_fields = {k: fields.get(k) for k in _WINDOW_FIELDS}
         return WindowMetric(
@@ -319,6 +324,24 @@ class StationAnalyzer:
 
 
 _KINDS = (SensorKind.EMG, SensorKind.FORCE)
+ENVELOPE_STEP_NS = 50_000_000  # 20 Hz: plenty for a 6 Hz envelope on a dashboard
+
+
+def _envelopes_uv(emg: EmgView, step_ns: int) -> tuple[int, dict[str, list[float]]] | None:
+    """Leg-drive and pectoral envelopes averaged over whole ``step_ns`` bins of an absolute grid."""
+    n = emg.leg.size
+    t = emg.t0_ns + np.round(np.arange(n) * (NS / emg.rate_hz)).astype(np.int64)
+    bins = t // step_ns
+    first, last = int(bins[0]) + 1, int(bins[-1])  # drop the partial bins at either edge
+    if last <= first:
+        return None
+    keep = (bins >= first) & (bins < last)
+    idx = bins[keep] - first
+    counts = np.bincount(idx)
+    out = {}
+    for name, x in (("leg_drive", emg.leg), ("pectoralis", emg.pec)):
+        out[name] = (np.bincount(idx, weights=x[keep]) / counts * 1e6).round(3).tolist()
+    return first * step_ns, out
 
 # The per-rep fields a window record repeats for the wall and the dashboards.
 _WINDOW_FIELDS = (

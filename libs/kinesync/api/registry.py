@@ -1,0 +1,390 @@
+"""The facility registry: teams, athletes, stations, sessions and target windows in one SQLite file.
+
+Small tables, few writers (coaches clicking), so one connection behind a lock, used from a worker
+thread so the event loop never waits on the disk. Errors are typed (NotFound, Conflict) and the
+routes turn them into 404/409; nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kinesync.api.facility_models import (
+    Athlete,
+    AthleteIn,
+    AthletePatch,
+    Exercise,
+    Page,
+    Session,
+    SessionIn,
+    Station,
+    StationIn,
+    StationPatch,
+    Target,
+    TargetIn,
+    Team,
+    TeamIn,
+    TeamPatch,
+)
+from kinesync.models import SessionAssignment
+
+R = TypeVar("R")
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS athletes (id INTEGER PRIMARY KEY, name TEXT NOT NULL, team_id INTEGER);
+CREATE TABLE IF NOT EXISTS stations (id TEXT PRIMARY KEY, label TEXT);
+CREATE TABLE IF NOT EXISTS targets (
+  athlete_id INTEGER NOT NULL, exercise TEXT NOT NULL, low_ms REAL NOT NULL, high_ms REAL NOT NULL,
+  PRIMARY KEY (athlete_id, exercise));
+CREATE TABLE IF NOT EXISTS sessions (
+  id INTEGER PRIMARY KEY, station_id TEXT NOT NULL, athlete_id INTEGER NOT NULL, athlete_name TEXT NOT NULL,
+  team_name TEXT, exercise TEXT NOT NULL, target_low_ms REAL NOT NULL, target_high_ms REAL NOT NULL,
+  started_at_ns INTEGER NOT NULL, stopped_at_ns INTEGER);
+CREATE INDEX IF NOT EXISTS sessions_active ON sessions (station_id) WHERE stopped_at_ns IS NULL;
+"""
+_SESSION_COLS = (
+    "id, station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, target_high_ms, "
+    "started_at_ns, stopped_at_ns"
+)
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(ValueError):
+    pass
+
+
+def _session(row: tuple[Any, ...]) -> Session:
+    keys = [c.strip() for c in _SESSION_COLS.split(",")]
+    values = dict(zip(keys, row, strict=True))
+    return Session(**values, active=values["stopped_at_ns"] is None)
+
+
+def assignment_of(s: Session) -> SessionAssignment:
+    """The record the analyzer tags metrics with. Names, not ids, so walls and dashboards read well;
+    the session id (as text) ties every metric back to the registry."""
+    if not s.active:
+        return SessionAssignment(station=s.station_id, updated_at_ns=s.stopped_at_ns or time.time_ns())
+    return SessionAssignment(
+        station=s.station_id, athlete=s.athlete_name, team=s.team_name, exercise=s.exercise.value,
+        session=str(s.id), target_low_ms=s.target_low_ms, target_high_ms=s.target_high_ms,
+        updated_at_ns=s.started_at_ns,
+    )
+
+
+class Registry:
+    def __init__(self, path: str | Path, *, default_target_ms: tuple[float, float] = (80.0, 120.0),
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self.path = str(path)
+        self.default_target_ms = default_target_ms
+        self._clock_ns = clock_ns
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5.0)
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(_DDL)
+            self._conn = conn
+        return self._conn
+
+    async def _tx(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """Run ``fn`` in one transaction in a worker thread; a raised error rolls it back."""
+
+        def call() -> R:
+            with self._lock:
+                conn = self._open()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return out
+
+        return await asyncio.to_thread(call)
+
+    async def close(self) -> None:
+        def call() -> None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+
+        await asyncio.to_thread(call)
+
+    # helpers (inside a transaction)
+
+    @staticmethod
+    def _page(conn: sqlite3.Connection, sql: str, params: list[Any], limit: int, offset: int,
+              row: Callable[[tuple[Any, ...]], R]) -> Page[R]:
+        total = conn.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
+        rows = conn.execute(f"{sql} ORDER BY 1 LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+        return Page(items=[row(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    @staticmethod
+    def _one(conn: sqlite3.Connection, sql: str, params: list[Any], what: str) -> tuple[Any, ...]:
+        r = conn.execute(sql, params).fetchone()
+        if r is None:
+            raise NotFound(f"{what} not found")
+        return r
+
+    def _team(self, conn: sqlite3.Connection, team_id: int) -> Team:
+        r = self._one(conn, "SELECT id, name FROM teams WHERE id = ?", [team_id], f"team {team_id}")
+        return Team(id=r[0], name=r[1])
+
+    def _athlete(self, conn: sqlite3.Connection, athlete_id: int) -> Athlete:
+        r = self._one(conn, "SELECT id, name, team_id FROM athletes WHERE id = ?", [athlete_id],
+                      f"athlete {athlete_id}")
+        return Athlete(id=r[0], name=r[1], team_id=r[2])
+
+    def _station(self, conn: sqlite3.Connection, station_id: str) -> Station:
+        r = self._one(
+            conn,
+            "SELECT s.id, s.label, (SELECT id FROM sessions WHERE station_id = s.id AND stopped_at_ns IS NULL) "
+            "FROM stations s WHERE s.id = ?", [station_id], f"station {station_id!r}",
+        )
+        return Station(id=r[0], label=r[1], active_session_id=r[2])
+
+    def _get_session(self, conn: sqlite3.Connection, session_id: int) -> Session:
+        return _session(self._one(conn, f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", [session_id],
+                                  f"session {session_id}"))
+
+    def _target(self, conn: sqlite3.Connection, athlete_id: int, exercise: Exercise) -> Target:
+        r = conn.execute("SELECT low_ms, high_ms FROM targets WHERE athlete_id = ? AND exercise = ?",
+                         [athlete_id, exercise.value]).fetchone()
+        if r is None:
+            low, high = self.default_target_ms
+            return Target(athlete_id=athlete_id, exercise=exercise, low_ms=low, high_ms=high, default=True)
+        return Target(athlete_id=athlete_id, exercise=exercise, low_ms=r[0], high_ms=r[1], default=False)
+
+    # teams
+
+    async def list_teams(self, limit: int, offset: int) -> Page[Team]:
+        return await self._tx(lambda c: self._page(c, "SELECT id, name FROM teams", [], limit, offset,
+                                                   lambda r: Team(id=r[0], name=r[1])))
+
+    async def get_team(self, team_id: int) -> Team:
+        return await self._tx(lambda c: self._team(c, team_id))
+
+    async def create_team(self, body: TeamIn) -> Team:
+        def fn(c: sqlite3.Connection) -> Team:
+            if c.execute("SELECT 1 FROM teams WHERE name = ?", [body.name]).fetchone():
+                raise Conflict(f"a team named {body.name!r} exists")
+            cur = c.execute("INSERT INTO teams (name) VALUES (?)", [body.name])
+            return Team(id=int(cur.lastrowid or 0), name=body.name)
+
+        return await self._tx(fn)
+
+    async def update_team(self, team_id: int, body: TeamPatch) -> Team:
+        def fn(c: sqlite3.Connection) -> Team:
+            team = self._team(c, team_id)
+            if body.name is not None and body.name != team.name:
+                if c.execute("SELECT 1 FROM teams WHERE name = ?", [body.name]).fetchone():
+                    raise Conflict(f"a team named {body.name!r} exists")
+                c.execute("UPDATE teams SET name = ? WHERE id = ?", [body.name, team_id])
+            return self._team(c, team_id)
+
+        return await self._tx(fn)
+
+    async def delete_team(self, team_id: int) -> None:
+        def fn(c: sqlite3.Connection) -> None:
+            self._team(c, team_id)
+            n = c.execute("SELECT COUNT(*) FROM athletes WHERE team_id = ?", [team_id]).fetchone()[0]
+            if n:
+                raise Conflict(f"team {team_id} still has {n} athlete(s); move or delete them first")
+            c.execute("DELETE FROM teams WHERE id = ?", [team_id])
+
+        await self._tx(fn)
+
+    # athletes
+
+    async def list_athletes(self, limit: int, offset: int, team_id: int | None = None) -> Page[Athlete]:
+        sql, params = "SELECT id, name, team_id FROM athletes", []
+        if team_id is not None:
+            sql, params = sql + " WHERE team_id = ?", [team_id]
+        return await self._tx(lambda c: self._page(c, sql, params, limit, offset,
+                                                   lambda r: Athlete(id=r[0], name=r[1], team_id=r[2])))
+
+    async def get_athlete(self, athlete_id: int) -> Athlete:
+        return await self._tx(lambda c: self._athlete(c, athlete_id))
+
+    async def create_athlete(self, body: AthleteIn) -> Athlete:
+        def fn(c: sqlite3.Connection) -> Athlete:
+            if body.team_id is not None:
+                self._team(c, body.team_id)
+            cur = c.execute("INSERT INTO athletes (name, team_id) VALUES (?, ?)", [body.name, body.team_id])
+            return Athlete(id=int(cur.lastrowid or 0), name=body.name, team_id=body.team_id)
+
+        return await self._tx(fn)
+
+    async def update_athlete(self, athlete_id: int, body: AthletePatch) -> Athlete:
+        def fn(c: sqlite3.Connection) -> Athlete:
+            self._athlete(c, athlete_id)
+            fields = body.model_dump(exclude_unset=True)
+            if fields.get("team_id") is not None:
+                self._team(c, fields["team_id"])
+            for key, value in fields.items():
+                c.execute(f"UPDATE athletes SET {key} = ? WHERE id = ?", [value, athlete_id])  # key: model field
+            return self._athlete(c, athlete_id)
+
+        return await self._tx(fn)
+
+    async def delete_athlete(self, athlete_id: int) -> None:
+        def fn(c: sqlite3.Connection) -> None:
+            self._athlete(c, athlete_id)
+            n = c.execute("SELECT COUNT(*) FROM sessions WHERE athlete_id = ?", [athlete_id]).fetchone()[0]
+            if n:
+                raise Conflict(f"athlete {athlete_id} has {n} session(s); their history keeps the athlete")
+            c.execute("DELETE FROM targets WHERE athlete_id = ?", [athlete_id])
+            c.execute("DELETE FROM athletes WHERE id = ?", [athlete_id])
+
+        await self._tx(fn)
+
+    # stations
+
+    async def list_stations(self, limit: int, offset: int) -> Page[Station]:
+        sql = ("SELECT s.id, s.label, (SELECT id FROM sessions WHERE station_id = s.id AND stopped_at_ns IS NULL) "
+               "FROM stations s")
+        return await self._tx(lambda c: self._page(
+            c, sql, [], limit, offset, lambda r: Station(id=r[0], label=r[1], active_session_id=r[2])))
+
+    async def get_station(self, station_id: str) -> Station:
+        return await self._tx(lambda c: self._station(c, station_id))
+
+    async def create_station(self, body: StationIn) -> Station:
+        def fn(c: sqlite3.Connection) -> Station:
+            if c.execute("SELECT 1 FROM stations WHERE id = ?", [body.id]).fetchone():
+                raise Conflict(f"station {body.id!r} exists")
+            c.execute("INSERT INTO stations (id, label) VALUES (?, ?)", [body.id, body.label])
+            return self._station(c, body.id)
+
+        return await self._tx(fn)
+
+    async def update_station(self, station_id: str, body: StationPatch) -> Station:
+        def fn(c: sqlite3.Connection) -> Station:
+            self._station(c, station_id)
+            if "label" in body.model_fields_set:
+                c.execute("UPDATE stations SET label = ? WHERE id = ?", [body.label, station_id])
+            return self._station(c, station_id)
+
+        return await self._tx(fn)
+
+    async def delete_station(self, station_id: str) -> None:
+        def fn(c: sqlite3.Connection) -> None:
+            st = self._station(c, station_id)
+            if st.active_session_id is not None:
+                raise Conflict(f"station {station_id!r} has running session {st.active_session_id}; stop it first")
+            c.execute("DELETE FROM stations WHERE id = ?", [station_id])
+
+        await self._tx(fn)
+
+    # targets
+
+    async def list_targets(self, athlete_id: int) -> list[Target]:
+        def fn(c: sqlite3.Connection) -> list[Target]:
+            self._athlete(c, athlete_id)
+            return [self._target(c, athlete_id, ex) for ex in Exercise]
+
+        return await self._tx(fn)
+
+    async def get_target(self, athlete_id: int, exercise: Exercise) -> Target:
+        def fn(c: sqlite3.Connection) -> Target:
+            self._athlete(c, athlete_id)
+            return self._target(c, athlete_id, exercise)
+
+        return await self._tx(fn)
+
+    async def set_target(self, athlete_id: int, exercise: Exercise, body: TargetIn | None) -> tuple[Target,
+                                                                                                  Session | None]:
+        """Set (or with None reset to the default) a target; returns it and the running session it
+        changes, whose assignment must be republished so the analyzer judges with the new band."""
+
+        def fn(c: sqlite3.Connection) -> tuple[Target, Session | None]:
+            self._athlete(c, athlete_id)
+            if body is None:
+                c.execute("DELETE FROM targets WHERE athlete_id = ? AND exercise = ?", [athlete_id, exercise.value])
+            else:
+                c.execute("INSERT OR REPLACE INTO targets VALUES (?, ?, ?, ?)",
+                          [athlete_id, exercise.value, body.low_ms, body.high_ms])
+            target = self._target(c, athlete_id, exercise)
+            r = c.execute(f"SELECT {_SESSION_COLS} FROM sessions WHERE athlete_id = ? AND exercise = ? "
+                          "AND stopped_at_ns IS NULL", [athlete_id, exercise.value]).fetchone()
+            running = None
+            if r is not None:
+                c.execute("UPDATE sessions SET target_low_ms = ?, target_high_ms = ? WHERE id = ?",
+                          [target.low_ms, target.high_ms, r[0]])
+                running = self._get_session(c, r[0])
+            return target, running
+
+        return await self._tx(fn)
+
+    # sessions
+
+    async def list_sessions(self, limit: int, offset: int, *, station_id: str | None = None,
+                            athlete_id: int | None = None, active: bool | None = None) -> Page[Session]:
+        where, params = [], []
+        if station_id is not None:
+            where.append("station_id = ?")
+            params.append(station_id)
+        if athlete_id is not None:
+            where.append("athlete_id = ?")
+            params.append(athlete_id)
+        if active is not None:
+            where.append("stopped_at_ns IS NULL" if active else "stopped_at_ns IS NOT NULL")
+        sql = f"SELECT {_SESSION_COLS} FROM sessions" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return await self._tx(lambda c: self._page(c, sql, params, limit, offset, _session))
+
+    async def get_session(self, session_id: int) -> Session:
+        return await self._tx(lambda c: self._get_session(c, session_id))
+
+    async def active_sessions(self) -> list[Session]:
+        return await self._tx(lambda c: [_session(r) for r in c.execute(
+            f"SELECT {_SESSION_COLS} FROM sessions WHERE stopped_at_ns IS NULL ORDER BY id")])
+
+    async def start_session(self, body: SessionIn) -> Session:
+        def fn(c: sqlite3.Connection) -> Session:
+            station = self._station(c, body.station_id)
+            athlete = self._athlete(c, body.athlete_id)
+            if station.active_session_id is not None:
+                raise Conflict(f"station {station.id!r} has running session {station.active_session_id}; "
+                               f"stop it first (POST /api/v1/sessions/{station.active_session_id}/stop)")
+            busy = c.execute("SELECT id, station_id FROM sessions WHERE athlete_id = ? AND stopped_at_ns IS NULL",
+                             [athlete.id]).fetchone()
+            if busy is not None:
+                raise Conflict(f"athlete {athlete.id} is in running session {busy[0]} on station {busy[1]!r}")
+            team = self._team(c, athlete.team_id).name if athlete.team_id is not None else None
+            target = self._target(c, athlete.id, body.exercise)
+            cur = c.execute(
+                "INSERT INTO sessions (station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, "
+                "target_high_ms, started_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [station.id, athlete.id, athlete.name, team, body.exercise.value, target.low_ms, target.high_ms,
+                 self._clock_ns()],
+            )
+            return self._get_session(c, int(cur.lastrowid or 0))
+
+        return await self._tx(fn)
+
+    async def stop_session(self, session_id: int) -> Session:
+        def fn(c: sqlite3.Connection) -> Session:
+            s = self._get_session(c, session_id)
+            if not s.active:
+                raise Conflict(f"session {session_id} already stopped")
+            c.execute("UPDATE sessions SET stopped_at_ns = ? WHERE id = ?", [self._clock_ns(), session_id])
+            return self._get_session(c, session_id)
+
+        return await self._tx(fn)

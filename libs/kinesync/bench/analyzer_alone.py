@@ -1,0 +1,216 @@
+"""The analyzer alone: pre-encoded frames through ``AnalyzerEngine.handle`` in a clean subprocess.
+
+Each run is a fresh ``spawn`` process, so its RSS holds nothing but the interpreter, the frames and
+the engine, and two runs can go side by side (scale-out) without sharing an interpreter lock.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kinesync.bench.frames import FRAME_S, ORIGIN_NS, load, reassemble
+from kinesync.bus.base import Message
+from kinesync.streaming.engine import AnalyzerEngine
+from kinesync.streaming.station import AnalysisConfig
+
+NS = 1_000_000_000
+# Enough session time for every code path (windows, a rep, its analysis) before RSS is sampled.
+_PATHS_WARM_S = 6.0
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux /proc; 0 elsewhere), after handing free heap back.
+
+    The child loads every station's frames and drops the ones it does not analyse; without the trim,
+    the engine would grow into that freed heap and its RSS delta would read near zero.
+    """
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the delta may then under-read
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+@dataclass
+class EngineRun:
+    stations: int
+    warm_s: float
+    timed_s: float
+    cpu_timed_s: float  # CPU of the steady-state part (after warm_s of session time)
+    cpu_total_s: float  # CPU over the whole recording (warm-up included): compared with the floor
+    wall_total_s: float  # wall from the start barrier to the last frame: compared across processes
+    frames: int
+    windows: int
+    reps: int
+    rss_before_b: int
+    rss_after_b: int
+    floor_cpu_s: float | None = None
+    floor_reps: int | None = None
+    windows_by_station: dict[str, list[tuple[int, int, int | None]]] = field(default_factory=dict)
+
+    @property
+    def rss_per_athlete_mb(self) -> float:
+        return (self.rss_after_b - self.rss_before_b) / self.stations / 2**20
+
+
+def feed(engine: AnalyzerEngine, ticks: list[list[Message]], first_tick: int, sink: dict[str, list]) -> None:
+    """Deliver ticks as the service would: every message through ``handle``, then ``tick`` once.
+
+    The wall clock handed to the engine is the tick's event time: a paced real-time feed, so
+    the bounded wait never fires and no window goes partial.
+    """
+    for k, tick in enumerate(ticks, start=first_tick + 1):
+        now = ORIGIN_NS + round(k * FRAME_S * NS)
+        for msg in tick:
+            out = engine.handle(msg, now)
+            for m in out.metrics:
+                sink.setdefault(m.station, []).append((m.window_start_ns, m.window_end_ns, m.rep_peak_ns))
+        for m in engine.tick(now):
+            sink.setdefault(m.station, []).append((m.window_start_ns, m.window_end_ns, m.rep_peak_ns))
+        engine.take_reps()
+
+
+def run_engine(
+    path: Path, stations: list[str], warm_s: float, with_floor: bool, barrier: Any = None
+) -> EngineRun:
+    """One process's run over ``stations`` (all in ``path`` when empty)."""
+    ticks = load(path, stations or None)
+    n_stations = len({m.key for t in ticks for m in t})
+    cfg = AnalysisConfig()
+    # Touch every code path (lazy imports, scipy's first calls) before the RSS baseline.
+    first = ticks[0][0].key
+    paths_warm = [[m for m in t if m.key == first] for t in ticks[: round(_PATHS_WARM_S / FRAME_S)]]
+    feed(AnalyzerEngine(cfg), paths_warm, 0, {})
+    del paths_warm
+    rss0 = rss_bytes()
+
+    engine = AnalyzerEngine(cfg)
+    sink: dict[str, list] = {}
+    n_warm = round(warm_s / FRAME_S)
+    if barrier is not None:
+        barrier.wait()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    feed(engine, ticks[:n_warm], 0, sink)
+    cpu1 = time.process_time()
+    feed(engine, ticks[n_warm:], n_warm, sink)
+    cpu2, wall2 = time.process_time(), time.perf_counter()
+    rss1 = rss_bytes()
+    c = engine.counters
+    run = EngineRun(
+        stations=n_stations, warm_s=warm_s, timed_s=(len(ticks) - n_warm) * FRAME_S,
+        cpu_timed_s=cpu2 - cpu1, cpu_total_s=cpu2 - cpu0, wall_total_s=wall2 - wall0,
+        frames=c.frames, windows=c.windows, reps=c.reps, rss_before_b=rss0, rss_after_b=rss1,
+        windows_by_station=sink,
+    )
+    if with_floor:
+        from kinesync.bench.floor import WindowRef, floor_cpu_s
+
+        del engine
+        recordings = reassemble(ticks)
+        refs = {s: [WindowRef(*w) for w in ws] for s, ws in sink.items()}
+        run.floor_cpu_s, run.floor_reps = floor_cpu_s(recordings, refs, cfg)
+    run.windows_by_station = {}  # only the floor needs them; keep the result small
+    return run
+
+
+def _child(path: str, stations: list[str], warm_s: float, with_floor: bool, barrier: Any, queue: Any) -> None:
+    try:
+        queue.put(("ok", asdict(run_engine(Path(path), stations, warm_s, with_floor, barrier))))
+    except BaseException as exc:  # reported to the parent, which raises it
+        if barrier is not None:
+            barrier.abort()
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def in_processes(path: Path, groups: list[list[str]], warm_s: float, with_floor: bool) -> list[EngineRun]:
+    """One spawned process per station group, started together; their results in group order."""
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(len(groups))
+    queues = [ctx.Queue() for _ in groups]
+    # One BLAS/OpenMP thread per process: a process is one analyzer core (children inherit this).
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    procs = [
+        ctx.Process(target=_child, args=(str(path), g, warm_s, with_floor, barrier, q), daemon=True)
+        for g, q in zip(groups, queues, strict=True)
+    ]
+    for p in procs:
+        p.start()
+    results = [q.get() for q in queues]  # before join: a child blocks until its result is read
+    for p in procs:
+        p.join()
+    errors = [msg for status, msg in results if status == "error"]
+    if errors:
+        raise RuntimeError("analyzer bench process failed: " + "; ".join(errors))
+    return [EngineRun(**doc) for _, doc in results]
+
+
+@dataclass
+class AloneResult:
+    single: EngineRun
+    pair: list[EngineRun]
+
+    @property
+    def stations(self) -> int:
+        return self.single.stations
+
+    @property
+    def athletes_per_core(self) -> float:
+        """Station-seconds of session time per CPU second, steady state: athletes one core keeps up with."""
+        return self.single.stations * self.single.timed_s / self.single.cpu_timed_s
+
+    @property
+    def cpu_ms_per_athlete_s(self) -> float:
+        return self.single.cpu_timed_s / (self.single.stations * self.single.timed_s) * 1e3
+
+    @property
+    def floor_ratio(self) -> float | None:
+        f = self.single.floor_cpu_s
+        return self.single.cpu_total_s / f if f else None
+
+    @property
+    def scale_out_ratio(self) -> float:
+        """Throughput of two processes (half the stations each, side by side) over one process with all."""
+        return self.single.wall_total_s / max(r.wall_total_s for r in self.pair)
+
+
+def run_alone(path: Path, stations: list[str], warm_s: float) -> AloneResult:
+    single = in_processes(path, [stations], warm_s, with_floor=True)[0]
+    half = len(stations) // 2
+    pair = in_processes(path, [stations[:half], stations[half:]], warm_s, with_floor=False)
+    return AloneResult(single, pair)
+
+
+def profile_engine(path: Path, stations: list[str], warm_s: float, top: int = 12) -> str:
+    """cProfile of the engine over the timed part of ``path`` (in this process): top functions by own
+    time and by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    ticks = load(path, stations)
+    engine = AnalyzerEngine()
+    n_warm = round(warm_s / FRAME_S)
+    feed(engine, ticks[:n_warm], 0, {})
+    prof = cProfile.Profile()
+    prof.enable()
+    feed(engine, ticks[n_warm:], n_warm, {})
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top + 8)
+    return out.getvalue()

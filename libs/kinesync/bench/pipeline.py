@@ -1,0 +1,348 @@
+"""The real pipeline through the embedded broker: sim gateway → analyzer → writer → SQLite, in real time.
+
+The gateway and the analyzer each run in their own spawned process (as they are deployed: one
+service, one process), with the services' own ``run_sim_gateway`` and ``run_analyzer``. The writer
+(``run_writer`` into SQLite) and the probe run in this process: the probe reads
+``kinesync.metrics`` with a group-less consumer and polls the SQLite file, stamping wall times.
+
+The simulator is paced to the wall clock and stamps facility time from the same clock, so a
+window's end in event time is also (within one 50 ms frame) the wall time its last sample was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing as mp
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kinesync.bus.base import RebalanceCallback, TopicPartition
+from kinesync.bus.kafka import KafkaBus, KafkaConsumer
+from kinesync.bus.topics import METRICS
+from kinesync.models import RepMetric, WindowMetric
+from kinesync.runtime.broker import EmbeddedBroker
+from kinesync.settings import Settings
+from kinesync.storage.sqlite import TABLE, SqliteStore
+from kinesync.streaming.engine import AnalyzerEngine
+
+NS = 1_000_000_000
+_POLL_S = 0.05  # storage visibility is resolved to this
+_GATEWAY_LIMIT = 1.25  # × the session: the gateway's wall-time limit
+_QUIET_S = 1.5  # after the gateway ends: no new metric for this long means the analyzer is done
+
+
+def _quiet_logging() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("kinesync", "aiokafka"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+
+class _CountingEngine(AnalyzerEngine):
+    """The service's engine, counting partial windows (released by the bounded wait: a sign of lag)."""
+
+    partial = 0
+
+    def add_frame(self, frame, now_wall_ns: int) -> list[WindowMetric]:  # type: ignore[no-untyped-def]
+        out = super().add_frame(frame, now_wall_ns)
+        self.partial += sum(m.partial for m in out)
+        return out
+
+    def tick(self, now_wall_ns: int) -> list[WindowMetric]:
+        out = super().tick(now_wall_ns)
+        self.partial += sum(m.partial for m in out)
+        return out
+
+
+class _ReadyBus(KafkaBus):
+    """KafkaBus that sets ``ready`` once a group consumer has its partitions (the gateway waits for it)."""
+
+    def __init__(self, settings: Settings, ready: Any) -> None:
+        super().__init__(settings)
+        self._ready = ready
+
+    def consumer(
+        self,
+        topics: Sequence[str],
+        group: str | None,
+        *,
+        from_beginning: bool = True,
+        on_revoked: RebalanceCallback | None = None,
+        on_assigned: RebalanceCallback | None = None,
+    ) -> KafkaConsumer:
+        if group is None:
+            return super().consumer(topics, group, from_beginning=from_beginning, on_revoked=on_revoked,
+                                    on_assigned=on_assigned)
+
+        def assigned(parts: set[TopicPartition]) -> None:
+            if on_assigned is not None:
+                on_assigned(parts)
+            if parts:
+                self._ready.set()
+
+        return super().consumer(topics, group, from_beginning=from_beginning, on_revoked=on_revoked,
+                                on_assigned=assigned)
+
+
+def _analyzer_child(settings: dict[str, Any], ready: Any, stop_flag: Any, queue: Any) -> None:
+    from kinesync_services.analyzer.main import analysis_config, run_analyzer
+
+    _quiet_logging()
+    s = Settings(**settings)
+
+    async def main() -> dict[str, Any]:
+        stop = asyncio.Event()
+        engine = _CountingEngine(analysis_config(s))
+
+        async def watch() -> None:
+            # A multiprocessing event cannot be awaited: poll it.
+            while not stop_flag.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            stop.set()
+
+        watcher = asyncio.create_task(watch())
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await run_analyzer(_ReadyBus(s, ready), s, stop, engine)
+        await watcher
+        c = engine.counters
+        return {"frames": c.frames, "windows": c.windows, "reps": c.reps, "partial": engine.partial,
+                "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0}
+
+    try:
+        queue.put(("ok", asyncio.run(main())))
+    except BaseException as exc:
+        queue.put(("error", f"analyzer: {type(exc).__name__}: {exc}"))
+
+
+def _gateway_child(settings: dict[str, Any], queue: Any) -> None:
+    from kinesync_services.gateway.main import run_sim_gateway
+
+    _quiet_logging()
+    s = Settings(**settings)
+    try:
+        queue.put(("start", time.time_ns()))
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+
+        async def bounded() -> int:
+            # A gateway that cannot keep up would run long past the session: stop it at a wall limit
+            # (the frames it did not send show in frames_sent against frames_expected).
+            stop = asyncio.Event()
+            asyncio.get_running_loop().call_later(_GATEWAY_LIMIT * (s.sim_duration_s or 0) + 2.0, stop.set)
+            return await run_sim_gateway(KafkaBus(s), s, stop)
+
+        sent = asyncio.run(bounded())
+        queue.put(("ok", {"sent": sent, "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0}))
+    except BaseException as exc:
+        queue.put(("error", f"gateway: {type(exc).__name__}: {exc}"))
+
+
+class _TimedStore(SqliteStore):
+    """SqliteStore that counts the points the writer wrote and the time spent writing them."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.points = 0
+        self.busy_s = 0.0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+
+    async def write(self, metrics: Sequence[WindowMetric | RepMetric]) -> None:
+        t = time.perf_counter()
+        await super().write(metrics)
+        self.busy_s += time.perf_counter() - t
+        self.points += len(metrics)
+        self.last_ns = time.time_ns()
+        self.first_ns = self.first_ns or self.last_ns
+
+
+@dataclass
+class PipelineResult:
+    stations: int
+    duration_s: float
+    warm_s: float
+    frames_sent: int
+    frames_expected: int  # two devices per station, one frame each per 50 ms
+    frames_analyzed: int
+    windows: int
+    partial_windows: int
+    reps: int
+    analyzer_cpu_s: float
+    analyzer_wall_s: float
+    gateway_cpu_s: float
+    gateway_late_s: float  # how far the real-time gateway ended behind the wall clock
+    rep_latency_ms: list[float] = field(default_factory=list)  # rep end (window end) → on kinesync.metrics
+    window_latency_ms: list[float] = field(default_factory=list)  # every window, same definition
+    storage_latency_ms: list[float] = field(default_factory=list)  # on kinesync.metrics → visible in SQLite
+    # The rep latency split at the analyzer's stamp (emitted_at_ns: the wall time its batch arrived):
+    # window end → analyzer has the frames, and analyzer → probe (processing, producer, broker, fetch).
+    rep_input_ms: list[float] = field(default_factory=list)
+    rep_output_ms: list[float] = field(default_factory=list)
+    stored: int = 0
+    writer_points: int = 0
+    writer_busy_s: float = 0.0
+    writer_span_s: float = 0.0
+
+    @property
+    def backlog_frames(self) -> int:
+        return self.frames_sent - self.frames_analyzed
+
+    @property
+    def kept_up(self) -> bool:
+        return (self.backlog_frames == 0 and self.partial_windows == 0 and self.gateway_late_s < 0.5
+                and self.frames_sent == self.frames_expected)
+
+    @property
+    def analyzer_athletes_per_core(self) -> float:
+        """In situ: station-seconds analysed (2 frames of 50 ms per station per tick) per analyzer CPU second."""
+        return self.frames_analyzed * 0.05 / 2 / self.analyzer_cpu_s if self.analyzer_cpu_s else 0.0
+
+
+async def _probe(
+    bus: KafkaBus, db: Path, stop: asyncio.Event, received: dict[tuple[str, int], tuple[int, dict[str, Any]]],
+    visible: dict[tuple[str, int], int], last_msg: list[float],
+) -> None:
+    consumer = bus.consumer([METRICS], None, from_beginning=True)
+    await consumer.start()
+
+    def poll_db(since: int) -> list[tuple[str, int]]:
+        if not db.exists():
+            return []
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
+        try:
+            return conn.execute(f"SELECT station, window_start_ns FROM {TABLE} WHERE window_start_ns >= ?",
+                                (since,)).fetchall()
+        except sqlite3.Error:
+            return []  # the writer has not created the table yet, or holds a lock: next poll
+        finally:
+            conn.close()
+
+    async def poll_storage() -> None:
+        while not stop.is_set():
+            pending = [k[1] for k in received if k not in visible]
+            since = min(pending) if pending else (max((k[1] for k in visible), default=0))
+            rows = await asyncio.to_thread(poll_db, since)
+            now = time.time_ns()
+            for station, start in rows:
+                visible.setdefault((station, start), now)
+            await asyncio.sleep(_POLL_S)
+
+    storage = asyncio.create_task(poll_storage())
+    try:
+        while not stop.is_set():
+            for msg in await consumer.getmany(timeout_ms=50):
+                now = time.time_ns()
+                doc = json.loads(msg.value)
+                received.setdefault((doc["station"], doc["window_start_ns"]), (now, doc))
+                last_msg[0] = time.monotonic()
+    finally:
+        storage.cancel()
+        await asyncio.gather(storage, return_exceptions=True)
+        await consumer.stop()
+
+
+async def _get(queue: Any, proc: Any, what: str, timeout_s: float) -> tuple[str, Any]:
+    """The next item from a child's queue, without blocking the event loop."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            return await asyncio.to_thread(queue.get, True, 0.2)
+        except Exception:  # queue.Empty
+            if not proc.is_alive() and queue.empty():
+                raise RuntimeError(f"the bench {what} process died (exit code {proc.exitcode})") from None
+    raise TimeoutError(f"no word from the bench {what} process within {timeout_s:g} s")
+
+
+async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir: Path,
+                       drain_s: float = 6.0) -> PipelineResult:
+    """One real-time run of ``stations`` simulated athletes for ``duration_s`` through a fresh broker."""
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    ctx = mp.get_context("spawn")
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+        settings = Settings(
+            bootstrap_servers=broker.bootstrap, analyzer_group=f"bench-analyzer-{tag}",
+            writer_group=f"bench-writer-{tag}", sqlite_path=str(workdir / f"bench-{tag}.db"),
+            sim_stations=stations, sim_realtime=True, sim_duration_s=duration_s,
+        )
+        bus = KafkaBus(settings)
+        await bus.ensure_topics()
+        store = _TimedStore(Path(settings.sqlite_path))
+        await store.start()
+        stop = asyncio.Event()
+        received: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}
+        visible: dict[tuple[str, int], int] = {}
+        last_msg = [time.monotonic()]
+        from kinesync_services.writer.main import run_writer
+
+        writer = asyncio.create_task(run_writer(bus, store, settings, stop))
+        probe = asyncio.create_task(_probe(bus, Path(settings.sqlite_path), stop, received, visible, last_msg))
+        doc = settings.model_dump()
+        ready, an_stop, an_q, gw_q = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
+        analyzer = ctx.Process(target=_analyzer_child, args=(doc, ready, an_stop, an_q), daemon=True)
+        analyzer.start()
+        try:
+            # The gateway starts only once the analyzer owns its partitions: no startup backlog.
+            t_ready = time.monotonic()
+            while not ready.is_set():
+                if time.monotonic() - t_ready > 60 or not analyzer.is_alive():
+                    raise RuntimeError("the bench analyzer did not join its group within 60 s")
+                await asyncio.sleep(0.05)
+            gateway = ctx.Process(target=_gateway_child, args=(doc, gw_q), daemon=True)
+            gateway.start()
+            _, origin_ns = await _get(gw_q, gateway, "gateway", 60)
+            status, gw = await _get(gw_q, gateway, "gateway", duration_s * 4 + 60)
+            if status == "error":
+                raise RuntimeError(gw)
+            gateway.join()
+            # Drain: the analyzer is done once metrics stop coming (bounded, in case it fell far behind).
+            t_end = time.monotonic()
+            last_msg[0] = max(last_msg[0], t_end)
+            while time.monotonic() - last_msg[0] < _QUIET_S and time.monotonic() - t_end < drain_s:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+            an_stop.set()
+            status, an = await _get(an_q, analyzer, "analyzer", 60)
+            if status == "error":
+                raise RuntimeError(an)
+            analyzer.join()
+            # Let the writer store what it has read (its batch interval) before stopping it.
+            t_flush = time.monotonic()
+            flush_s = settings.batch_interval_s + 3.0
+            while len(visible) < len(received) and time.monotonic() - t_flush < flush_s:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        finally:
+            an_stop.set()
+            stop.set()
+            await asyncio.gather(writer, probe, return_exceptions=True)
+            await store.close()
+            for p in (analyzer,):
+                p.join(5)
+    start_ns = origin_ns + round(warm_s * NS)
+    rep_lat, win_lat, sto_lat, rep_in, rep_out = [], [], [], [], []
+    for key, (recv_ns, m) in received.items():
+        if m["window_end_ns"] >= start_ns:
+            lat = (recv_ns - m["window_end_ns"]) / 1e6
+            win_lat.append(lat)
+            if m.get("rep_peak_ns") is not None:
+                rep_lat.append(lat)
+                rep_in.append((m["emitted_at_ns"] - m["window_end_ns"]) / 1e6)
+                rep_out.append((recv_ns - m["emitted_at_ns"]) / 1e6)
+        if key in visible:
+            sto_lat.append((visible[key] - recv_ns) / 1e6)
+    span = ((store.last_ns or 0) - (store.first_ns or 0)) / NS
+    return PipelineResult(
+        stations=stations, duration_s=duration_s, warm_s=warm_s, frames_sent=gw["sent"],
+        frames_expected=2 * stations * round(duration_s / 0.05),
+        frames_analyzed=an["frames"], windows=an["windows"], partial_windows=an["partial"], reps=an["reps"],
+        analyzer_cpu_s=an["cpu_s"], analyzer_wall_s=an["wall_s"], gateway_cpu_s=gw["cpu_s"],
+        gateway_late_s=max(0.0, gw["wall_s"] - duration_s), rep_latency_ms=rep_lat, window_latency_ms=win_lat,
+        storage_latency_ms=sto_lat, rep_input_ms=rep_in, rep_output_ms=rep_out, stored=len(visible),
+        writer_points=store.points, writer_busy_s=store.busy_s,
+        writer_span_s=span,
+    )

@@ -1,0 +1,109 @@
+"""``kinesync bench``: analyzer throughput, latency, memory and cost, measured in one run (docs/performance.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def run_bench(
+    stations: list[int], *, seconds: float, warm: float, pipeline_seconds: float | None, workdir: Path,
+    progress: bool = True, profile: bool = False,
+) -> tuple[Any, str | None]:
+    """Every measurement for every station count; returns the Report and the profile text (or None)."""
+    from tqdm import tqdm
+
+    from kinesync.bench.analyzer_alone import profile_engine, run_alone
+    from kinesync.bench.frames import generate, station_names
+    from kinesync.bench.pipeline import run_pipeline
+    from kinesync.bench.report import CpuLoad, Report, Run
+
+    load = CpuLoad()
+    steps = 1 + len(stations) * (2 if pipeline_seconds else 1) + (1 if profile else 0)
+    bar = tqdm(total=steps, desc="bench", unit="step", file=sys.stderr, disable=not progress)
+    runs: list[Run] = []
+    prof_text: str | None = None
+    try:
+        # One recording for the largest count; smaller counts take its first stations.
+        frames = workdir / "frames.pkl"
+        bar.set_postfix_str(f"generating {max(stations)} athletes × {warm + seconds:g} s")
+        generate(max(stations), warm + seconds, frames)
+        bar.update()
+        names = station_names(max(stations))
+        for n in stations:
+            run = Run(n)
+            bar.set_postfix_str(f"{n} athletes: analyzer alone, floor, two processes")
+            run.alone = run_alone(frames, names[:n], warm)
+            bar.update()
+            if pipeline_seconds:
+                bar.set_postfix_str(f"{n} athletes: pipeline through the broker, {pipeline_seconds:g} s")
+                run.pipeline = asyncio.run(run_pipeline(n, pipeline_seconds, warm, workdir / f"pipeline-{n}"))
+                bar.update()
+            runs.append(run)
+        if profile:
+            bar.set_postfix_str(f"profiling {stations[0]} athletes")
+            prof_text = profile_engine(frames, names[: stations[0]], warm)
+            bar.update()
+    finally:
+        bar.close()
+    config = {"stations": stations, "timed_s": seconds, "warm_s": warm, "pipeline_s": pipeline_seconds}
+    return Report(runs, config, load=load.finish()), prof_text
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    # The services log at INFO; on a bench screen only the progress bar and the table belong.
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("kinesync", "aiokafka"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    stations = args.stations or ([8, 32] if args.quick else [16, 64, 256])
+    seconds = args.seconds or (4.0 if args.quick else 5.0)
+    pipeline_s = None if args.no_pipeline else (args.pipeline_seconds or (8.0 if args.quick else 12.0))
+    if min(stations) < 2:
+        print("kinesync bench: every station count must be at least 2 (two processes take half each)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="kinesync-bench-") as tmp:
+        report, prof = run_bench(
+            stations, seconds=seconds, warm=args.warm, pipeline_seconds=pipeline_s, workdir=Path(tmp),
+            progress=not args.no_progress, profile=args.profile,
+        )
+    m = report.machine
+    print(f"kinesync bench — {report.date} — {m['nproc']} × {m['cpu']}, Python {m['python']}, "
+          f"numpy {m['numpy']}, scipy {m['scipy']}")
+    ld = report.load
+    print(f"machine load during the run: load1 {ld.get('load1_start')} → {ld.get('load1_end')}, "
+          f"busy {ld.get('busy_pct')} %, steal {ld.get('steal_pct')} %\n")
+    print(report.table())
+    if prof:
+        print("\ncProfile of the analyzer engine (steady state; by own time, then cumulative):\n" + prof)
+    if args.json:
+        doc = report.to_json()
+        if prof:
+            doc["profile"] = prof
+        args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench", help="measure analyzer throughput, latency, memory and cost against the performance targets",
+        description="For each station count: (a) pre-encoded simulated frames through the analyzer engine "
+        "alone (athletes per core, RSS per athlete, cost over the bare numpy floor, two processes vs one), "
+        "(b) the real pipeline through the embedded broker in real time (rep end → metric latency, metric → "
+        "SQLite latency, writer points/s). Prints a table with the target verdicts; see docs/performance.md.",
+    )
+    p.add_argument("--stations", nargs="+", type=int, help="station counts (default 16 64 256; --quick: 8 32)")
+    p.add_argument("--seconds", type=float, help="timed session seconds of the analyzer-alone runs (default 5)")
+    p.add_argument("--warm", type=float, default=3.0, help="untimed warm-up session seconds (default 3)")
+    p.add_argument("--pipeline-seconds", type=float, help="real-time seconds of each pipeline run (default 12)")
+    p.add_argument("--no-pipeline", action="store_true", help="skip the broker pipeline runs")
+    p.add_argument("--quick", action="store_true", help="small counts and short runs (about a minute)")
+    p.add_argument("--profile", action="store_true", help="also print a cProfile of the engine (first count)")
+    p.add_argument("--json", type=Path, help="write every figure as JSON to this path")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,58 @@
+"""What a report is made of: the session's reps and, when there is one, its recording.
+
+Two sources. A recording (C3D or CSV, as ``kinesync analyze`` reads them) is replayed through the
+live analysis code, exactly as ``kinesync analyze`` does, so the report's numbers are analyze's
+numbers, and the raw signals give the envelope and force plots. Storage (the SQLite store of a
+``kinesync run``) holds the session's reps (``SqliteStore.query_reps``) with downsampled envelopes
+but no force curve, so a report from storage has the lag plot, the table and the envelopes only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kinesync.models import RepMetric
+from kinesync.recordings.model import Recording
+from kinesync.storage.sqlite import SqliteStore
+from kinesync.streaming.offline import analyze_recording
+
+
+@dataclass
+class SessionData:
+    session: str
+    reps: list[RepMetric]
+    t0_ns: int
+    target_ms: tuple[float, float] = (80.0, 120.0)
+    athlete: str | None = None
+    exercise: str | None = None
+    station: str | None = None
+    source: str = ""
+    recording: Recording | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def from_recording(
+    rec: Recording, session: str, *, exercise: str | None = None, target_ms: tuple[float, float] = (80.0, 120.0),
+    athlete: str | None = None,
+) -> SessionData:
+    # The same call as `kinesync analyze` (same defaults), so both give the same reps.
+    result = analyze_recording(rec, exercise=exercise, target_ms=target_ms)
+    return SessionData(session=session, reps=result.reps, t0_ns=rec.t0_ns, target_ms=target_ms, athlete=athlete,
+                       exercise=exercise, station=rec.station, source=rec.source or "recording", recording=rec)
+
+
+async def from_store(path: str | Path, session: str) -> SessionData:
+    async with SqliteStore(path) as store:
+        reps = await store.query_reps(session=session)
+    if not reps:
+        raise LookupError(f"no reps of session {session!r} in {path}")
+    first = reps[0]
+    data = SessionData(
+        session=session, reps=reps, t0_ns=min(r.rep_start_ns for r in reps),
+        target_ms=(first.target_low_ms, first.target_high_ms), athlete=first.athlete, exercise=first.exercise,
+        station=first.station, source=f"storage {path}",
+    )
+    data.notes.append("force curve not shown: storage keeps per-rep force metrics, not the force signal; "
+                      "give the session's recording (C3D or --emg/--force) for it")
+    return data

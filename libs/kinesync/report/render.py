@@ -1,0 +1,115 @@
+"""The report as one self-contained HTML file (PNGs inline as base64) and the per-rep CSV."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kinesync.commands.analyze import _COLUMNS, rep_record, summarize
+from kinesync.report import plots
+from kinesync.report.data import SessionData
+
+_STYLE = """
+body { font-family: "DejaVu Sans", "Liberation Sans", sans-serif; margin: 2em auto; max-width: 1100px; color: #111827; }
+h1 { margin-bottom: 0.2em; } .meta { color: #4b5563; margin-top: 0; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 0.85em; width: 100%; }
+th, td { border-bottom: 1px solid #e5e7eb; padding: 0.25em 0.5em; text-align: right; }
+th { background: #f3f4f6; } td.flags { text-align: left; color: #92400e; }
+tr.out td.lag { color: #dc2626; font-weight: 700; } tr.in td.lag { color: #16a34a; font-weight: 700; }
+figure { margin: 1.5em 0; page-break-inside: avoid; } figure img { width: 100%; }
+figcaption { color: #4b5563; font-size: 0.9em; } .note { color: #92400e; }
+table.summary { width: auto; } table.summary th { text-align: left; }
+"""
+
+
+def _cell(value: object, fmt: str) -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def _figure(png: bytes | None, alt: str, caption: str, fig_id: str) -> str:
+    if png is None:
+        return f'<p class="note" id="{fig_id}-missing">{html.escape(alt)}: not available for this data.</p>'
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure id="{fig_id}"><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def rep_rows(data: SessionData) -> list[dict[str, object]]:
+    """Per-rep records exactly as `kinesync analyze --json` writes them."""
+    return [rep_record(r, data.t0_ns) for r in data.reps]
+
+
+def render_html(data: SessionData) -> str:
+    rows = rep_rows(data)
+    summary = summarize(rows)
+    low, high = data.target_ms
+    rep = plots.representative(data.reps)
+    if data.recording is not None and rep is not None:
+        env_png = plots.emg_envelopes(data.recording, rep)
+        force_png = plots.force_curve(data.recording, rep)
+    else:
+        env_png = plots.stored_envelopes(rep) if rep is not None else None
+        force_png = None
+    rep_no = data.reps.index(rep) + 1 if rep is not None else None
+    figures = [
+        _figure(plots.lag_per_rep(data.reps, data.target_ms) if data.reps else None, "Lag per rep",
+                f"Phase lag of every rep; the band is the target window {low:g}–{high:g} ms.", "fig-lag"),
+        _figure(env_png, "EMG envelopes", f"Rep {rep_no} (lag closest to the session median): leg-drive and "
+                "pectoral envelopes, each scaled to its peak; dashed lines mark each burst's onset (last rise above "
+                "3 SD over the quietest 250 ms, at least 10 % of the peak).", "fig-emg"),
+        _figure(force_png, "Force curve", f"Rep {rep_no}: vertical force with body weight, force onset and the "
+                "RFD windows 0–50, 0–100 and 0–200 ms.", "fig-force"),
+    ]
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in _COLUMNS)
+    body = []
+    for i, r in enumerate(rows, 1):
+        cls = "" if r.get("in_window") is None else ("in" if r["in_window"] else "out")
+        cells = "".join(
+            f'<td class="{key.split("_")[0]}" data-key="{key}">{html.escape(_cell(r.get(key), fmt).strip())}</td>'
+            for key, _, fmt in _COLUMNS
+        )
+        flags = html.escape(", ".join(r["flags"])) or "–"  # type: ignore[arg-type]
+        body.append(f'<tr class="{cls}"><td>{i}</td>{cells}<td class="flags">{flags}</td></tr>')
+    summary_rows = "".join(
+        f"<tr><th>{html.escape(k.replace('_', ' '))}</th><td>{v:.3f}</td></tr>" if isinstance(v, float)
+        else f"<tr><th>{html.escape(k.replace('_', ' '))}</th><td>{v}</td></tr>" for k, v in summary.items()
+    )
+    who = " · ".join(html.escape(x) for x in (data.athlete, data.exercise, data.station) if x)
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in data.notes)
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # The rep records ride along as JSON so tools (and tests) can read the exact numbers back.
+    payload = json.dumps({"session": data.session, "reps": rows, "summary": summary}).replace("</", "<\\/")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>KineSync session {html.escape(data.session)}</title>
+<style>{_STYLE}</style></head><body>
+<h1>Session {html.escape(data.session)}</h1>
+<p class="meta">{who} · target {low:g}–{high:g} ms · source: {html.escape(data.source)} · made {made}</p>
+{notes}
+<h2>Summary</h2><table class="summary" id="summary">{summary_rows}</table>
+<h2>Plots</h2>{"".join(figures)}
+<h2>Reps</h2>
+<table id="reps"><thead><tr><th>rep</th>{head}<th>flags</th></tr></thead><tbody>
+{chr(10).join(body)}
+</tbody></table>
+<script type="application/json" id="reps-json">{payload}</script>
+</body></html>
+"""
+
+
+CSV_FIELDS = ("rep", "rep_start_s", "rep_peak_s", "lag_ms", "coupling", "in_window", "target_low_ms", "target_high_ms",
+              "onset_lag_ms", "leg_onset_to_pec_peak_ms", "alignment", "body_weight_n", "rfd_0_50_n_per_s",
+              "rfd_0_100_n_per_s", "rfd_0_200_n_per_s", "peak_rfd_n_per_s", "peak_force_n", "net_impulse_n_s",
+              "propulsive_impulse_n_s", "asymmetry_peak_pct", "asymmetry_impulse_pct", "transfer_index",
+              "jump_height_flight_m", "jump_height_impulse_m", "flags")
+
+
+def write_csv(data: SessionData, path: str | Path) -> None:
+    with Path(path).open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for i, r in enumerate(rep_rows(data), 1):
+            w.writerow({**r, "rep": i, "flags": ";".join(r["flags"])})  # type: ignore[arg-type]

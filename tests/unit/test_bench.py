@@ -1,0 +1,31 @@
+"""``kinesync bench`` machinery on a tiny configuration: the report is complete and its numbers are sane.
+
+Not a performance test: nothing here is timed against a target (the targets are in docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from kinesync.cli import build_parser
+from kinesync.commands.bench import run_bench
+
+
+def test_bench_report_has_every_key_with_finite_numbers(tmp_path: Path) -> None:
+    # The broker pipeline is left out: it needs a real broker and real-time seconds.
+    report, prof = run_bench([2], seconds=3.0, warm=3.0, pipeline_seconds=None, workdir=tmp_path, progress=False)
+    doc = json.loads(json.dumps(report.to_json()))  # what --json writes
+    for key in ("athletes_per_core", "latency_ms", "rss_per_athlete_mb", "floor_ratio", "scale_out_ratio"):
+        assert key in doc, key
+    assert set(doc["latency_ms"]) >= {"p50", "p99"}
+    for key in ("athletes_per_core", "floor_ratio", "scale_out_ratio"):
+        assert math.isfinite(doc[key]) and doc[key] > 0, (key, doc[key])
+    assert math.isfinite(doc["rss_per_athlete_mb"]) and doc["rss_per_athlete_mb"] >= 0
+    alone = doc["runs"][0]["alone"]
+    assert alone["frames"] > 0 and alone["windows"] > 0
+    assert alone["floor_reps"] == alone["reps"]  # the floor analysed exactly the engine's reps
+    assert {t["name"] for t in doc["targets"]} and prof is None
+    assert "athletes per core" in report.table()
+    assert build_parser().parse_args(["bench", "--quick", "--json", "x.json"]).func is not None
