@@ -12,6 +12,7 @@ from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSION
 from kinesync.models import SessionAssignment
 from kinesync.runtime.service import run_service
 from kinesync.settings import Settings
+from kinesync.streaming.commits import CommitTracker
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.station import AnalysisConfig
 
@@ -45,8 +46,17 @@ async def run_analyzer(
     bus: Bus, settings: Settings, stop: asyncio.Event, engine: AnalyzerEngine | None = None
 ) -> AnalyzerEngine:
     engine = engine or AnalyzerEngine(analysis_config(settings))
+    commits = CommitTracker()
+    consumer = None
 
-    def revoked(parts: set[TopicPartition]) -> None:
+    async def revoked(parts: set[TopicPartition]) -> None:
+        # Commit only what the stations no longer need, before forgetting them: the next owner
+        # replays the rest and rebuilds the same buffers.
+        safe = {tp: o for tp, o in commits.safe_offsets(engine.needed_from).items() if tp in parts}
+        if safe and consumer is not None:
+            await producer.flush()
+            await consumer.commit(safe)
+        commits.forget(parts)
         gone = engine.drop_partitions(parts)
         if gone:
             log.info("handed over %d stations: %s", len(gone), ", ".join(sorted(gone)))
@@ -61,9 +71,11 @@ async def run_analyzer(
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=100, max_records=2000)
             now = time.time_ns()
-            positions: dict[TopicPartition, int] = {}
             for msg in batch:
                 out = engine.handle(msg, now)
+                commits.record((msg.topic, msg.partition), msg.offset,
+                               out.frame.station if out.frame is not None else None,
+                               out.frame.end_ns if out.frame is not None else 0)
                 for dl in out.dead_letters:
                     log.warning("dead letter from %s[%d]@%d: %s", dl.source_topic, dl.partition, dl.offset, dl.reason)
                     await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
@@ -71,14 +83,14 @@ async def run_analyzer(
                     await producer.send(METRICS, m.model_dump_json().encode(), m.key())
                 for r in out.reps:
                     await producer.send(REPS, r.model_dump_json().encode(), r.key())
-                positions[(msg.topic, msg.partition)] = msg.offset + 1
             for m in engine.tick(time.time_ns()):
                 await producer.send(METRICS, m.model_dump_json().encode(), m.key())
             for r in engine.take_reps():
                 await producer.send(REPS, r.model_dump_json().encode(), r.key())
-            if positions:
+            if batch:
+                # Outputs first, then offsets: a crash in between re-emits, never loses.
                 await producer.flush()
-                await consumer.commit(positions)
+                await consumer.commit(commits.safe_offsets(engine.needed_from))
     finally:
         sessions.cancel()
         await asyncio.gather(sessions, return_exceptions=True)

@@ -91,6 +91,27 @@ def test_signal_loss_longer_than_t_seconds() -> None:
     assert [e.state for e in events] == ["firing"] and "flat:pec" in events[0].message
 
 
+def test_a_station_that_goes_completely_quiet_raises_signal_loss_then_resolves() -> None:
+    engine = RuleEngine([
+        SignalLossRule(id="sig", seconds=5, cooldown_s=0),
+        LagOutOfWindowRule(id="lag", n=1, m=1, resolve_at_most=0, cooldown_s=0),
+    ])
+    wall = 1_000 * NS
+    last = rep(0, lag=100.0)
+    assert engine.observe(last, wall) == []
+    # No window at all arrives any more: only the wall clock moves.
+    fired = []
+    for k in range(1, 40):
+        fired += [(k, e) for e in engine.silence(wall + k * NS // 4)]
+    assert [(k, e.state, e.rule) for k, e in fired] == [(21, "firing", "sig")], fired
+    assert "no data at all" in fired[0][1].message
+    # The station comes back: a real window resolves it, and the lag rule never saw a stand-in.
+    back = rep(5, lag=100.0)
+    events = engine.observe(back, wall + 12 * NS)
+    assert [(e.rule, e.state) for e in events] == [("sig", "resolved")]
+    assert engine.silence(wall + 12 * NS + NS // 10) == []
+
+
 def test_pipeline_lag_per_station() -> None:
     engine = RuleEngine([PipelineLagRule(id="pl", max_lag_s=5, cooldown_s=0)])
     m = rep(0)

@@ -86,6 +86,9 @@ def _transfer(rule: TransferDropRule, st: State, m: WindowMetric, _now: int | No
     return verdict
 
 
+SILENCE_TICK_NS = 250_000_000  # one window hop without any record from a station
+
+
 def _bad_signal(m: WindowMetric) -> bool | None:
     if m.partial or any(f.startswith(("flat:", "gap:")) for f in m.flags):
         return True
@@ -106,7 +109,8 @@ def _signal(rule: SignalLossRule, st: State, m: WindowMetric, _now: int | None) 
         since = st["bad_since"] = m.window_start_ns
     lost_s = (m.window_end_ns - since) / NS
     if lost_s > rule.seconds:
-        what = ", ".join(f for f in m.flags if f.startswith(("flat:", "gap:"))) or "sensor data missing"
+        what = ", ".join(f for f in m.flags if f.startswith(("flat:", "gap:"))) or (
+            "no data at all" if "silent" in m.flags else "sensor data missing")
         return True, f"{_who(m)}: signal lost on {m.station} for {lost_s:.1f} s ({what})", lost_s
     return None, "", lost_s
 
@@ -144,6 +148,8 @@ class RuleEngine:
         self.rules: dict[str, RuleSpec] = {}
         # (rule id, subject) -> state; the key is a string so the snapshot is plain JSON.
         self.state: dict[str, State] = {}
+        # station -> (wall time it was last heard from, its last window): for silence detection.
+        self.last_seen: dict[str, tuple[int, WindowMetric]] = {}
         self.set_rules(rules)
 
     def set_rules(self, rules: Iterable[RuleSpec]) -> None:
@@ -153,10 +159,16 @@ class RuleEngine:
         self.state = {k: v for k, v in self.state.items() if k.split("\x1f", 1)[0] in kept}
         self.rules = new
 
-    def observe(self, metric: WindowMetric, now_ns: int | None = None) -> list[AlertEvent]:
-        """Events caused by one window metric; ``now_ns`` is when it arrived (pipeline lag only)."""
+    def observe(
+        self, metric: WindowMetric, now_ns: int | None = None, kinds: frozenset[str] | None = None
+    ) -> list[AlertEvent]:
+        """Events caused by one window metric; ``now_ns`` is when it arrived (pipeline lag, silence)."""
+        if now_ns is not None and "silent" not in metric.flags:
+            self.last_seen[metric.station] = (now_ns, metric)
         events = []
         for rule in self.rules.values():
+            if kinds is not None and rule.kind not in kinds:
+                continue
             if not rule.scope.matches(metric.team, metric.athlete, metric.exercise):
                 continue
             st = self.state.setdefault(f"{rule.id}\x1f{_subject(rule, metric)}", {})
@@ -190,6 +202,28 @@ class RuleEngine:
             severity=rule.severity, kind=rule.kind, team=m.team, exercise=m.exercise, value=value,
             fired_at_ns=st["fired_at"],
         )
+
+    def silence(self, now_ns: int) -> list[AlertEvent]:
+        """Signal-loss events for stations that went completely quiet (no windows at all).
+
+        A station whose sensors all stopped sends nothing, so no window can say so: for every
+        station not heard from for a hop, a stand-in window, flagged ``silent`` and advanced by the
+        wall time since the last real one, goes through the signal-loss rules only.
+        """
+        events = []
+        for seen_ns, last in self.last_seen.values():
+            quiet_ns = now_ns - seen_ns
+            if quiet_ns < SILENCE_TICK_NS:
+                continue
+            # Spans the silence so far, from the end of the last real window: the rule then measures
+            # the silence itself.
+            stand_in = last.model_copy(update={
+                "window_start_ns": last.window_end_ns + quiet_ns - SILENCE_TICK_NS,
+                "window_end_ns": last.window_end_ns + quiet_ns,
+                "partial": True, "flags": ["silent"], "lag_ms": None, "peak_force_n": None,
+            })
+            events.extend(self.observe(stand_in, now_ns, kinds=frozenset({"signal_loss"})))
+        return events
 
     def snapshot(self) -> dict[str, State]:
         return self.state

@@ -17,7 +17,7 @@ import httpx
 
 from kinesync.alerts.config import DEFAULT_RULES, RuleSpec, load_rules_file
 from kinesync.alerts.delivery import Dispatcher, GrafanaAnnotate
-from kinesync.alerts.engine import RuleEngine
+from kinesync.alerts.engine import SILENCE_TICK_NS, RuleEngine
 from kinesync.alerts.rules import AlertEvent
 from kinesync.alerts.store import GRAFANA, AlertStore
 from kinesync.bus.base import Bus, TopicPartition
@@ -92,6 +92,7 @@ async def run_alerts(bus: Bus, store: AlertStore, settings: Settings, stop: asyn
                  ", ".join(f"{r.id} ({r.kind})" for r in rules) or "none",
                  len(await store.run(store.subscriptions)), "on" if grafana else "off")
         next_check = time.monotonic() + RULES_CHECK_S
+        last_silence_check = 0
         try:
             while not stop.is_set():
                 if deliveries.done():
@@ -104,9 +105,15 @@ async def run_alerts(bus: Bus, store: AlertStore, settings: Settings, stop: asyn
                         fingerprint = fp
                         engine.set_rules(await store.run(current_rules, settings, store))
                         log.info("alerts: rules reloaded: %s", ", ".join(engine.rules))
+                now = time.time_ns()
+                # Stations that went quiet send nothing: check them on the clock, whatever the others do.
+                if now - last_silence_check >= SILENCE_TICK_NS:
+                    last_silence_check = now
+                    silent = engine.silence(now)
+                    if silent and await _record(store, silent, engine, positions, grafana is not None, now):
+                        dispatcher.wake.set()
                 if not batch:
                     continue
-                now = time.time_ns()
                 events: list[AlertEvent] = []
                 offsets: dict[TopicPartition, int] = {}
                 for msg in batch:

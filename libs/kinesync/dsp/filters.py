@@ -8,6 +8,8 @@ with the same design, so it cancels in any lag measured between two channels.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import signal
 
@@ -33,7 +35,7 @@ def design_emg_bandpass(fs_hz: float, low_hz: float = 20.0, high_hz: float = 450
             f"high_hz={high_hz} Hz must lie below the Nyquist frequency {nyquist_hz:g} Hz of fs_hz={fs_hz:g} Hz; "
             "lower high_hz or record at a higher rate"
         )
-    return signal.butter(order, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
+    return _butter(order, (low_hz, high_hz), "bandpass", fs_hz).copy()
 
 
 def design_envelope_lowpass(fs_hz: float, cutoff_hz: float = 6.0, order: int = 2) -> np.ndarray:
@@ -47,7 +49,14 @@ def design_envelope_lowpass(fs_hz: float, cutoff_hz: float = 6.0, order: int = 2
     _check_rate(fs_hz)
     if not 0.0 < cutoff_hz < fs_hz / 2.0:
         raise ValueError(f"cutoff_hz={cutoff_hz} Hz must lie in (0, {fs_hz / 2.0:g}) Hz for fs_hz={fs_hz:g} Hz")
-    return signal.butter(order, cutoff_hz, btype="lowpass", fs=fs_hz, output="sos")
+    return _butter(order, cutoff_hz, "lowpass", fs_hz).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _butter(order: int, cutoff: float | tuple[float, float], btype: str, fs_hz: float) -> np.ndarray:
+    # Designing a Butterworth filter costs milliseconds; every rep's quality check asks for the same one.
+    return signal.butter(order, list(cutoff) if isinstance(cutoff, tuple) else cutoff, btype=btype, fs=fs_hz,
+                         output="sos")
 
 
 class EnvelopeFilter:

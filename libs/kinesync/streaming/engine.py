@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kinesync.bus.base import Message, TopicPartition
-from kinesync.codec.frame import Frame, FrameError, decode
+from kinesync.bus.topics import EMG
+from kinesync.codec.frame import Frame, FrameError, SensorKind, decode
 from kinesync.models import DeadLetter, RepMetric, SessionAssignment, WindowMetric
 from kinesync.streaming.station import AnalysisConfig, StationAnalyzer
 
@@ -24,6 +25,7 @@ class EngineCounters:
 
 @dataclass
 class EngineOutput:
+    frame: Frame | None = None  # the decoded frame; None for a dead letter
     metrics: list[WindowMetric] = field(default_factory=list)
     reps: list[RepMetric] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -76,6 +78,7 @@ class AnalyzerEngine:
             out.dead_letters.append(dead_letter(msg, exc.reason, now_wall_ns))
             return out
         self._partition_of.setdefault(frame.station, set()).add((msg.topic, msg.partition))
+        out.frame = frame
         out.metrics = self.add_frame(frame, now_wall_ns)
         out.reps = self.take_reps()
         return out
@@ -113,6 +116,13 @@ class AnalyzerEngine:
             out.extend(st.poll(now_wall_ns))
         self.counters.windows += len(out)
         return out
+
+    def needed_from(self, station: str, topic: str) -> int | None:
+        """For CommitTracker: from when ``station``'s data on ``topic`` is still needed."""
+        st = self.stations.get(station)
+        if st is None:
+            return 0  # a station this instance no longer (or never) analyses needs nothing
+        return st.needed_from_ns(SensorKind.EMG if topic == EMG else SensorKind.FORCE)
 
     def drop_partitions(self, parts: set[TopicPartition]) -> list[str]:
         """Forget stations whose partitions moved to another instance; returns their names."""

@@ -36,6 +36,7 @@ class AnalysisConfig:
     alignment_reps: int = 10
     envelope_cutoff_hz: float = 6.0
     history_s: float = 8.0  # force kept for the body-weight search and the rep's start, s
+    settle_s: float = 1.0  # EMG replayed before a window after a restart, so the filters settle, s
     activity_ratio: float = 2.5  # burst peak / quiet envelope level that counts as a rep
     peak_guard_s: float = 0.5  # the rep peak must dominate ±this much signal, s
     force_peak_k_sd: float = 10.0  # a force-only rep peaks at least this far from body weight, SD
@@ -102,9 +103,12 @@ class StationAnalyzer:
         partner_kind = SensorKind.FORCE if stream is self.emg else SensorKind.EMG
         if self._stale(partner, now_wall_ns, partner_kind):
             return None
-        if partner is None or partner.watermark_ns is None:
-            return stream.watermark_ns if stream.watermark_ns is not None else None
-        return partner.watermark_ns + self.config.window_ns + self.config.hop_ns
+        if partner is None:
+            return stream.watermark_ns
+        reference = partner.watermark_ns if partner.watermark_ns is not None else partner.earliest_pending_ns
+        if reference is None:
+            return stream.watermark_ns  # the partner has sent nothing yet: wait (until it goes stale)
+        return reference + self.config.window_ns + self.config.hop_ns
 
     def _release(self, now_wall_ns: int) -> None:
         # Draining one stream raises the other's limit, so go round until nothing moves.
@@ -196,6 +200,19 @@ class StationAnalyzer:
             self._ready_since_wall_ns = None
             self.next_window_ns += c.hop_ns
             self.windows_emitted += 1
+
+    def needed_from_ns(self, kind: SensorKind) -> int | None:
+        """Facility time from which this station still needs ``kind`` data to compute its next windows.
+
+        None while its windows have not started (everything is needed). EMG: the next window plus the
+        envelope filters' settling time; force: the body-weight history before the next window's end.
+        """
+        if self.next_window_ns is None:
+            return None
+        c = self.config
+        if kind == SensorKind.EMG:
+            return self.next_window_ns - round(c.settle_s * NS)
+        return self.next_window_ns + c.window_ns - round(c.history_s * NS)
 
     def finish(self, now_wall_ns: int) -> list[WindowMetric]:
         """End of a recording: stop waiting for anything and emit every window the data covers."""
@@ -307,7 +324,7 @@ class StationAnalyzer:
         quiet = float(np.percentile(emg.leg, 10))
         if emg.leg[p] <= self.config.activity_ratio * max(quiet, 1e-12):
             return None
-        return emg.t0_ns + round(p * NS / emg.rate_hz)
+        return _rep_time(emg.t0_ns + p * NS / emg.rate_hz)
 
     def _force_peak(self, force: ForceView, slot_start: int, slot_end: int) -> int | None:
         """On a station without EMG: the force excursion from body weight owned by this window."""
@@ -320,10 +337,17 @@ class StationAnalyzer:
         p = self._owned_peak(dev, force.rate_hz, force.index_of(slot_start), force.index_of(slot_end))
         if p is None or dev[p] < self.config.force_peak_k_sd * bw[1]:
             return None
-        return force.time_of(p)
+        return _rep_time(force.t0_ns + p * NS / force.rate_hz)
 
 
 _KINDS = (SensorKind.EMG, SensorKind.FORCE)
+REP_TIME_STEP_NS = 100_000  # rep times (the rep's storage key) are reported to 0.1 ms
+
+
+def _rep_time(t_ns: float) -> int:
+    # A stream rebuilt after a restart may place samples a nanosecond off the first run; rounding
+    # keeps the rep's key, so storage overwrites the rep instead of holding it twice.
+    return round(t_ns / REP_TIME_STEP_NS) * REP_TIME_STEP_NS
 ENVELOPE_STEP_NS = 50_000_000  # 20 Hz: plenty for a 6 Hz envelope on a dashboard
 
 

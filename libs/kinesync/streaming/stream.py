@@ -100,6 +100,10 @@ class SensorStream:
     def pending_frames(self) -> int:
         return len(self._pending)
 
+    @property
+    def earliest_pending_ns(self) -> int | None:
+        return self._pending[0].frame.t0_ns if self._pending else None
+
     def drain(self, limit_ns: int | None = None) -> None:
         """Process pending frames in order; frames starting at or after ``limit_ns`` stay pending.
 
@@ -108,7 +112,9 @@ class SensorStream:
         """
         while self._pending:
             head = self._pending[0]
-            if limit_ns is not None and head.frame.t0_ns >= limit_ns:
+            # The limit holds back a running stream, never its start: a stream that cannot start
+            # gives its partner nothing to wait for.
+            if limit_ns is not None and self.next_index is not None and head.frame.t0_ns >= limit_ns:
                 return
             if self.next_index is None:
                 # A device's first frame (seq 0) starts the stream at once; otherwise an earlier
