@@ -15,9 +15,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from kinesync.models import RepMetric, WindowMetric
 from kinesync.storage.base import StorageRejected, StorageUnavailable
-from kinesync.storage.lineprotocol import metrics_to_lines
+from kinesync.storage.chunked import ChunkedLineStore
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def _server_message(response: httpx.Response) -> str:
     return response.text.strip()[:500]
 
 
-class InfluxV1Store:
+class InfluxV1Store(ChunkedLineStore):
     """MetricStore on an InfluxDB 1.x database (also InfluxDB 2/3 through their 1.x compatibility API)."""
 
     def __init__(
@@ -117,21 +116,6 @@ class InfluxV1Store:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
-
-    async def __aenter__(self) -> InfluxV1Store:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    # MetricStore
-
-    async def write(self, metrics: Sequence[WindowMetric | RepMetric]) -> None:
-        """Write in chunks; on failure earlier chunks stay written, which a retry simply overwrites."""
-        lines = metrics_to_lines(metrics)
-        for start in range(0, len(lines), self.batch_lines):
-            await self.write_lines(lines[start : start + self.batch_lines])
 
     async def write_lines(self, lines: Sequence[str]) -> None:
         """Post up to ``batch_lines`` ready-made lines (ns precision) as one gzip request."""

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 from pydantic import SecretStr
 
-from kinesync.models import RepMetric, WindowMetric
 from kinesync.storage.base import StorageRejected, StorageUnavailable
-from kinesync.storage.lineprotocol import metrics_to_lines
+from kinesync.storage.chunked import ChunkedLineStore
 
 if TYPE_CHECKING:
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
@@ -39,7 +38,7 @@ def _api_error(exc: Exception, url: str) -> Exception:
     return StorageRejected(f"InfluxDB at {url} rejected the write ({status}): {message}", status=status)
 
 
-class InfluxV2Store:
+class InfluxV2Store(ChunkedLineStore):
     """MetricStore on an InfluxDB 2 bucket or an InfluxDB 3 database (token auth)."""
 
     def __init__(
@@ -83,21 +82,6 @@ class InfluxV2Store:
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()
-
-    async def __aenter__(self) -> InfluxV2Store:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    # MetricStore
-
-    async def write(self, metrics: Sequence[WindowMetric | RepMetric]) -> None:
-        """Write in chunks; on failure earlier chunks stay written, which a retry simply overwrites."""
-        lines = metrics_to_lines(metrics)
-        for start in range(0, len(lines), self.batch_lines):
-            await self.write_lines(lines[start : start + self.batch_lines])
 
     async def write_lines(self, lines: Sequence[str]) -> None:
         """Post up to ``batch_lines`` ready-made lines (ns precision) as one gzip request."""
