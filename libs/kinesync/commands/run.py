@@ -36,7 +36,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    # SIGINT too: a shell that starts `make run &` hands it down ignored, and Python keeps that.
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     url = f"http://{sup.host}:{sup.port}"
     try:
         try:
