@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.common import skip_or_fail
+
 pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.influx", "tests.fixtures.victoria"]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +25,5 @@ def shared_data() -> Path:
     folder = Path(override) if override else SHARED_DATA
     if not (folder / "PROVENANCE.md").is_file():
         message = f"real recordings not found at {folder} (set KINESYNC_SHARED_DATA to their folder)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
     return folder

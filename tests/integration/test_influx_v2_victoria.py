@@ -57,9 +57,9 @@ async def test_points_read_back_equal_what_was_sent(victoria: VictoriaServer) ->
 
 
 async def test_unreachable_server_is_unavailable() -> None:
+    from kinesync.runtime.ports import free_port
     from kinesync.storage.base import StorageUnavailable
-    from tests.fixtures.influx import _free_port
 
-    async with InfluxV2Store(f"http://127.0.0.1:{_free_port()}", token="t", org="o", bucket="b") as store:
+    async with InfluxV2Store(f"http://127.0.0.1:{free_port()}", token="t", org="o", bucket="b") as store:
         with pytest.raises(StorageUnavailable):
             await store.write(_metrics(1, "nowhere"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import time
 
 import pytest
@@ -13,6 +12,7 @@ import uvicorn
 
 from kinesync.api import LiveState, create_app
 from kinesync.models import WindowMetric
+from kinesync.runtime.ports import free_port
 
 CHROMIUM = os.environ.get("KINESYNC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,10 +46,6 @@ def _need_browser() -> None:
         pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def m(station: str, k: int, **kw: object) -> WindowMetric:
@@ -69,7 +65,7 @@ async def test_wall_in_browser() -> None:
     state.update(m("Rack 2", 0, lag_ms=97.0, in_window=True, coupling=0.84, alignment=0.8))
     state.update(m("Rack 10", 0, lag_ms=165.0, in_window=False, coupling=0.5, alignment=0.25))
     state.update(m("Rack 1", 0))  # no rep yet
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kinesync.codec.frame import Frame, SensorKind
+from kinesync.dsp.force import body_weight
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
 from kinesync.streaming.rep import EmgView, ForceView, RepConfig, analyze_rep
 from kinesync.streaming.stream import SensorStream
@@ -328,8 +329,6 @@ class StationAnalyzer:
 
     def _force_peak(self, force: ForceView, slot_start: int, slot_end: int) -> int | None:
         """On a station without EMG: the force excursion from body weight owned by this window."""
-        from kinesync.dsp.force import body_weight
-
         bw = body_weight(force.total, force.rate_hz)
         if bw is None:
             return None
