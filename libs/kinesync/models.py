@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from kinesync.training.plan_models import SessionPlan
+
+TargetSource = Literal["fixed", "personal", "locked"]
 
 
 class WindowMetric(BaseModel):
@@ -28,12 +34,14 @@ class WindowMetric(BaseModel):
     in_window: bool | None = Field(None, description="lag within the target window")
     target_low_ms: float = 80.0
     target_high_ms: float = 120.0
+    target_source: TargetSource = Field("fixed", description="which window judged: fixed, personal or locked")
     alignment: float | None = Field(None, description="share of the last N lags in the target window, 0..1")
     body_weight_n: float | None = Field(None, description="vertical force of quiet standing, N")
     force_onset_ns: int | None = Field(None, description="first departure from body weight in the window, ns")
     rfd_0_100_n_per_s: float | None = Field(None, description="mean RFD 0-100 ms from force onset, N/s")
     peak_force_n: float | None = Field(None, description="peak vertical force in the window, N")
     transfer_index: float | None = Field(None, description="share of propulsive impulse while the chest is active")
+    mean_velocity_m_s: float | None = Field(None, description="mean concentric bar velocity of the owned rep, m/s")
     flags: list[str] = Field(default_factory=list, description="signal-quality problems of the owned rep")
     emitted_at_ns: int = Field(0, description="wall-clock time the analyzer emitted this record, ns")
 
@@ -63,6 +71,8 @@ class RepMetric(BaseModel):
     in_window: bool | None = None
     target_low_ms: float = 80.0
     target_high_ms: float = 120.0
+    target_source: TargetSource = Field("fixed", description="which window judged this rep: fixed, personal or locked")
+    window_end_ns: int | None = Field(None, description="end of the owning window: the rep end, when it can be judged")
     onset_lag_ms: float | None = Field(None, description="pec onset minus leg onset, ms")
     leg_onset_to_pec_peak_ms: float | None = Field(None, description="pec envelope peak minus leg onset, ms")
     alignment: float | None = Field(None, description="share of the last N reps in the target window")
@@ -80,7 +90,15 @@ class RepMetric(BaseModel):
     transfer_index: float | None = Field(None, description="share of propulsive impulse while the chest is active")
     jump_height_flight_m: float | None = None
     jump_height_impulse_m: float | None = None
+    mean_velocity_m_s: float | None = Field(None, description="mean concentric bar velocity (rise / duration), m/s")
+    peak_velocity_m_s: float | None = Field(None, description="peak concentric bar velocity, m/s")
+    concentric_displacement_m: float | None = Field(None, description="bar rise over the concentric phase, m")
     flags: list[str] = Field(default_factory=list, description="quality problems of this rep; empty when clean")
+    # Position in the session plan (docs/api.md, "Session plans and rep attribution"); None without a plan.
+    block_index: int | None = Field(None, description="0-based block of the session plan")
+    block_kind: str | None = Field(None, description="priming, working or control")
+    set_index: int | None = Field(None, description="0-based set within the block")
+    rep_in_set: int | None = Field(None, description="1-based rep within the set")
     envelope_t0_ns: int | None = Field(None, description="time of the first envelope sample, ns")
     envelope_step_ns: int | None = Field(None, description="envelope sample spacing, ns (50 ms: 20 Hz)")
     envelopes_uv: dict[str, list[float]] = Field(
@@ -118,6 +136,19 @@ class SessionAssignment(BaseModel):
     session: str | None = None
     target_low_ms: float = Field(80.0, description="lower edge of the target lag window, ms")
     target_high_ms: float = Field(120.0, description="upper edge of the target lag window, ms")
+    target_mode: Literal["fixed", "personal"] = Field(
+        "fixed", description="fixed: the target window above judges; personal: a window learned from the best reps"
+    )
+    personal_locked: bool = Field(False, description="the coach froze the personal window at personal_*_ms")
+    personal_low_ms: float | None = Field(None, description="last learned (or locked) personal window, lower edge, ms")
+    personal_high_ms: float | None = Field(None, description="last learned (or locked) personal window, upper edge, ms")
+    plan: SessionPlan | None = Field(None, description="the session plan the analyzer counts reps through")
+    plan_block_index: int = Field(0, ge=0, description="block the count starts (or restarts) at, 0-based")
+    plan_set_index: int = Field(0, ge=0, description="set within that block, 0-based")
+    plan_position_ns: int = Field(0, description="when that position was set: a new value restarts the count")
+    bar_sensor: bool = Field(
+        False, description="the station has a bar sensor (LPT or IMU): its windows wait for it like for EMG and force"
+    )
     updated_at_ns: int = 0
 
     def key(self) -> bytes:

@@ -5,21 +5,58 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from kinesync.runtime.secrets import SecretFilesSource
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KINESYNC_", env_file=None, extra="ignore")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # After the environment: KINESYNC_*_FILE and the secrets directory (kinesync.runtime.secrets).
+        return init_settings, env_settings, dotenv_settings, SecretFilesSource(settings_cls)
+
+    secrets_dir: str | None = Field(
+        None, description="folder of secret files named like the variables; default /run/secrets when it exists"
+    )
+
     # Kafka
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
     partitions: int = Field(8, ge=1, description="partitions of every input and output topic")
     replication_factor: int = Field(1, ge=1)
-    compression: str = Field("gzip", description="producer compression: gzip, snappy, lz4, zstd or none")
+    compression: str = Field(
+        "none", description="producer compression: gzip, snappy, lz4, zstd or none (sensor samples barely compress)"
+    )
     linger_ms: int = Field(5, ge=0, description="producer batching delay, ms")
+    fetch_max_wait_ms: int = Field(
+        20, ge=0, description="consumers: longest a fetch waits at the broker for new data, ms (sets the latency floor)"
+    )
+    analyzer_max_records: int = Field(2000, ge=1, description="analyzer: most messages handled as one batch")
     analyzer_group: str = "kinesync-analyzer"
     writer_group: str = "kinesync-writer"
     api_group_prefix: str = "kinesync-api"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka listener security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle (PEM) for the brokers; unset: system store")
+    kafka_ssl_certfile: str | None = Field(None, description="client certificate (PEM) for mutual TLS")
+    kafka_ssl_keyfile: str | None = Field(None, description="client private key (PEM) for mutual TLS")
+    kafka_ssl_key_password: SecretStr | None = Field(None, description="password of the client private key")
+    kafka_ssl_check_hostname: bool = Field(True, description="check the broker certificate's host name")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism for SASL_PLAINTEXT/SASL_SSL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
 
     # Analysis
     window_s: float = Field(2.0, gt=0, description="sliding window length, s")
@@ -61,6 +98,16 @@ class Settings(BaseSettings):
     api_admin_token_sha256: str | None = Field(None, description="SHA-256 hex of the admin token, instead of it")
     api_viewer_token_sha256: str | None = Field(None, description="SHA-256 hex of the viewer token, instead of it")
     registry_db: str = Field("registry.db", description="SQLite file of the facility registry (teams, athletes...)")
+    api_max_body_kb: int = Field(1024, ge=1, description="largest accepted API request body, KB (413 above)")
+    api_rate_per_s: float = Field(50.0, ge=0, description="API requests per second per token or client, 0 = off")
+    api_rate_burst: int = Field(100, ge=1, description="API requests a client may send at once before 429")
+    api_request_timeout_s: float = Field(30.0, gt=0, description="longest API request handling, s (504 after)")
+    api_ws_max_message_kb: int = Field(64, ge=1, description="largest message a wall WebSocket client may send, KB")
+    http_keep_alive_s: float = Field(5.0, gt=0, description="idle HTTP keep-alive connections close after this, s")
+    http_max_concurrency: int = Field(
+        1000, ge=1, description="open connections and requests per HTTP server before 503 (api, gateway)"
+    )
+    http_ws_ping_s: float = Field(20.0, gt=0, description="WebSocket ping interval and pong timeout, s")
 
     # Alerts (docs/alerts.md)
     alerts_group: str = "kinesync-alerts"
@@ -81,6 +128,7 @@ class Settings(BaseSettings):
         description="true phase lags of the simulated stations, used in turn, ms (JSON list)",
     )
     sim_duration_s: float | None = Field(None, description="stop the simulation after this session time, s")
+    sim_bar: bool = Field(True, description="simulated stations also carry a linear position transducer on the bar")
 
     # Gateway (docs/gateway.md)
     gateway_source: Literal["sim", "c3d", "csv", "lsl", "http"] = Field(
@@ -100,6 +148,12 @@ class Settings(BaseSettings):
     gateway_buffer_s: float = Field(30.0, gt=0, description="oldest buffered frame kept, s")
     gateway_send_timeout_s: float = Field(2.0, gt=0, description="broker acknowledgement wait before an outage, s")
     gateway_max_body_kb: int = Field(4096, ge=1, description="largest accepted ingest body, KB")
+    gateway_rate_per_s: float = Field(
+        1000.0, ge=0, description="ingest requests per second per device token or client address (0 = off)"
+    )
+    gateway_rate_burst: int = Field(2000, ge=1, description="ingest requests a device may send at once before 429")
+    gateway_request_timeout_s: float = Field(10.0, gt=0, description="longest ingest request handling, s (504 after)")
+    gateway_ws_idle_s: float = Field(60.0, gt=0, description="ingest WebSocket closes after this long silent, s")
     gateway_latency_ms: dict[str, float] = Field(
         {}, description='per-device latency offsets, ms (JSON: {"device": 17.0}); subtracted from its stamps'
     )

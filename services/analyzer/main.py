@@ -1,4 +1,4 @@
-"""analyzer: a consumer-group member that turns a station's EMG and force frames into window metrics."""
+"""analyzer: a consumer-group member that turns a station's EMG, force and bar frames into window metrics."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 import logging
 import time
 
-from kinesync.bus.base import Bus, TopicPartition
-from kinesync.bus.kafka import KafkaBus
+from kinesync.bus.base import Bus, Consumer, TopicPartition
+from kinesync.bus.kafka import DeliveryError, KafkaBus
 from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSIONS
 from kinesync.models import SessionAssignment
 from kinesync.runtime.service import run_service
@@ -17,6 +17,9 @@ from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.station import AnalysisConfig
 
 log = logging.getLogger("kinesync.analyzer")
+# Messages analysed between two chances for the producer to send: about 4 stations' EMG and force
+# frames of one 50 ms tick, so at most a few reps' analysis (~5 ms each) delays a finished record.
+_SLICE_MESSAGES = 8
 
 
 def analysis_config(settings: Settings) -> AnalysisConfig:
@@ -42,6 +45,24 @@ async def follow_sessions(bus: Bus, engine: AnalyzerEngine, stop: asyncio.Event)
         await consumer.stop()
 
 
+async def redo_from_last_commit(
+    bus: Bus, consumer: Consumer, engine: AnalyzerEngine, commits: CommitTracker, exc: Exception
+) -> None:
+    """Outputs were lost (the broker went away): forget every station and replay from the last commit.
+
+    The same path a crash takes, without the crash: the replay re-emits the lost windows under the
+    same keys. The topics are created first, since a broker that lost its data lost them too.
+    """
+    parts = consumer.assignment()
+    log.warning("outputs not acknowledged (%s); replaying %d partitions from the last commit", exc, len(parts))
+    commits.forget(parts)
+    engine.drop_partitions(parts)
+    await bus.ensure_topics()
+    rewind = getattr(consumer, "rewind", None)
+    if rewind is not None:
+        await rewind()
+
+
 async def run_analyzer(
     bus: Bus, settings: Settings, stop: asyncio.Event, engine: AnalyzerEngine | None = None
 ) -> AnalyzerEngine:
@@ -54,14 +75,22 @@ async def run_analyzer(
         # replays the rest and rebuilds the same buffers.
         safe = {tp: o for tp, o in commits.safe_offsets(engine.needed_from).items() if tp in parts}
         if safe and consumer is not None:
-            await producer.flush()
-            await consumer.commit(safe)
+            try:
+                await producer.flush()
+            except DeliveryError as exc:
+                log.warning("outputs not acknowledged at a rebalance, offsets left as they were: %s", exc)
+            else:
+                await consumer.commit(safe)
         commits.forget(parts)
         gone = engine.drop_partitions(parts)
         if gone:
             log.info("handed over %d stations: %s", len(gone), ", ".join(sorted(gone)))
 
-    consumer = bus.consumer(list(INPUT_TOPICS), settings.analyzer_group, on_revoked=revoked)
+    def assigned(parts: set[TopicPartition]) -> None:
+        # Co-partitioned topics: the partition numbers say which stations this instance now owns.
+        log.info("assigned input partitions %s", sorted({p for _, p in parts}))
+
+    consumer = bus.consumer(list(INPUT_TOPICS), settings.analyzer_group, on_revoked=revoked, on_assigned=assigned)
     producer = bus.producer()
     await producer.start()
     await consumer.start()
@@ -69,27 +98,39 @@ async def run_analyzer(
     log.info("analyzer consuming %s in group %s", ", ".join(INPUT_TOPICS), settings.analyzer_group)
     try:
         while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+            batch = await consumer.getmany(timeout_ms=100, max_records=settings.analyzer_max_records)
             now = time.time_ns()
-            for msg in batch:
-                out = engine.handle(msg, now)
-                commits.record((msg.topic, msg.partition), msg.offset,
-                               out.frame.station if out.frame is not None else None,
-                               out.frame.end_ns if out.frame is not None else 0)
-                for dl in out.dead_letters:
-                    log.warning("dead letter from %s[%d]@%d: %s", dl.source_topic, dl.partition, dl.offset, dl.reason)
-                    await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
+            # A batch at once (a station's window clock is polled per hop of data, not per frame), in
+            # slices: reps of many stations often end together (a class squatting on one count), and
+            # each costs milliseconds, so each slice's records go out before the next slice is analysed.
+            for first in range(0, len(batch), _SLICE_MESSAGES):
+                piece = batch[first : first + _SLICE_MESSAGES]
+                out = engine.handle_batch(piece, now)
+                dead = iter(out.dead_letters)
+                for msg, frame in zip(piece, out.frames, strict=True):
+                    commits.record((msg.topic, msg.partition), msg.offset, frame.station if frame is not None else None,
+                                   frame.end_ns if frame is not None else 0)
+                    if frame is None:
+                        dl = next(dead)
+                        log.warning("dead letter from %s[%d]@%d: %s", dl.source_topic, dl.partition, dl.offset,
+                                    dl.reason)
+                        await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
                 for m in out.metrics:
                     await producer.send(METRICS, m.model_dump_json().encode(), m.key())
-                for r in out.reps:
+                for r in engine.take_reps():
                     await producer.send(REPS, r.model_dump_json().encode(), r.key())
-            for m in engine.tick(time.time_ns()):
+                await asyncio.sleep(0)  # let the producer send them
+            for m in engine.tick(now if batch else time.time_ns()):
                 await producer.send(METRICS, m.model_dump_json().encode(), m.key())
             for r in engine.take_reps():
                 await producer.send(REPS, r.model_dump_json().encode(), r.key())
             if batch:
                 # Outputs first, then offsets: a crash in between re-emits, never loses.
-                await producer.flush()
+                try:
+                    await producer.flush()
+                except DeliveryError as exc:
+                    await redo_from_last_commit(bus, consumer, engine, commits, exc)
+                    continue
                 await consumer.commit(commits.safe_offsets(engine.needed_from))
     finally:
         sessions.cancel()

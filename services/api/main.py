@@ -10,7 +10,9 @@ import uvicorn
 from kinesync.alerts.rules import LagDriftRule
 from kinesync.api.app import create_app
 from kinesync.api.auth import ApiTokens
+from kinesync.api.cue_routes import run_cues
 from kinesync.api.facility_service import keep_sessions_published, start_facility, stop_facility
+from kinesync.api.limits import HttpLimits, uvicorn_options
 from kinesync.api.state import LiveState
 from kinesync.bus.base import Bus
 from kinesync.bus.kafka import KafkaBus
@@ -49,14 +51,17 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     bus = KafkaBus(settings)
     await bus.ensure_topics()
     state = LiveState()
-    app = create_app(state, tokens=ApiTokens.from_settings(settings))
+    limits = HttpLimits.for_api(settings)
+    app = create_app(state, tokens=ApiTokens.from_settings(settings), limits=limits)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="off",
+                       **uvicorn_options(settings, limits.ws_max_message_bytes or 0))
     )
     server.install_signal_handlers = lambda: None  # the service runner owns SIGINT/SIGTERM
     registry, sink = await start_facility(app, bus, settings)
     feed = asyncio.create_task(follow_metrics(bus, state, stop, LagDriftRule()))
     sessions = asyncio.create_task(keep_sessions_published(registry, sink, stop))
+    cues = asyncio.create_task(run_cues(app, bus, settings, stop))  # station views and cue WebSockets
     serve = asyncio.create_task(server.serve())
     log.info("wall page on http://%s:%d/", settings.api_host, settings.api_port)
     await stop.wait()
@@ -64,7 +69,8 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     await asyncio.gather(serve, return_exceptions=True)
     feed.cancel()
     sessions.cancel()
-    await asyncio.gather(feed, sessions, return_exceptions=True)
+    cues.cancel()
+    await asyncio.gather(feed, sessions, cues, return_exceptions=True)
     await stop_facility(registry, sink)
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import uvicorn
 
+from kinesync.api.limits import HttpLimits, uvicorn_options
 from kinesync.bus.base import Bus
 from kinesync.bus.kafka import KafkaBus
 from kinesync.bus.topics import SESSIONS, topic_for_kind
@@ -41,9 +42,9 @@ async def run_sim_gateway(bus: Bus, settings: Settings, stop: asyncio.Event) -> 
     sent = 0
     try:
         stations = sim_stations(settings.sim_stations, settings.sim_lags_ms, settings.sim_seed)
-        source = SimSource(stations, realtime=settings.sim_realtime)
+        source = SimSource(stations, realtime=settings.sim_realtime, bar=settings.sim_bar)
         for st in stations:
-            record = st.assignment(source.origin_ns).model_dump_json().encode()
+            record = st.assignment(source.origin_ns, bar=settings.sim_bar).model_dump_json().encode()
             await producer.send(SESSIONS, record, st.station.encode())
         log.info(
             "simulating %d stations (true lags %s ms), %s",
@@ -97,7 +98,7 @@ async def _frames(settings: Settings, stats: GatewayStats, stop: asyncio.Event) 
                 return
     elif kind == "sim":
         stations = sim_stations(settings.sim_stations, settings.sim_lags_ms, settings.sim_seed)
-        sim = SimSource(stations, realtime=settings.sim_realtime)
+        sim = SimSource(stations, realtime=settings.sim_realtime, bar=settings.sim_bar)
         async for frames in sim.ticks(settings.sim_duration_s):
             for f in frames:
                 yield f
@@ -140,9 +141,11 @@ async def run_gateway(
     serve: asyncio.Task[None] | None = None
     if settings.gateway_port:
         app = create_gateway_app(publisher, TokenStore.load(settings.gateway_tokens_file),
-                                 max_body_bytes=settings.gateway_max_body_kb * 1024)
+                                 max_body_bytes=settings.gateway_max_body_kb * 1024,
+                                 limits=HttpLimits.for_gateway(settings))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.gateway_host, port=settings.gateway_port,
-                                               log_level="warning", lifespan="off"))
+                                               log_level="warning", lifespan="off",
+                                               **uvicorn_options(settings, settings.gateway_max_body_kb * 1024)))
         server.install_signal_handlers = lambda: None  # the service runner owns SIGINT/SIGTERM
         serve = asyncio.create_task(server.serve())
         log.info("health and ingest on http://%s:%d/health", settings.gateway_host, settings.gateway_port)
@@ -185,7 +188,8 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
         producer = bus.producer()
         await producer.start()
         for st in stations:
-            await producer.send(SESSIONS, st.assignment(time.time_ns()).model_dump_json().encode(), st.station.encode())
+            record = st.assignment(time.time_ns(), bar=settings.sim_bar).model_dump_json().encode()
+            await producer.send(SESSIONS, record, st.station.encode())
         await producer.flush()
         await producer.stop()
     await run_gateway(bus, settings, stop, exit_when_done=False)

@@ -8,10 +8,10 @@ import socket
 import time
 
 from kinesync.alerts.rules import LagDriftRule
-from kinesync.bus.base import Bus, Message, TopicPartition
-from kinesync.bus.kafka import KafkaBus
+from kinesync.bus.base import Bus, Message, Producer, TopicPartition
+from kinesync.bus.kafka import DeliveryError, KafkaBus
 from kinesync.bus.topics import DEADLETTER, METRICS, REPS
-from kinesync.models import RepMetric, WindowMetric
+from kinesync.models import DeadLetter, RepMetric, WindowMetric
 from kinesync.runtime.retry import backoff_s
 from kinesync.runtime.service import run_service, sleep_or_stop
 from kinesync.settings import Settings
@@ -39,6 +39,22 @@ async def write_with_retry(
                 log.warning("storage unavailable (%s); retrying, %d points waiting", exc, len(metrics))
             attempt += 1
             if await sleep_or_stop(stop, delay):
+                return False
+
+
+async def send_dead_letters(producer: Producer, letters: list[DeadLetter], stop: asyncio.Event) -> bool:
+    """Until the broker acknowledged every dead letter; False only when stopped first."""
+    attempt = 0
+    while True:
+        for dl in letters:
+            await producer.send(DEADLETTER, dl.model_dump_json().encode(), dl.key.encode() if dl.key else None)
+        try:
+            await producer.flush()
+            return True
+        except DeliveryError as exc:
+            log.warning("dead letters not acknowledged (%s); sending them again", exc)
+            attempt += 1
+            if await sleep_or_stop(stop, backoff_s(attempt)):
                 return False
 
 
@@ -113,9 +129,8 @@ async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asy
                 metrics, reps = [], []
             else:
                 await write_side_points(store, rule, metrics, len(pending), dead_seen)
-            for dl in bad:
-                await producer.send(DEADLETTER, dl.model_dump_json().encode(), dl.key.encode() if dl.key else None)
-            await producer.flush()
+            if not await send_dead_letters(producer, bad, stop):
+                break  # stopping before the broker took them: offsets stay uncommitted
             offsets: dict[TopicPartition, int] = {}
             for msg in pending:
                 offsets[(msg.topic, msg.partition)] = max(offsets.get((msg.topic, msg.partition), 0), msg.offset + 1)

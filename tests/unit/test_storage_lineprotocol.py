@@ -39,7 +39,7 @@ def test_full_metric_exact_line() -> None:
         "lag_ms=97.5,coupling=0.82,alignment=0.7,body_weight_n=812.25,rfd_0_100_n_per_s=5400.0,"
         "peak_force_n=1900.5,target_low_ms=80.0,target_high_ms=120.0,in_window=true,partial=false,"
         "window_end_ns=1700000002000000000i,force_onset_ns=1700000000900000000i,"
-        "rep_peak_ns=1700000001200000000i,emitted_at_ns=1700000004000000123i "
+        "rep_peak_ns=1700000001200000000i,emitted_at_ns=1700000004000000123i,target_source=\"fixed\" "
         "1700000000000000000"
     )
 
@@ -48,7 +48,7 @@ def test_none_and_empty_are_omitted() -> None:
     m = WindowMetric(station="s02", athlete="", window_start_ns=10, window_end_ns=20, partial=True)
     assert metric_to_line(m) == (
         "window_metrics,station=s02 target_low_ms=80.0,target_high_ms=120.0,partial=true,"
-        "window_end_ns=20i,emitted_at_ns=0i 10"
+        "window_end_ns=20i,emitted_at_ns=0i,target_source=\"fixed\" 10"
     )
 
 

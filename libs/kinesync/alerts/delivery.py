@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from kinesync.alerts.rules import AlertEvent
 from kinesync.alerts.signing import EVENT_HEADER, IDEMPOTENCY_HEADER, signed_headers
 from kinesync.alerts.store import GRAFANA, AlertStore, OutboxRow
 from kinesync.alerts.subscriptions import Subscription
+from kinesync.runtime.secrets import SecretFileError, read_secret
 
 log = logging.getLogger("kinesync.alerts.delivery")
 NS = 1_000_000_000
@@ -51,7 +51,10 @@ def webhook_request(sub: Subscription, event: AlertEvent) -> tuple[bytes, dict[s
         # endpoints get the idempotency key and the signature.
         headers[IDEMPOTENCY_HEADER] = event.key
         headers[EVENT_HEADER] = event.state
-        secret = sub.secret.get_secret_value() if sub.secret else os.environ.get(sub.secret_env or "", "")
+        try:  # the variable itself, its _FILE, or the secrets directory (kinesync.runtime.secrets)
+            secret = sub.secret.get_secret_value() if sub.secret else read_secret(sub.secret_env)
+        except SecretFileError as exc:
+            raise Permanent(f"no signing secret: {exc}") from None
         if not secret:
             raise Permanent(f"no signing secret (environment variable {sub.secret_env} is empty)")
         headers.update(signed_headers(secret, body))

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from kinesync.api.auth import ApiTokens, ViewerDep
+from kinesync.api.limits import HttpLimits, LimitsMiddleware
 from kinesync.api.state import LiveState, StationStatus
 
 
@@ -17,8 +18,13 @@ def wall_html() -> str:
     return files("kinesync.api").joinpath("static/wall.html").read_text(encoding="utf-8")
 
 
-def create_app(state: LiveState, *, title: str = "KineSync", tokens: ApiTokens | None = None) -> FastAPI:
+def create_app(
+    state: LiveState, *, title: str = "KineSync", tokens: ApiTokens | None = None, limits: HttpLimits | None = None
+) -> FastAPI:
     app = FastAPI(title=title)
+    if limits is not None:  # size, rate and time limits (kinesync.api.limits); tests may leave them off
+        app.add_middleware(LimitsMiddleware, limits=limits,
+                           known_token=lambda _scope, token: app.state.tokens.role_of(token) is not None)
     app.state.live = state
     app.state.tokens = tokens or ApiTokens()
     started = time.monotonic()
@@ -46,6 +52,17 @@ def create_app(state: LiveState, *, title: str = "KineSync", tokens: ApiTokens |
     from kinesync.api.facility_routes import router as facility_router
 
     app.include_router(facility_router)
+    # Plan templates, the live plan position, priming effect and trends (also /api/v1).
+    from kinesync.api.plan_routes import router as plan_router
+
+    app.include_router(plan_router)
+    # Station view (/station/{id}), cue WebSockets and personal target windows; the hub is fed by
+    # the API service's reps consumer.
+    from kinesync.api.cue_hub import CueHub
+    from kinesync.api.cue_routes import router as cue_router
+
+    app.state.cues = CueHub()
+    app.include_router(cue_router)
     # Alert subscriptions, rules and deliveries (/api/alerts); the store opens on first use.
     from kinesync.api.alerts_routes import router as alerts_router
 

@@ -12,6 +12,8 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from kinesync.training.plan_models import SessionPlan
+
 T = TypeVar("T")
 
 # Station ids are what devices put in frames and what Kafka uses as key: keep them plain.
@@ -142,6 +144,7 @@ class SessionIn(_In):
     station_id: StationId
     athlete_id: int = Field(ge=1, le=MAX_ID)
     exercise: Exercise
+    plan_id: int | None = Field(None, ge=1, le=MAX_ID, description="plan template to follow (GET /plans)")
 
 
 class Session(BaseModel):
@@ -156,3 +159,8 @@ class Session(BaseModel):
     started_at_ns: int = Field(description="wall-clock start, ns since the epoch")
     stopped_at_ns: int | None = Field(None, description="wall-clock stop, ns; null while running")
     active: bool
+    plan_id: int | None = Field(None, description="the template the session's plan was copied from")
+    plan: SessionPlan | None = Field(None, description="the plan the analyzer counts reps through")
+    plan_block_index: int = Field(0, description="block the count (re)started at, 0-based")
+    plan_set_index: int = Field(0, description="set within that block, 0-based")
+    plan_position_ns: int = Field(0, description="when a coach last set the position, ns (0: at the start)")

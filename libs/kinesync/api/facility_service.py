@@ -12,6 +12,7 @@ from kinesync.api.registry import Registry, assignment_of
 from kinesync.api.sessions_out import ProducerSessionSink, PublishError
 from kinesync.bus.base import Bus
 from kinesync.settings import Settings
+from kinesync.storage.sqlite import SqliteStore
 
 log = logging.getLogger("kinesync.api")
 
@@ -24,7 +25,15 @@ async def start_facility(app: FastAPI, bus: Bus, settings: Settings) -> tuple[Re
     producer = bus.producer()
     await producer.start()
     sink = ProducerSessionSink(producer)
+    # Every published assignment carries the personal-window mode, lock and last learned window.
+    from kinesync.api.cue_routes import PersonalSessionSink
+    from kinesync.api.personal_store import PersonalStore
+
+    app.state.personal_store = PersonalStore(settings.registry_db)
+    sink = PersonalSessionSink(sink, registry, app.state.personal_store)  # type: ignore[assignment]
     app.state.registry, app.state.session_sink = registry, sink
+    # Priming effect and trends read the reps the writer stored (the embedded SQLite store).
+    app.state.rep_store = None if settings.influx_url else SqliteStore(settings.sqlite_path)
     return registry, sink
 
 

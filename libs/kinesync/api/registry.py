@@ -33,6 +33,7 @@ from kinesync.api.facility_models import (
     TeamPatch,
 )
 from kinesync.models import SessionAssignment
+from kinesync.training.plan_models import SessionPlan
 
 R = TypeVar("R")
 
@@ -48,10 +49,18 @@ CREATE TABLE IF NOT EXISTS sessions (
   team_name TEXT, exercise TEXT NOT NULL, target_low_ms REAL NOT NULL, target_high_ms REAL NOT NULL,
   started_at_ns INTEGER NOT NULL, stopped_at_ns INTEGER);
 CREATE INDEX IF NOT EXISTS sessions_active ON sessions (station_id) WHERE stopped_at_ns IS NULL;
+CREATE TABLE IF NOT EXISTS plans (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, plan TEXT NOT NULL, created_at_ns INTEGER NOT NULL);
 """
+# Columns added to sessions after the first release (the session plan and the coach-set position):
+# added to an existing registry file on open, with defaults, so old rows stay valid.
+_SESSION_ADDED = (
+    ("plan_id", "INTEGER"), ("plan", "TEXT"), ("plan_block_index", "INTEGER NOT NULL DEFAULT 0"),
+    ("plan_set_index", "INTEGER NOT NULL DEFAULT 0"), ("plan_position_ns", "INTEGER NOT NULL DEFAULT 0"),
+)
 _SESSION_COLS = (
     "id, station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, target_high_ms, "
-    "started_at_ns, stopped_at_ns"
+    "started_at_ns, stopped_at_ns, plan_id, plan, plan_block_index, plan_set_index, plan_position_ns"
 )
 
 
@@ -66,7 +75,15 @@ class Conflict(ValueError):
 def _session(row: tuple[Any, ...]) -> Session:
     keys = [c.strip() for c in _SESSION_COLS.split(",")]
     values = dict(zip(keys, row, strict=True))
+    values["plan"] = SessionPlan.model_validate_json(values["plan"]) if values["plan"] else None
     return Session(**values, active=values["stopped_at_ns"] is None)
+
+
+def _add_columns(conn: sqlite3.Connection, table: str, columns: tuple[tuple[str, str], ...]) -> None:
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    for name, kind in columns:
+        if name not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 def assignment_of(s: Session) -> SessionAssignment:
@@ -77,7 +94,8 @@ def assignment_of(s: Session) -> SessionAssignment:
     return SessionAssignment(
         station=s.station_id, athlete=s.athlete_name, team=s.team_name, exercise=s.exercise.value,
         session=str(s.id), target_low_ms=s.target_low_ms, target_high_ms=s.target_high_ms,
-        updated_at_ns=s.started_at_ns,
+        updated_at_ns=s.started_at_ns, plan=s.plan, plan_block_index=s.plan_block_index,
+        plan_set_index=s.plan_set_index, plan_position_ns=s.plan_position_ns,
     )
 
 
@@ -98,6 +116,7 @@ class Registry:
             if self.path != ":memory:":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(_DDL)
+            _add_columns(conn, "sessions", _SESSION_ADDED)
             self._conn = conn
         return self._conn
 
@@ -369,13 +388,34 @@ class Registry:
                 raise Conflict(f"athlete {athlete.id} is in running session {busy[0]} on station {busy[1]!r}")
             team = self._team(c, athlete.team_id).name if athlete.team_id is not None else None
             target = self._target(c, athlete.id, body.exercise)
+            plan = None
+            if body.plan_id is not None:  # a copy: editing or deleting the template leaves the session as run
+                plan = self._one(c, "SELECT plan FROM plans WHERE id = ?", [body.plan_id], f"plan {body.plan_id}")[0]
             cur = c.execute(
                 "INSERT INTO sessions (station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, "
-                "target_high_ms, started_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "target_high_ms, started_at_ns, plan_id, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [station.id, athlete.id, athlete.name, team, body.exercise.value, target.low_ms, target.high_ms,
-                 self._clock_ns()],
+                 self._clock_ns(), body.plan_id, plan],
             )
             return self._get_session(c, int(cur.lastrowid or 0))
+
+        return await self._tx(fn)
+
+    async def set_plan_position(self, session_id: int, block_index: int, set_index: int) -> Session:
+        """Move a running session's plan count to a block and set; the new position time restarts the
+        analyzer's count there once the assignment is republished."""
+
+        def fn(c: sqlite3.Connection) -> Session:
+            s = self._get_session(c, session_id)
+            if not s.active:
+                raise Conflict(f"session {session_id} is stopped")
+            if s.plan is None:
+                raise Conflict(f"session {session_id} follows no plan")
+            if block_index >= len(s.plan.blocks) or set_index >= s.plan.blocks[block_index].sets:
+                raise Conflict(f"the plan of session {session_id} has no block {block_index}, set {set_index}")
+            c.execute("UPDATE sessions SET plan_block_index = ?, plan_set_index = ?, plan_position_ns = ? WHERE id = ?",
+                      [block_index, set_index, max(self._clock_ns(), s.plan_position_ns + 1), session_id])
+            return self._get_session(c, session_id)
 
         return await self._tx(fn)
 

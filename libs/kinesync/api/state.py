@@ -32,11 +32,13 @@ class StationStatus(BaseModel):
     peak_force_n: float | None = None
     body_weight_n: float | None = None
     transfer_index: float | None = Field(None, description="latest force transfer index, 0..1")
+    mean_velocity_m_s: float | None = Field(None, description="latest mean concentric bar velocity, m/s")
     last_alert: str | None = Field(None, description="message of the station's latest alert event")
     last_alert_state: Literal["firing", "resolved"] | None = None
     last_alert_age_s: float | None = Field(None, description="seconds since that alert event arrived")
     target_low_ms: float
     target_high_ms: float
+    target_source: Literal["fixed", "personal", "locked"] = Field("fixed", description="which window judges")
     partial: bool = False
     window_start_ns: int
     updated_at: str = Field(description="ISO-8601 UTC wall-clock time the last record arrived")
@@ -56,6 +58,7 @@ class _Station:
     peak_force_n: float | None = None
     body_weight_n: float | None = None
     transfer_index: float | None = None
+    mean_velocity_m_s: float | None = None
     alert: tuple[str, str, float] | None = None  # (message, state, received at)
 
 
@@ -92,7 +95,8 @@ class LiveState:
             st.latest, st.received_at = m, now
         if m.lag_ms is not None:
             st.lag, st.lag_received_at = m, now
-        for name in ("alignment", "rfd_0_100_n_per_s", "peak_force_n", "body_weight_n", "transfer_index"):
+        for name in ("alignment", "rfd_0_100_n_per_s", "peak_force_n", "body_weight_n", "transfer_index",
+                     "mean_velocity_m_s"):
             value = getattr(m, name)
             if value is not None:
                 setattr(st, name, value)
@@ -131,11 +135,13 @@ class LiveState:
                     peak_force_n=st.peak_force_n,
                     body_weight_n=st.body_weight_n,
                     transfer_index=st.transfer_index,
+                    mean_velocity_m_s=st.mean_velocity_m_s,
                     last_alert=st.alert[0] if st.alert else None,
                     last_alert_state=st.alert[1] if st.alert else None,  # type: ignore[arg-type]
                     last_alert_age_s=round(max(0.0, now - st.alert[2]), 3) if st.alert else None,
                     target_low_ms=m.target_low_ms,
                     target_high_ms=m.target_high_ms,
+                    target_source=m.target_source,
                     partial=m.partial,
                     window_start_ns=m.window_start_ns,
                     updated_at=_iso(st.received_at),

@@ -67,17 +67,15 @@ class EngineRun:
 
 
 def feed(engine: AnalyzerEngine, ticks: list[list[Message]], first_tick: int, sink: dict[str, list]) -> None:
-    """Deliver ticks as the service would: every message through ``handle``, then ``tick`` once.
+    """Deliver ticks as the service would: each tick as one batch through ``handle_batch``, then ``tick``.
 
     The wall clock handed to the engine is the tick's event time: a paced real-time feed, so
     the bounded wait never fires and no window goes partial.
     """
     for k, tick in enumerate(ticks, start=first_tick + 1):
         now = ORIGIN_NS + round(k * FRAME_S * NS)
-        for msg in tick:
-            out = engine.handle(msg, now)
-            for m in out.metrics:
-                sink.setdefault(m.station, []).append((m.window_start_ns, m.window_end_ns, m.rep_peak_ns))
+        for m in engine.handle_batch(tick, now).metrics:
+            sink.setdefault(m.station, []).append((m.window_start_ns, m.window_end_ns, m.rep_peak_ns))
         for m in engine.tick(now):
             sink.setdefault(m.station, []).append((m.window_start_ns, m.window_end_ns, m.rep_peak_ns))
         engine.take_reps()

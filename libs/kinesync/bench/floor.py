@@ -26,6 +26,7 @@ import numpy as np
 from kinesync.bench.frames import Recording
 from kinesync.codec.frame import SensorKind
 from kinesync.dsp.filters import emg_envelope
+from kinesync.dsp.quantile import percentile_linear
 from kinesync.streaming.rep import EmgView, ForceView, analyze_rep
 from kinesync.streaming.roles import LEG_ROLES, emg_role_rows, force_rows
 from kinesync.streaming.station import AnalysisConfig
@@ -75,7 +76,7 @@ def floor_station(emg: Recording, force: Recording, windows: list[WindowRef], cf
         j0 = _index(slot_end - cfg.hop_ns, t_w0, emg.rate_hz)
         j1 = _index(slot_end, t_w0, emg.rate_hz)
         p = j0 + int(np.argmax(leg_w[j0:j1]))
-        _ = leg_w[max(0, p - guard) : p + guard + 1].max(), np.percentile(leg_w, 10)
+        _ = leg_w[max(0, p - guard) : p + guard + 1].max(), percentile_linear(leg_w, 10)
         if w.rep_peak_ns is None:
             continue
         emg_view = EmgView(

@@ -100,7 +100,8 @@ class Run:
                 "partial_windows": p.partial_windows, "windows": p.windows, "reps": p.reps,
                 "gateway_late_s": p.gateway_late_s,
                 "rep_latency_ms": _lat(p.rep_latency_ms), "rep_input_ms": _lat(p.rep_input_ms),
-                "rep_output_ms": _lat(p.rep_output_ms), "window_latency_ms": _lat(p.window_latency_ms),
+                "rep_output_ms": _lat(p.rep_output_ms), "rep_analyzer_ms": _lat(p.rep_analyzer_ms),
+                "window_latency_ms": _lat(p.window_latency_ms),
                 "storage_latency_ms": _lat(p.storage_latency_ms), "stored_windows": p.stored,
                 "writer_points": p.writer_points,
                 "writer_points_per_s": p.writer_points / p.writer_span_s if p.writer_span_s else None,
@@ -200,6 +201,8 @@ class Report:
         row("rep end → metric p99, ms", "pipeline", lambda d: d["rep_latency_ms"]["p99"], ".0f")
         row("  of which window end → analyzer has it, p50", "pipeline", lambda d: d["rep_input_ms"]["p50"], ".0f")
         row("  of which analyzer → on the topic, p50", "pipeline", lambda d: d["rep_output_ms"]["p50"], ".0f")
+        row("    of which in the analyzer (batch → record sent), p50", "pipeline",
+            lambda d: d["rep_analyzer_ms"]["p50"], ".0f")
         row("  reps measured", "pipeline", lambda d: d["rep_latency_ms"]["n"], "d")
         row("metric → visible in SQLite p50, ms", "pipeline", lambda d: d["storage_latency_ms"]["p50"], ".0f")
         row("metric → visible in SQLite p99, ms", "pipeline", lambda d: d["storage_latency_ms"]["p99"], ".0f")

@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata
 
 from kinesync.bus.base import Message, RebalanceCallback
 from kinesync.bus.base import TopicPartition as TP
 from kinesync.bus.memory import _maybe_await
+from kinesync.bus.security import connection_hint, kafka_security_kwargs
 from kinesync.bus.topics import ALL_TOPICS, COMPACTED
 from kinesync.settings import Settings
 
@@ -39,7 +40,9 @@ class KafkaBus:
         """
         s = self.settings
         for attempt in range(attempts):
-            admin = AIOKafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="kinesync-admin")
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=s.bootstrap_servers, client_id="kinesync-admin", **kafka_security_kwargs(s)
+            )
             try:
                 await admin.start()
                 existing = set(await admin.list_topics())
@@ -63,8 +66,7 @@ class KafkaBus:
             except (KafkaConnectionError, OSError) as exc:
                 if attempt == attempts - 1:
                     raise ConnectionError(
-                        f"cannot reach Kafka at {s.bootstrap_servers} ({exc}); "
-                        "check KINESYNC_BOOTSTRAP_SERVERS and that the broker runs"
+                        f"cannot reach Kafka at {s.bootstrap_servers} ({exc}); {connection_hint(s)}"
                     ) from exc
                 await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
             finally:
@@ -98,7 +100,14 @@ class KafkaProducer:
             # Idempotence needs InitProducerId, which not every Kafka-compatible broker offers;
             # duplicates are harmless downstream because storage keys are deterministic.
             enable_idempotence=False,
+            **kafka_security_kwargs(settings),
         )
+
+        # aiokafka reports a lost message only on its delivery future; flush() must say so, or a
+        # caller would commit input offsets for outputs the broker never took (e.g. across a restart).
+        self._in_flight: set[asyncio.Future[object]] = set()
+        self._failed = 0
+        self._error: BaseException | None = None
 
     async def start(self) -> None:
         await self._producer.start()
@@ -106,11 +115,30 @@ class KafkaProducer:
     async def stop(self) -> None:
         await self._producer.stop()
 
+    def _settled(self, fut: asyncio.Future[object]) -> None:
+        self._in_flight.discard(fut)
+        if fut.cancelled() or fut.exception() is not None:
+            self._failed += 1
+            self._error = self._error or (fut.exception() if not fut.cancelled() else asyncio.CancelledError())
+
     async def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
-        await self._producer.send(topic, value=value, key=key)
+        fut = await self._producer.send(topic, value=value, key=key)
+        self._in_flight.add(fut)
+        fut.add_done_callback(self._settled)
 
     async def flush(self) -> None:
+        """Return when everything sent so far is on the broker; DeliveryError if anything was not."""
         await self._producer.flush()
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+        failed, error = self._failed, self._error
+        self._failed, self._error = 0, None
+        if failed:
+            raise DeliveryError(f"{failed} message(s) not acknowledged by the broker: {error!r}")
+
+
+class DeliveryError(ConnectionError):
+    """Messages given to ``send`` were not acknowledged; whoever sent them must not commit their inputs."""
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -149,8 +177,15 @@ class KafkaConsumer:
             # message larger than this is still delivered whole (one batch per fetch at least).
             max_partition_fetch_bytes=256 * 1024,
             fetch_max_bytes=4 * 1024 * 1024,
+            # aiokafka's default is 500 ms; on the embedded broker a produce → fetch hop then takes
+            # ~140 ms (median), with 20 ms ~13 ms. A metric pays it twice (docs/performance.md).
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
+            # A subscribed topic that vanished (a broker that lost its data) and was created again is
+            # picked up at the next metadata refresh; aiokafka's default waits 5 minutes for it.
+            metadata_max_age_ms=5_000,
+            **kafka_security_kwargs(settings),
         )
 
     async def start(self) -> None:
@@ -194,9 +229,28 @@ class KafkaConsumer:
     async def commit(self, offsets: Mapping[TP, int] | None = None) -> None:
         if self._group is None:
             return
-        if offsets is None:
-            await self._consumer.commit()
-        elif offsets:
-            await self._consumer.commit(
-                {TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in offsets.items()}
-            )
+        try:
+            if offsets is None:
+                await self._consumer.commit()
+            elif offsets:
+                await self._consumer.commit(
+                    {TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in offsets.items()}
+                )
+        except KafkaError as exc:
+            # The group moved on (rebalance, or a restarted broker that forgot this member). Not
+            # committing is always safe: the next owner re-reads from the last commit, and every
+            # output is keyed, so the replay overwrites.
+            log.warning("offsets not committed for group %s: %r", self._group, exc)
+
+    async def rewind(self) -> None:
+        """Go back to the group's committed offsets (the beginning where there are none), for a redo."""
+        parts = self._consumer.assignment()
+        if not parts or self._group is None:
+            return
+        committed = {tp: await self._consumer.committed(tp) for tp in parts}
+        fresh = [tp for tp, o in committed.items() if o is None]
+        for tp, o in committed.items():
+            if o is not None:
+                self._consumer.seek(tp, o)
+        if fresh:
+            await self._consumer.seek_to_beginning(*fresh)

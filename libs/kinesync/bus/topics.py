@@ -12,7 +12,7 @@ REPS = "kinesync.reps"
 SESSIONS = "kinesync.sessions"
 DEADLETTER = "kinesync.deadletter"
 
-INPUT_TOPICS: tuple[str, ...] = (EMG, FORCE)
+INPUT_TOPICS: tuple[str, ...] = (EMG, FORCE, VELOCITY)
 ALL_TOPICS: tuple[str, ...] = (EMG, FORCE, VELOCITY, METRICS, REPS, SESSIONS, DEADLETTER)
 # Sessions is a table (latest assignment per station), so Kafka keeps only the newest record per key.
 COMPACTED: frozenset[str] = frozenset({SESSIONS})

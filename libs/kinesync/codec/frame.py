@@ -129,6 +129,8 @@ def encode(frame: Frame) -> bytes:
     _check_rate(frame.rate_hz)
     if not frame.station:
         raise FrameError("station is empty")
+    if not -(2**63) <= frame.t0_ns < 2**63 or not 0 <= frame.seq < 2**64:
+        raise FrameError(f"t0_ns {frame.t0_ns} or seq {frame.seq} does not fit the header (int64, uint64)")
     data = np.ascontiguousarray(samples, dtype=_FLOAT32_LE)
     if not frame.nan_allowed and not np.isfinite(data).all():
         raise FrameError("samples contain NaN or Inf and the frame does not allow gap markers")
@@ -172,12 +174,63 @@ def _read_text(buf: memoryview, pos: int, what: str) -> tuple[str, int]:
         raise FrameError(f"{what} is not valid UTF-8") from exc
 
 
+_Meta = tuple[str, str, tuple[str, ...], tuple[str, ...], int]
+_META_CACHE: dict[tuple[int, bytes], _Meta] = {}
+_META_CACHE_MAX = 4096
+
+
+def _read_meta(buf: memoryview, n_ch: int) -> _Meta:
+    """Station, device, channel names, units and the offset of the samples.
+
+    A device repeats the same text block in every frame, so a block seen before (same bytes, same
+    channel count) is taken from a cache instead of being parsed and checked again.
+    """
+    start = end = _HEAD.size
+    key = None
+    if len(buf) >= start + 8:
+        for _ in range(4):
+            if end + 2 > len(buf):
+                break
+            end += 2 + _U16.unpack_from(buf, end)[0]
+        else:
+            if end <= len(buf):
+                key = (n_ch, bytes(buf[start:end]))
+                hit = _META_CACHE.get(key)
+                if hit is not None:
+                    return hit
+    pos = start
+    station, pos = _read_text(buf, pos, "station")
+    device, pos = _read_text(buf, pos, "device")
+    names_text, pos = _read_text(buf, pos, "channel names")
+    units_text, pos = _read_text(buf, pos, "units")
+    if not station:
+        raise FrameError("station is empty")
+    channels = tuple(names_text.split(","))
+    if len(channels) != n_ch or not all(channels):
+        raise FrameError(f"{len(channels)} channel names for {n_ch} channels")
+    units = tuple(units_text.split(","))
+    if len(units) == 1:
+        units = units * n_ch
+    elif len(units) != n_ch:
+        raise FrameError(f"{len(units)} units for {n_ch} channels")
+    pos += -pos % 4
+    meta = (station, device, channels, units, pos)
+    if key is not None:
+        if len(_META_CACHE) >= _META_CACHE_MAX:
+            _META_CACHE.clear()  # many devices come and go: start over rather than grow
+        _META_CACHE[key] = meta
+    return meta
+
+
 def decode(data: bytes | bytearray | memoryview) -> Frame:
     """Parse one frame; the samples are a read-only view on ``data``.
 
     Every problem raises FrameError with a one-line reason; nothing else escapes.
     """
-    buf = memoryview(data).cast("B")
+    try:
+        buf = memoryview(data).cast("B")
+    except TypeError:  # not a buffer at all, or a strided view that cannot be read as plain bytes
+        raise FrameError(f"a frame must be a contiguous bytes-like object, not {type(data).__name__}") from None
     if len(buf) < _HEAD.size:
         raise FrameError(f"truncated header: {len(buf)} bytes, need at least {_HEAD.size}")
     magic, version, kind_raw, flags, n_ch, n, rate, t0_ns, seq = _HEAD.unpack_from(buf, 0)
@@ -196,27 +249,13 @@ def decode(data: bytes | bytearray | memoryview) -> Frame:
     if n < 1 or n > MAX_SAMPLES or n_ch * n > MAX_VALUES:
         raise FrameError(f"absurd size: {n} samples × {n_ch} channels")
     _check_rate(rate)
-    pos = _HEAD.size
-    station, pos = _read_text(buf, pos, "station")
-    device, pos = _read_text(buf, pos, "device")
-    names_text, pos = _read_text(buf, pos, "channel names")
-    units_text, pos = _read_text(buf, pos, "units")
-    if not station:
-        raise FrameError("station is empty")
-    channels = tuple(names_text.split(","))
-    if len(channels) != n_ch or not all(channels):
-        raise FrameError(f"{len(channels)} channel names for {n_ch} channels")
-    units = tuple(units_text.split(","))
-    if len(units) == 1:
-        units = units * n_ch
-    elif len(units) != n_ch:
-        raise FrameError(f"{len(units)} units for {n_ch} channels")
-    pos += -pos % 4
+    station, device, channels, units, pos = _read_meta(buf, n_ch)
     expected = pos + 4 * n_ch * n
     if len(buf) != expected:
         what = "truncated" if len(buf) < expected else "trailing bytes"
         raise FrameError(f"{what}: frame is {len(buf)} bytes, header promises {expected}")
     samples = np.frombuffer(buf, dtype=_FLOAT32_LE, count=n_ch * n, offset=pos).reshape(n_ch, n)
+    samples.flags.writeable = False  # a bytearray would give a writable view; consumers share these samples
     nan_allowed = bool(flags & FLAG_NAN_ALLOWED)
     finite = np.isfinite(samples)
     if not finite.all():

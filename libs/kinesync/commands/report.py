@@ -1,19 +1,69 @@
-"""``kinesync report``: an HTML (and PDF) report of one session, with a per-rep CSV on request."""
+"""``kinesync report``: an HTML (and PDF) report of one session, with a per-rep CSV on request; or, with
+``--athlete ID --weeks N``, an athlete's trends over N weeks."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from datetime import date
 from pathlib import Path
 
 from kinesync.commands.analyze import load
 from kinesync.recordings.readers import RecordingError
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from kinesync.report import from_recording, from_store, render_html, write_csv  # matplotlib: only when used
+def _pdf(out: Path, args: argparse.Namespace) -> None:
     from kinesync.report.pdf import html_to_pdf
+
+    if not args.no_pdf:
+        pdf = out.with_suffix(".pdf")
+        why_not = html_to_pdf(out, pdf)
+        print(why_not or f"PDF: {pdf}")
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    import time
+    from datetime import UTC, datetime
+
+    from kinesync.report.trends import render_trends_html, resolve_athlete, trends_from_store, write_trends_csv
+
+    if args.athlete is None:
+        print("kinesync report: --weeks needs --athlete (registry id or name)", file=sys.stderr)
+        return 2
+    until_ns = time.time_ns() if args.until is None else round(
+        datetime.combine(args.until, datetime.max.time(), UTC).timestamp()) * 1_000_000_000
+
+    registry = args.registry if args.registry.is_file() else None
+
+    async def load_trends():
+        name = await resolve_athlete(args.athlete, registry)
+        return await trends_from_store(args.db, name, args.weeks, until_ns)
+
+    try:
+        t = asyncio.run(load_trends())
+    except (OSError, LookupError) as exc:
+        print(f"kinesync report: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or Path(f"trends-{args.athlete}.html")
+    out.write_text(render_trends_html(t), encoding="utf-8")
+    print(f"trends report: {out} ({sum(w.reps for w in t.weekly)} reps, {len(t.sessions)} sessions, "
+          f"{args.weeks} weeks)")
+    if args.csv:
+        write_trends_csv(t, args.csv)
+        print(f"weekly and per-session CSV: {args.csv}")
+    _pdf(out, args)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.weeks is not None:
+        return cmd_trends(args)
+    if args.session is None:
+        print("kinesync report: give --session ID (a session report) or --athlete ID --weeks N (trends)",
+              file=sys.stderr)
+        return 2
+    from kinesync.report import from_recording, from_store, render_html, write_csv  # matplotlib: only when used
 
     has_recording = args.recording is not None or args.emg or args.force
     try:
@@ -31,34 +81,40 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(data, args.csv)
         print(f"per-rep CSV: {args.csv}")
-    if not args.no_pdf:
-        pdf = out.with_suffix(".pdf")
-        why_not = html_to_pdf(out, pdf)
-        print(why_not or f"PDF: {pdf}")
+    _pdf(out, args)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report", help="HTML/PDF report of one session: lag per rep, EMG envelopes, force curve, rep table",
+        "report", help="HTML/PDF report of one session (lag per rep, EMG envelopes, force curve, rep table, "
+        "priming effect), or of an athlete's trends over weeks",
         description="Write a self-contained HTML report of a session (and a PDF when Chromium is installed). "
         "From the session's recording (a C3D file or --emg/--force CSVs, read as by `kinesync analyze`, "
         "whose numbers the report repeats), or from storage (--db, the SQLite store of `kinesync run`: "
-        "reps and envelopes, no force curve).",
+        "reps and envelopes, no force curve). With --athlete ID --weeks N: the athlete's weekly and per-session "
+        "trends from storage.",
     )
-    p.add_argument("--session", required=True, help="session id (the API's session id, or any label)")
+    p.add_argument("--session", help="session id (the API's session id, or any label)")
     p.add_argument("recording", nargs="?", type=Path, help="the session's C3D file")
     p.add_argument("--emg", type=Path, help="EMG CSV file (as for kinesync analyze)")
     p.add_argument("--force", type=Path, help="force CSV file (as for kinesync analyze)")
     p.add_argument("--map", type=Path, help="channel name → role mapping file")
     p.add_argument("--station", default="replay", help="station name for the records (default replay)")
     p.add_argument("--exercise", default=None, help="the movement, e.g. back_squat")
-    p.add_argument("--athlete", default=None, help="athlete name for the heading")
+    p.add_argument("--athlete", default=None,
+                   help="athlete name for the heading; with --weeks, whose trends (registry id or name)")
+    p.add_argument("--weeks", type=int, choices=range(1, 105), metavar="N",
+                   help="trends report over the last N ISO weeks (1-104) instead of a session report")
+    p.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="trends: the last week is the one holding this day (default today, UTC)")
+    p.add_argument("--registry", type=Path, default=Path(".kinesync/registry.db"),
+                   help="facility registry that maps an athlete id to the name reps carry")
     p.add_argument("--target-low", type=float, default=80.0, help="target lag window, lower edge, ms (default 80)")
     p.add_argument("--target-high", type=float, default=120.0, help="target lag window, upper edge, ms (default 120)")
     p.add_argument("--db", type=Path, default=Path(".kinesync/kinesync.db"),
                    help="SQLite store to read the session from when no recording is given")
-    p.add_argument("--out", type=Path, help="HTML file to write (default session-<id>.html)")
-    p.add_argument("--csv", type=Path, help="also export the per-rep metrics as CSV to this path")
+    p.add_argument("--out", type=Path, help="HTML file to write (default session-<id>.html, trends-<athlete>.html)")
+    p.add_argument("--csv", type=Path, help="also export the per-rep (trends: weekly and per-session) CSV here")
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF even when Chromium is available")
     p.set_defaults(func=cmd_report)

@@ -10,6 +10,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from kinesync.dashboards.common import DATASOURCE, TAGS, col, metric_filters, prop, tag_variable, target
 from kinesync.dashboards.influxql import Select
 from kinesync.storage.lineprotocol import MEASUREMENT as METRICS
+from kinesync.storage.lineprotocol import REP_MEASUREMENT as REPS
 from kinesync.storage.pipeline import ALERTS_MEASUREMENT
 
 UID = "kinesync-athlete"
@@ -75,6 +76,41 @@ def alerts_panel() -> table.Panel:
     )
 
 
+def block_lag_panel() -> timeseries.Panel:
+    """Every rep's lag, one series per plan block kind (priming, working, control; empty: no plan)."""
+    select = Select(REPS, (col("lag_ms", None, "lag"),), FILTERS, group_by_tags=("block_kind",))
+    return (
+        _series("Plan blocks: lag per rep by block kind", "ms", target("A", select, "$tag_block_kind"), width=12)
+        .description("Reps tagged with the kind of the session-plan block they belong to. The priming effect "
+                     "with its confidence interval: the session report or GET /api/v1/athletes/{id}/priming.")
+        .draw_style(GraphDrawStyle.POINTS).point_size(7)
+    )
+
+
+def block_table_panel() -> table.Panel:
+    """Means per block kind over the time range: the raw numbers behind the priming comparison."""
+    select = Select(REPS, (col("lag_ms", "mean", "lag"), col("rfd_0_100_n_per_s", "mean", "RFD 0-100 ms"),
+                           col("transfer_index", "mean", "transfer"), col("alignment", "mean", "alignment")),
+                    FILTERS, group_by_tags=("block_kind",))
+    return (
+        table.Panel().title("Plan blocks: means per block kind").datasource(DATASOURCE).span(12).height(8)
+        .description("Mean lag, RFD 0-100 ms, transfer index and alignment of the reps of each block kind.")
+        .with_target(target("A", select, table=True))
+    )
+
+
+def _weekly(ref: str, field: str, alias: str) -> object:
+    # 1w buckets start on Thursdays (the epoch's weekday); the 4d offset makes them ISO weeks, as in the report.
+    return target(ref, Select(REPS, (col(field, "mean", alias),), FILTERS, group_by_time="1w, 4d", fill="none"),
+                  alias)
+
+
+def trends_panel(title: str, unit: str, *targets: object) -> timeseries.Panel:
+    # Its own 12-week range, whatever the dashboard's: trends are about weeks, the rest about now.
+    return _series(title, unit, *targets, width=8).time_from("12w").draw_style(GraphDrawStyle.LINE).show_points(
+        VisibilityMode.ALWAYS)
+
+
 def build() -> Dashboard:
     return (
         dash.Dashboard("KineSync — athlete detail")
@@ -93,7 +129,16 @@ def build() -> Dashboard:
                             _trend("A", "transfer_index", "transfer")).min(0).max(1))
         .with_panel(_series("RFD 0-100 ms", "suffix: N/s", _trend("A", "rfd_0_100_n_per_s", "RFD 0-100 ms")))
         .with_panel(_series("Peak force", "forceN", _trend("A", "peak_force_n", "peak force")))
+        .with_panel(_series("Bar velocity (mean concentric)", "velocityms",
+                            _trend("A", "mean_velocity_m_s", "mean concentric velocity")).min(0))
         .with_panel(envelope_panel())
         .with_panel(alerts_panel())
+        .with_panel(block_lag_panel())
+        .with_panel(block_table_panel())
+        .with_panel(trends_panel("Trend: lag, weekly (12 weeks)", "ms", _weekly("A", "lag_ms", "lag")))
+        .with_panel(trends_panel("Trend: alignment, weekly", "percentunit",
+                                 _weekly("A", "alignment", "alignment")).min(0).max(1))
+        .with_panel(trends_panel("Trend: RFD 0-100 ms, weekly", "suffix: N/s",
+                                 _weekly("A", "rfd_0_100_n_per_s", "RFD 0-100 ms")))
         .build()
     )

@@ -65,6 +65,13 @@ def build() -> Dashboard:
                                           col("write_latency_ms_mean", "mean", "emitted → stored, mean"), tags=()),
                             "$col", "Window end (facility time) to database acknowledgement, and the writer's "
                             "own share (analyzer emit to acknowledgement)."))
+        .with_panel(_series("Cue latency p50/p99", "ms",
+                            _per_interval(col("cue_latency_ms_p50", "mean", "rep end → cue shown, p50"),
+                                          col("cue_latency_ms_p99", "max", "rep end → cue shown, p99"),
+                                          col("cue_push_latency_ms_p99", "max", "rep end → cue sent, p99"), tags=()),
+                            "$col", "Rep end (the owning window's end, facility time) to the cue painted in a "
+                            "station view, as the views acknowledge it to the API (service=api points, one per "
+                            "10 s); target p99 ≤ 250 ms."))
         .with_panel(_series("Dead letters", "short", _per_interval(col("dead_letters", "sum", "dead letters")),
                             "$tag_instance", "Messages sent to kinesync.deadletter (bad frames, bad metrics)."))
         .with_panel(_series("Windows per station", "short",

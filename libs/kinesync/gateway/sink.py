@@ -14,6 +14,7 @@ from typing import Protocol
 
 from kinesync.bus.base import Bus
 from kinesync.bus.kafka import MAX_MESSAGE_BYTES, KafkaBus
+from kinesync.bus.security import kafka_security_kwargs
 
 Record = tuple[str, bytes, bytes]  # topic, key, value
 
@@ -48,6 +49,7 @@ class KafkaSink:
             acks="all",
             enable_idempotence=False,  # see kinesync.bus.kafka: not every broker offers InitProducerId
             request_timeout_ms=self._timeout_ms,
+            **kafka_security_kwargs(s),
         )
         try:
             await producer.start()

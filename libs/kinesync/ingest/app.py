@@ -16,7 +16,8 @@ import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 
-from kinesync.codec.frame import Frame, FrameError, SensorKind, decode
+from kinesync.api.limits import HttpLimits, LimitsMiddleware
+from kinesync.codec.frame import MAX_RATE_HZ, MIN_RATE_HZ, Frame, FrameError, SensorKind, decode
 from kinesync.gateway.health import GatewayHealth
 from kinesync.gateway.publisher import Publisher
 from kinesync.ingest.tokens import DeviceGrant, TokenStore
@@ -33,17 +34,21 @@ class JsonFrame(BaseModel):
     channels: list[str] = Field(min_length=1)
     units: list[str] = Field(default_factory=lambda: [""])
     rate_hz: float
-    t0_ns: int | None = Field(None, description="facility time of the first sample, ns; default: now minus the frame")
-    seq: int = Field(ge=0)
+    t0_ns: int | None = Field(None, ge=-(2**63), lt=2**63,
+                              description="facility time of the first sample, ns; default: now minus the frame")
+    seq: int = Field(ge=0, lt=2**64)
     samples: list[list[float]] = Field(min_length=1, description="channel-major: one list per channel")
 
     def to_frame(self) -> Frame:
-        data = np.asarray(self.samples, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes Inf, which the frame checks refuse
+            data = np.asarray(self.samples, dtype=np.float32)
         if data.ndim != 2:
             raise FrameError("samples must be one equally long list per channel")
         t0 = self.t0_ns
         if t0 is None:
-            t0 = time.time_ns() - round(data.shape[1] * 1e9 / self.rate_hz) if self.rate_hz > 0 else time.time_ns()
+            # Only a rate the format accepts can date the frame; any other is refused when it is encoded.
+            in_range = MIN_RATE_HZ <= self.rate_hz <= MAX_RATE_HZ
+            t0 = time.time_ns() - (round(data.shape[1] * 1e9 / self.rate_hz) if in_range else 0)
         return Frame(
             station=self.station,
             device=self.device,
@@ -129,9 +134,18 @@ def create_gateway_app(
     *,
     max_body_bytes: int = 4 * 1024 * 1024,
     high_water: float = 0.9,
+    limits: HttpLimits | None = None,
 ) -> FastAPI:
     ingest = Ingest(publisher, tokens or TokenStore(), max_body_bytes, high_water)
     app = FastAPI(title="KineSync gateway", description=__doc__)
+    if limits is not None:
+        rejected = publisher.stats.rejected
+
+        def count(reason: str) -> None:
+            rejected[reason] += 1
+
+        app.add_middleware(LimitsMiddleware, limits=limits, on_reject=count,
+                           known_token=lambda _scope, token: ingest.tokens.authenticate(token) is not None)
 
     def error(exc: IngestError) -> HTTPException:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None

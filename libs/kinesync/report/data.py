@@ -16,6 +16,7 @@ from kinesync.models import RepMetric
 from kinesync.recordings.model import Recording
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.streaming.offline import analyze_recording
+from kinesync.training.priming import NoPrimingComparison, PrimingEffect, priming_effect
 
 
 @dataclass
@@ -30,6 +31,7 @@ class SessionData:
     source: str = ""
     recording: Recording | None = None
     notes: list[str] = field(default_factory=list)
+    priming: PrimingEffect | None = None
 
 
 def from_recording(
@@ -45,9 +47,11 @@ def from_recording(
 async def from_store(path: str | Path, session: str) -> SessionData:
     async with SqliteStore(path) as store:
         reps = await store.query_reps(session=session)
-    if not reps:
-        raise LookupError(f"no reps of session {session!r} in {path}")
-    first = reps[0]
+        if not reps:
+            raise LookupError(f"no reps of session {session!r} in {path}")
+        first = reps[0]
+        # The priming effect needs the athlete's earlier sessions as well (the baseline).
+        history = await store.query_reps(athlete=first.athlete) if first.athlete is not None else reps
     data = SessionData(
         session=session, reps=reps, t0_ns=min(r.rep_start_ns for r in reps),
         target_ms=(first.target_low_ms, first.target_high_ms), athlete=first.athlete, exercise=first.exercise,
@@ -55,4 +59,16 @@ async def from_store(path: str | Path, session: str) -> SessionData:
     )
     data.notes.append("force curve not shown: storage keeps per-rep force metrics, not the force signal; "
                       "give the session's recording (C3D or --emg/--force) for it")
+    data.priming = session_priming(session, history, data.notes)
     return data
+
+
+def session_priming(session: str, reps: list[RepMetric], notes: list[str]) -> PrimingEffect | None:
+    """The session's priming effect when it had a priming block; why not in ``notes`` when it cannot be judged."""
+    if not any(r.block_kind == "priming" for r in reps if r.session == session):
+        return None
+    try:
+        return priming_effect(session, reps)
+    except NoPrimingComparison as exc:
+        notes.append(f"no priming effect: {exc}")
+        return None

@@ -12,6 +12,8 @@ from pathlib import Path
 from kinesync.commands.analyze import _COLUMNS, rep_record, summarize
 from kinesync.report import plots
 from kinesync.report.data import SessionData
+from kinesync.report.training_plots import priming_forest
+from kinesync.training.priming import PrimingEffect
 
 _STYLE = """
 body { font-family: "DejaVu Sans", "Liberation Sans", sans-serif; margin: 2em auto; max-width: 1100px; color: #111827; }
@@ -43,6 +45,48 @@ def rep_rows(data: SessionData) -> list[dict[str, object]]:
     return [rep_record(r, data.t0_ns) for r in data.reps]
 
 
+def _position(rep: object) -> str:
+    kind = getattr(rep, "block_kind", None)
+    if kind is None:
+        return "–"
+    return f"{rep.block_index + 1} {kind} · set {rep.set_index + 1} · rep {rep.rep_in_set}"  # type: ignore[attr-defined]
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def priming_section(effect: PrimingEffect | None) -> str:
+    """Per metric: primed and baseline means, difference with its 95 % Welch interval, Hedges' g."""
+    if effect is None:
+        return ""
+    base = effect.baseline + (f" ({', '.join(effect.baseline_sessions)})" if effect.baseline == "earlier sessions"
+                              else "")
+    rows = []
+    for e in effect.effects:
+        verdict = ("better" if e.difference > 0 else "worse") if e.better and e.excludes_zero else (
+            "no clear change" if e.better else "")
+        g = "–" if e.hedges_g is None else f"{e.hedges_g:.2f} [{e.g_ci_low:.2f}, {e.g_ci_high:.2f}]"
+        rows.append(
+            f'<tr data-metric="{e.metric}"><th>{html.escape(e.label)} ({html.escape(e.unit)})</th>'
+            f"<td>{_num(e.mean_primed)} ± {_num(e.sd_primed)} ({e.n_primed})</td>"
+            f"<td>{_num(e.mean_baseline)} ± {_num(e.sd_baseline)} ({e.n_baseline})</td>"
+            f'<td class="diff">{_num(e.difference)}</td><td class="ci">[{_num(e.ci_low)}, {_num(e.ci_high)}]</td>'
+            f"<td>{g}</td><td>{verdict}</td></tr>")
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in effect.notes)
+    figure = _figure(priming_forest(effect), "Priming effect",
+                     "Hedges' g of every metric with its 95 % interval; right of zero is the better outcome "
+                     "(the raw lag has no better direction: the timing row judges it).", "fig-priming")
+    return f"""<h2>Priming effect</h2>
+<p class="meta">working sets after the priming block ({effect.n_primed_reps} reps) against the baseline:
+{html.escape(base)} ({effect.n_baseline_reps} reps). Difference = primed − baseline; 95 % interval by
+Welch's t; Hedges' g with its small-sample correction (docs/metrics.md, "Priming effect").</p>{notes}
+<table class="summary" id="priming"><thead><tr><th>metric</th><th>primed mean ± SD (n)</th>
+<th>baseline mean ± SD (n)</th><th>difference</th><th>95 % CI</th><th>Hedges' g [95 %]</th><th></th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>{figure}
+"""
+
+
 def render_html(data: SessionData) -> str:
     rows = rep_rows(data)
     summary = summarize(rows)
@@ -65,6 +109,9 @@ def render_html(data: SessionData) -> str:
                 "RFD windows 0–50, 0–100 and 0–200 ms.", "fig-force"),
     ]
     head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in _COLUMNS)
+    planned = any(getattr(r, "block_kind", None) is not None for r in data.reps)
+    if planned:
+        head = "<th>block · set · rep</th>" + head
     body = []
     for i, r in enumerate(rows, 1):
         cls = "" if r.get("in_window") is None else ("in" if r["in_window"] else "out")
@@ -73,6 +120,8 @@ def render_html(data: SessionData) -> str:
             for key, _, fmt in _COLUMNS
         )
         flags = html.escape(", ".join(r["flags"])) or "–"  # type: ignore[arg-type]
+        if planned:
+            cells = f'<td data-key="position">{html.escape(_position(data.reps[i - 1]))}</td>' + cells
         body.append(f'<tr class="{cls}"><td>{i}</td>{cells}<td class="flags">{flags}</td></tr>')
     summary_rows = "".join(
         f"<tr><th>{html.escape(k.replace('_', ' '))}</th><td>{v:.3f}</td></tr>" if isinstance(v, float)
@@ -82,7 +131,10 @@ def render_html(data: SessionData) -> str:
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in data.notes)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     # The rep records ride along as JSON so tools (and tests) can read the exact numbers back.
-    payload = json.dumps({"session": data.session, "reps": rows, "summary": summary}).replace("</", "<\\/")
+    record: dict[str, object] = {"session": data.session, "reps": rows, "summary": summary}
+    if data.priming is not None:
+        record["priming"] = data.priming.model_dump(mode="json")
+    payload = json.dumps(record).replace("</", "<\\/")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>KineSync session {html.escape(data.session)}</title>
 <style>{_STYLE}</style></head><body>
@@ -91,7 +143,7 @@ def render_html(data: SessionData) -> str:
 {notes}
 <h2>Summary</h2><table class="summary" id="summary">{summary_rows}</table>
 <h2>Plots</h2>{"".join(figures)}
-<h2>Reps</h2>
+{priming_section(data.priming)}<h2>Reps</h2>
 <table id="reps"><thead><tr><th>rep</th>{head}<th>flags</th></tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table>
@@ -104,12 +156,14 @@ CSV_FIELDS = ("rep", "rep_start_s", "rep_peak_s", "lag_ms", "coupling", "in_wind
               "onset_lag_ms", "leg_onset_to_pec_peak_ms", "alignment", "body_weight_n", "rfd_0_50_n_per_s",
               "rfd_0_100_n_per_s", "rfd_0_200_n_per_s", "peak_rfd_n_per_s", "peak_force_n", "net_impulse_n_s",
               "propulsive_impulse_n_s", "asymmetry_peak_pct", "asymmetry_impulse_pct", "transfer_index",
-              "jump_height_flight_m", "jump_height_impulse_m", "flags")
+              "jump_height_flight_m", "jump_height_impulse_m", "flags", "block_index", "block_kind", "set_index",
+              "rep_in_set")
 
 
 def write_csv(data: SessionData, path: str | Path) -> None:
     with Path(path).open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
         w.writeheader()
-        for i, r in enumerate(rep_rows(data), 1):
-            w.writerow({**r, "rep": i, "flags": ";".join(r["flags"])})  # type: ignore[arg-type]
+        for i, (r, rep) in enumerate(zip(rep_rows(data), data.reps, strict=True), 1):
+            position = {k: getattr(rep, k, None) for k in ("block_index", "block_kind", "set_index", "rep_in_set")}
+            w.writerow({**r, **position, "rep": i, "flags": ";".join(r["flags"])})  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from kinesync.runtime import redact
 from kinesync.settings import Settings
 
 ServiceMain = Callable[[Settings, asyncio.Event], Awaitable[None]]
@@ -29,6 +30,7 @@ def run_service(name: str, main: ServiceMain) -> None:
     """Run ``main(settings, stop)`` until it returns; SIGINT/SIGTERM set ``stop``."""
     configure_logging(name)
     settings = Settings()
+    redact.install(settings)  # before anything can log a token, password or webhook URL
 
     async def runner() -> None:
         stop = asyncio.Event()

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kinesync.sim.bar import BarProfile, build_bar
 from kinesync.sim.emg import band_noise, emg_carrier
 from kinesync.sim.exercise import (
     EXERCISES,
@@ -40,6 +41,7 @@ from kinesync.sim.exercise import (
     build_profile,
     movement_duration_s,
 )
+from kinesync.sim.outcome import UNCOUPLED_EXERCISES, LagOutcome, couple_force, couple_truth
 
 __all__ = ["EXERCISES", "MIN_QUIET_S", "STANDARD_GRAVITY_M_S2", "AthleteSpec", "RepTruth", "SimAthlete"]
 
@@ -54,7 +56,11 @@ FORCE_CHANNEL_NAMES = (
 # Share of each plate's vertical load carried by each of its four load cells (a stance slightly
 # off the plate centre); any split summing to 1 leaves the plate total unchanged.
 _CELL_SHARES = np.array([0.27, 0.24, 0.26, 0.23])
+BAR_CHANNEL_NAMES = ("bar_z",)  # LPT: bar height above the floor unit, m
+IMU_CHANNEL_NAMES = ("bar_az",)  # bar IMU: vertical acceleration, m/s², +g at rest
 _STREAM_EMG_CARRIER, _STREAM_EMG_NOISE, _STREAM_FORCE, _STREAM_REP, _STREAM_MOTION = 1, 2, 3, 4, 5
+_STREAM_BAR, _STREAM_IMU = 6, 7
+_ALL_CHANNEL_NAMES = EMG_CHANNEL_NAMES + FORCE_CHANNEL_NAMES + BAR_CHANNEL_NAMES + IMU_CHANNEL_NAMES
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,9 @@ class AthleteSpec:
     Attributes:
         lag_ms: true delay of the pectoral burst behind the leg-drive burst, ms.
         lag_jitter_ms: SD of a per-rep Gaussian jitter added to ``lag_ms`` (clipped at ±3 SD), ms.
+        lag_schedule_ms: (first rep index, lag ms) pairs in rising rep order: from that rep on, the
+            true lag is that value instead of ``lag_ms`` (blocks of a session plan, e.g. timing that
+            improves after a priming block); jitter applies as before.
         rep_period_s: one rep every this many seconds; quiet standing fills the start of each period.
         body_mass_kg: body mass, kg (body weight = m·g).
         emg_rate_hz, force_rate_hz: sampling rates, Hz (any positive value, e.g. 1925.926).
@@ -96,10 +105,20 @@ class AthleteSpec:
         dropouts: (channel, start_s, duration_s) triples: the named EMG or load-cell channel reads
             exactly 0 over [start_s, start_s + duration_s) since the session start.
         clip_v: EMG clipping level, V (samples beyond ±clip_v read ±clip_v); None = no clipping.
+        bar_rate_hz: sampling rate of the linear position transducer on the bar, Hz.
+        bar_noise_m: SD of the transducer's white position noise, m.
+        bar_height_m: bar height above the transducer at rest (standing, or lock-out on the bench), m.
+        bench_travel_m: bench press: bar travel from lock-out to the chest, m (bar model:
+            ``kinesync.sim.bar``).
+        imu_rate_hz, imu_noise_m_s2, imu_bias_m_s2: a bar-mounted accelerometer's rate (Hz), white
+            noise SD and constant bias of its vertical axis (m/s²).
+        outcome: lag–outcome coupling (``kinesync.sim.outcome``): the drive, and so RFD, peak force
+            and impulses, scale with a gain that is 1 inside the athlete's best lag band; None = none.
     """
 
     lag_ms: float = 100.0
     lag_jitter_ms: float = 0.0
+    lag_schedule_ms: tuple[tuple[int, float], ...] = ()
     rep_period_s: float = 3.0
     body_mass_kg: float = 80.0
     emg_rate_hz: float = 2000.0
@@ -127,9 +146,17 @@ class AthleteSpec:
     motion_artefact_share: float = 0.0
     dropouts: tuple[tuple[str, float, float], ...] = ()
     clip_v: float | None = None
+    bar_rate_hz: float = 1000.0
+    bar_noise_m: float = 0.0002
+    bar_height_m: float = 1.4
+    bench_travel_m: float = 0.35
+    imu_rate_hz: float = 500.0
+    imu_noise_m_s2: float = 0.05
+    imu_bias_m_s2: float = 0.03
+    outcome: LagOutcome | None = None
 
     def __post_init__(self) -> None:
-        if self.emg_rate_hz <= 0 or self.force_rate_hz <= 0:
+        if self.emg_rate_hz <= 0 or self.force_rate_hz <= 0 or self.bar_rate_hz <= 0 or self.imu_rate_hz <= 0:
             raise ValueError("sampling rates must be positive")
         if not -1.0 <= self.asymmetry <= 1.0:
             raise ValueError(f"asymmetry must lie in [-1, 1], got {self.asymmetry}")
@@ -147,17 +174,21 @@ class AthleteSpec:
             "bar_mass_kg": self.bar_mass_kg, "dip_m": self.dip_m, "squat_hold_s": self.squat_hold_s,
             "foot_preload_n": self.foot_preload_n, "leg_drive_n": self.leg_drive_n,
             "hum_share": self.hum_share, "motion_artefact_share": self.motion_artefact_share,
+            "bar_noise_m": self.bar_noise_m, "bench_travel_m": self.bench_travel_m,
+            "imu_noise_m_s2": self.imu_noise_m_s2,
         }  # fmt: skip
         for name, value in non_negative.items():
             if not value >= 0.0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if not self.jump_height_m > 0.0 or not self.mains_hz > 0.0:
             raise ValueError("jump_height_m and mains_hz must be positive")
+        if self.outcome is not None and self.exercise in UNCOUPLED_EXERCISES:
+            raise ValueError(f"{self.exercise} cannot carry a lag-outcome coupling")
         if self.clip_v is not None and not self.clip_v > 0.0:
             raise ValueError(f"clip_v must be positive or None, got {self.clip_v}")
         for dropout in self.dropouts:
             name, start_s, duration_s = dropout
-            if name not in EMG_CHANNEL_NAMES + FORCE_CHANNEL_NAMES or start_s < 0 or duration_s < 0:
+            if name not in _ALL_CHANNEL_NAMES or start_s < 0 or duration_s < 0:
                 raise ValueError(f"bad dropout {dropout}: need (channel name, start_s >= 0, duration_s >= 0)")
         if not 0.0 <= self.tonic_share < 1.0:
             raise ValueError(f"tonic_share must lie in [0, 1), got {self.tonic_share}")
@@ -172,7 +203,11 @@ class AthleteSpec:
             raise ValueError(f"{self.exercise}: the force curve goes below 0 N in contact; change its parameters")
         leg_onset = self.quiet_s + profile.leg_peak_offset_s - self.rise_s
         spread_s = 3.0 * self.lag_jitter_ms / 1000.0
-        lag_lo, lag_hi = self.lag_ms / 1000.0 - spread_s, self.lag_ms / 1000.0 + spread_s
+        firsts = [k for k, _ in self.lag_schedule_ms]
+        if any(k < 0 for k in firsts) or firsts != sorted(set(firsts)):
+            raise ValueError("lag_schedule_ms: first rep indices must be >= 0 and rising")
+        lags_s = [self.lag_ms / 1000.0, *(lag / 1000.0 for _, lag in self.lag_schedule_ms)]
+        lag_lo, lag_hi = min(lags_s) - spread_s, max(lags_s) + spread_s
         burst_s = self.rise_s + self.fall_s
         if leg_onset < 0.0 or leg_onset + burst_s > self.rep_period_s:
             raise ValueError("the leg burst must fit inside the rep period")
@@ -210,7 +245,9 @@ class RepTruth:
     ∫(F − BW) dt over the whole rep (0 for standing exercises by impulse–momentum; the leg-drive
     impulse on the bench); ``propulsive_impulse_n_s`` is ∫max(F − BW, 0) dt over the rep, up to
     takeoff for a jump. Jumps: ``takeoff_impulse_n_s`` = ∫(F − BW) dt from onset to takeoff = m·v0,
-    ``flight_time_s`` = 2·v0/g, ``jump_height_m`` = v0²/(2g).
+    ``flight_time_s`` = 2·v0/g, ``jump_height_m`` = v0²/(2g). Bar: the concentric phase
+    [``concentric_start_s``, ``concentric_end_s``] (velocity above 0.05 m/s around its peak), its rise
+    ``concentric_displacement_m``, mean velocity (rise/duration) and peak velocity (``kinesync.sim.bar``).
     """
 
     index: int
@@ -243,6 +280,11 @@ class RepTruth:
     takeoff_velocity_m_s: float | None = None
     takeoff_impulse_n_s: float | None = None
     jump_height_m: float | None = None
+    concentric_start_s: float | None = None
+    concentric_end_s: float | None = None
+    concentric_displacement_m: float | None = None
+    mean_concentric_velocity_m_s: float | None = None
+    peak_concentric_velocity_m_s: float | None = None
 
     @property
     def asymmetry_pct(self) -> float:
@@ -257,6 +299,10 @@ class SimAthlete:
     EMG_UNITS = "V"
     FORCE_CHANNELS = FORCE_CHANNEL_NAMES
     FORCE_UNITS = "N"
+    BAR_CHANNELS = BAR_CHANNEL_NAMES
+    BAR_UNITS = "m"
+    IMU_CHANNELS = IMU_CHANNEL_NAMES
+    IMU_UNITS = "m/s^2"
     _CACHE_PERIODS = 3
 
     def __init__(self, spec: AthleteSpec | None = None) -> None:
@@ -265,12 +311,15 @@ class SimAthlete:
         self.profile: ForceProfile = build_profile(s, s.quiet_s)
         # Force at rest on the plates: body (plus bar) weight standing, the foot preload on the bench.
         self.body_weight_n = self.profile.baseline_n
+        self.bar_profile: BarProfile = build_bar(s, self.profile)
         self._system_mass_kg = s.body_mass_kg + s.bar_mass_kg
         self._peak_accel_m_s2 = 4.0 * s.depth_m * (math.pi / s.movement_s) ** 2
         self._burst_peak_v = s.emg_amplitude_v / self._fwhm_rms_per_peak()
         self.noise_rms_v = s.emg_amplitude_v / 10.0 ** (s.snr_db / 20.0)
         self._emg_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._force_cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._bar_cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._imu_cache: OrderedDict[int, np.ndarray] = OrderedDict()
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -281,6 +330,14 @@ class SimAthlete:
     def force(self, j0: int, m: int) -> np.ndarray:
         """Load-cell samples j0..j0+m−1 at ``force_rate_hz``, shape (8, m), newtons (FORCE_CHANNELS)."""
         return self._samples(j0, m, self.spec.force_rate_hz, 8, self._force_cache, self._force_period)
+
+    def bar(self, j0: int, m: int) -> np.ndarray:
+        """LPT samples j0..j0+m−1 at ``bar_rate_hz``, shape (1, m): bar height, m (channels BAR_CHANNELS)."""
+        return self._samples(j0, m, self.spec.bar_rate_hz, 1, self._bar_cache, self._bar_period)
+
+    def bar_accel(self, j0: int, m: int) -> np.ndarray:
+        """Bar IMU samples j0..j0+m−1 at ``imu_rate_hz``, shape (1, m): vertical acceleration + g, m/s²."""
+        return self._samples(j0, m, self.spec.imu_rate_hz, 1, self._imu_cache, self._imu_period)
 
     def reps(self, t_start_s: float, t_end_s: float) -> list[RepTruth]:
         """Ground truth of the reps whose leg-burst peak lies in [t_start_s, t_end_s)."""
@@ -319,7 +376,8 @@ class SimAthlete:
         if truth.takeoff_tau_s is not None and truth.landing_tau_s is not None:
             flight = truth.landing_tau_s - truth.takeoff_tau_s
         v0 = truth.takeoff_velocity_m_s
-        return RepTruth(
+        bar = self.bar_profile.truth(self.drive_gain(k))  # the bar moves with the (coupled) drive
+        return self._coupled_truth(k, RepTruth(
             index=k,
             leg_onset_s=leg_onset,
             leg_peak_s=leg_peak,
@@ -350,15 +408,29 @@ class SimAthlete:
             takeoff_velocity_m_s=v0,
             takeoff_impulse_n_s=truth.takeoff_impulse_n_s,
             jump_height_m=None if v0 is None else v0 * v0 / (2.0 * STANDARD_GRAVITY_M_S2),
-        )
+            concentric_start_s=t0 + bar.start_tau_s,
+            concentric_end_s=t0 + bar.end_tau_s,
+            concentric_displacement_m=bar.displacement_m,
+            mean_concentric_velocity_m_s=bar.mean_velocity_m_s,
+            peak_concentric_velocity_m_s=bar.peak_velocity_m_s,
+        ))
+
+    def drive_gain(self, k: int) -> float:
+        """Drive gain of rep ``k`` from the lag–outcome coupling (1 without one)."""
+        outcome = self.spec.outcome
+        return 1.0 if outcome is None else outcome.gain(self.rep_lag_s(k) * 1000.0)
+
+    def _coupled_truth(self, k: int, truth: RepTruth) -> RepTruth:
+        return couple_truth(truth, self.drive_gain(k))
 
     def rep_lag_s(self, k: int) -> float:
         """Realised pectoral lag of rep ``k``, s."""
         s = self.spec
+        lag_ms = next((lag for first, lag in reversed(s.lag_schedule_ms) if k >= first), s.lag_ms)
         if s.lag_jitter_ms <= 0.0:
-            return s.lag_ms / 1000.0
+            return lag_ms / 1000.0
         z = float(np.clip(self._rng(k, _STREAM_REP, 0).standard_normal(), -3.0, 3.0))
-        return (s.lag_ms + s.lag_jitter_ms * z) / 1000.0
+        return (lag_ms + s.lag_jitter_ms * z) / 1000.0
 
     def vertical_force_n(self, t_s: np.ndarray) -> np.ndarray:
         """Noise-free total vertical force at times ``t_s`` (s since session start), N."""
@@ -408,13 +480,32 @@ class SimAthlete:
 
     def _force_period(self, k: int, start: int, stop: int) -> np.ndarray:
         s = self.spec
-        total = self.vertical_force_n(np.arange(start, stop) / s.force_rate_hz)
+        total = couple_force(self.vertical_force_n(np.arange(start, stop) / s.force_rate_hz), self.body_weight_n,
+                             self.drive_gain(k))
         sides = np.array([(1.0 + s.asymmetry) / 2.0, (1.0 - s.asymmetry) / 2.0])
         shares = (sides[:, None] * _CELL_SHARES[None, :]).reshape(8)
         cell_noise_n = s.plate_noise_n / 2.0  # four independent cells sum to the plate SD
         noise = self._rng(k, _STREAM_FORCE, 0).standard_normal((8, stop - start))
         out = shares[:, None] * total[None, :] + cell_noise_n * noise
         self._apply_dropouts(out, self.FORCE_CHANNELS, start, stop, s.force_rate_hz)
+        return out
+
+    def _bar_period(self, k: int, start: int, stop: int) -> np.ndarray:
+        s = self.spec
+        tau = np.arange(start, stop) / s.bar_rate_hz - k * s.rep_period_s
+        y, _ = self.bar_profile.kinematics(tau, self.drive_gain(k))
+        noise = self._rng(k, _STREAM_BAR, 0).standard_normal(stop - start)
+        out = (s.bar_height_m + y + s.bar_noise_m * noise)[None, :]
+        self._apply_dropouts(out, self.BAR_CHANNELS, start, stop, s.bar_rate_hz)
+        return out
+
+    def _imu_period(self, k: int, start: int, stop: int) -> np.ndarray:
+        s = self.spec
+        tau = np.arange(start, stop) / s.imu_rate_hz - k * s.rep_period_s
+        accel = self.bar_profile.acceleration(tau, self.drive_gain(k))
+        noise = self._rng(k, _STREAM_IMU, 0).standard_normal(stop - start)
+        out = (accel + STANDARD_GRAVITY_M_S2 + s.imu_bias_m_s2 + s.imu_noise_m_s2 * noise)[None, :]
+        self._apply_dropouts(out, self.IMU_CHANNELS, start, stop, s.imu_rate_hz)
         return out
 
     def _apply_dropouts(self, out: np.ndarray, names: tuple[str, ...], start: int, stop: int, fs_hz: float) -> None:

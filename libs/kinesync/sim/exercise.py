@@ -88,6 +88,10 @@ class ForceProfile:
         t0 = quiet_s
         self.propulsion_onset: float | None = None
         self.takeoff_velocity: float | None = None
+        # A jump's propulsion and landing accelerations (polynomials in u, ascending): the bar model
+        # (kinesync.sim.bar) integrates the same curves.
+        self.push_coeffs: np.ndarray | None = None
+        self.landing_coeffs: np.ndarray | None = None
         if s.exercise == "bench_press":
             self.mass_kg = None
             self.baseline_n = s.foot_preload_n
@@ -138,6 +142,7 @@ class ForceProfile:
                 self._accel.append(functools.partial(_poly_accel, t0=t_push, dur=JUMP_PUSH_S, coeffs=push))
                 self._accel.append(functools.partial(_poly_accel, t0=t_land, dur=JUMP_LANDING_S, coeffs=land))
                 self._flight = (t_off, t_land)
+                self.push_coeffs, self.landing_coeffs = push, land
                 self.propulsion_onset = t_push
                 self.takeoff_velocity = v0
                 self.duration_s = JUMP_DESCENT_S + s.squat_hold_s + JUMP_PUSH_S + flight + JUMP_LANDING_S
@@ -202,6 +207,14 @@ class ForceProfile:
             takeoff_velocity_m_s=self.takeoff_velocity,
             takeoff_impulse_n_s=takeoff_impulse,
         )
+
+    @property
+    def takeoff_tau_s(self) -> float | None:
+        return None if self._flight is None else self._flight[0]
+
+    @property
+    def landing_tau_s(self) -> float | None:
+        return None if self._flight is None else self._flight[1]
 
     @functools.cached_property
     def leg_peak_offset_s(self) -> float:

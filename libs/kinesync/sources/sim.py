@@ -1,4 +1,8 @@
-"""The ``sim`` source: simulated stations with known ground truth, as a stream of frames."""
+"""The ``sim`` source: simulated stations with known ground truth, as a stream of frames.
+
+Every station has an EMG kit and a dual force plate; with ``bar=True`` also a linear position
+transducer on the bar (kind VELOCITY, channel ``bar_z`` in m, ``AthleteSpec.bar_rate_hz``).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ class SimStation:
     exercise: str = "back_squat"
     team: str = "first-team"
 
-    def assignment(self, now_ns: int) -> SessionAssignment:
+    def assignment(self, now_ns: int, bar: bool = False) -> SessionAssignment:
         return SessionAssignment(
             station=self.station,
             athlete=self.athlete,
@@ -30,6 +34,7 @@ class SimStation:
             exercise=self.exercise,
             session=f"sim-{self.station}",
             updated_at_ns=now_ns,
+            bar_sensor=bar,
         )
 
 
@@ -96,6 +101,7 @@ class SimSource:
         frame_s: float = 0.05,
         realtime: bool = True,
         origin_ns: int | None = None,
+        bar: bool = False,
     ) -> None:
         self.stations = list(stations)
         self.frame_s = frame_s
@@ -128,6 +134,19 @@ class SimSource:
                     self.origin_ns,
                 )
             )
+            if bar:
+                self.devices.append(
+                    _Device(
+                        st.station,
+                        f"{st.station}-bar",
+                        SensorKind.VELOCITY,
+                        SimAthlete.BAR_CHANNELS,
+                        SimAthlete.BAR_UNITS,
+                        st.spec.bar_rate_hz,
+                        athlete.bar,
+                        self.origin_ns,
+                    )
+                )
 
     async def ticks(self, duration_s: float | None = None) -> AsyncIterator[list[Frame]]:
         """Yields the frames of each tick; runs until ``duration_s`` of session time (or forever)."""

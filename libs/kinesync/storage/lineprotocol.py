@@ -28,11 +28,14 @@ FLOAT_FIELDS: tuple[str, ...] = (
     "target_low_ms",
     "target_high_ms",
     "transfer_index",
+    "mean_velocity_m_s",
 )
 BOOL_FIELDS: tuple[str, ...] = ("in_window", "partial")
 INT_FIELDS: tuple[str, ...] = ("window_end_ns", "force_onset_ns", "rep_peak_ns", "emitted_at_ns")
 # Lists of short codes, stored comma-joined as one string field (a tag would multiply series).
 LIST_FIELDS: tuple[str, ...] = ("flags",)
+# Short codes stored as string fields: which target window judged (fixed, personal or locked).
+STRING_FIELDS: tuple[str, ...] = ("target_source",)
 
 # Same table as influxdb-client, so the v1 and v2 write paths store identical keys. Newlines and tabs
 # would end or split the line; backslash is doubled so a trailing one cannot escape the separator.
@@ -88,6 +91,10 @@ def metric_to_line(m: WindowMetric) -> str:
         value = getattr(m, key, None)
         if value:
             fields.append(f"{key}={escape_string_field(','.join(value))}")
+    for key in STRING_FIELDS:
+        value = getattr(m, key, None)
+        if value:
+            fields.append(f"{key}={escape_string_field(value)}")
 
     series = ",".join([MEASUREMENT.translate(_ESCAPE_MEASUREMENT), *tags])
     # fields is never empty: window_end_ns, partial and the target band are always set.
@@ -96,7 +103,11 @@ def metric_to_line(m: WindowMetric) -> str:
 
 REP_MEASUREMENT = "reps"
 ENVELOPE_MEASUREMENT = "emg_envelope"
-_REP_SKIP = frozenset({*TAG_KEYS, "rep_peak_ns", "flags", "envelopes_uv", "envelope_t0_ns", "envelope_step_ns"})
+# Tags of the reps measurement only: the plan block's kind (priming, working, control; three values), so
+# dashboards can compare block kinds with GROUP BY.
+REP_TAG_KEYS: tuple[str, ...] = ("block_kind",)
+_REP_SKIP = frozenset({*TAG_KEYS, *REP_TAG_KEYS, "rep_peak_ns", "flags", "envelopes_uv", "envelope_t0_ns",
+                       "envelope_step_ns"})
 
 
 def _field(key: str, value: object) -> str | None:
@@ -121,7 +132,11 @@ def rep_to_lines(rep: RepMetric) -> list[str]:
     fields = [f for key, value in rep.model_dump().items() if key not in _REP_SKIP and (f := _field(key, value))]
     if rep.flags:
         fields.append(f"flags={escape_string_field(','.join(rep.flags))}")
-    series = ",".join([REP_MEASUREMENT, *tags])
+    for key in STRING_FIELDS:
+        if value := getattr(rep, key, None):
+            fields.append(f"{key}={escape_string_field(value)}")
+    rep_tags = [f"{key}={escape_key(v)}" for key in REP_TAG_KEYS if (v := getattr(rep, key, None))]
+    series = ",".join([REP_MEASUREMENT, *tags, *rep_tags])
     lines = [f"{series} {','.join(fields)} {int(rep.rep_peak_ns)}"]
     if rep.envelope_t0_ns is not None and rep.envelope_step_ns:
         for muscle, values in rep.envelopes_uv.items():

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TABLE = "window_metrics"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4  # 3: target_source; 4: mean_velocity_m_s
 
 # (column, SQL type) for every WindowMetric field; tests check that nothing is missing.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -50,6 +50,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("transfer_index", "REAL"),
     ("flags", "TEXT"),  # comma-joined quality flags
     ("emitted_at_ns", "INTEGER NOT NULL"),
+    ("target_source", "TEXT"),  # fixed, personal or locked; NULL in rows written before it existed
+    ("mean_velocity_m_s", "REAL"),  # mean concentric bar velocity; NULL without a bar sensor
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
 _BOOL_COLUMNS = frozenset({"partial", "in_window"})
@@ -83,6 +85,8 @@ def _row(m: WindowMetric) -> tuple[Any, ...]:
 def _metric(row: Sequence[Any]) -> WindowMetric:
     values = dict(zip(COLUMN_NAMES, row, strict=True))
     values["flags"] = [f for f in (values["flags"] or "").split(",") if f]
+    if values.get("target_source") is None:
+        values["target_source"] = "fixed"  # rows from before schema 3: only the fixed window existed
     for name in _BOOL_COLUMNS:
         if values[name] is not None:
             values[name] = bool(values[name])

@@ -18,6 +18,7 @@ from kinesync.analysis.transfer import force_transfer_index
 from kinesync.dsp.force import body_weight, force_onset, net_impulse, peak_rfd, rfd
 from kinesync.dsp.lag import onset_lag, phase_lag
 from kinesync.dsp.onset import threshold_onset
+from kinesync.dsp.quantile import percentile_linear
 
 NS = 1_000_000_000
 
@@ -76,7 +77,7 @@ class RepResult:
 
 
 def _active(x: np.ndarray, ratio: float) -> bool:
-    return float(x.max()) > ratio * max(float(np.percentile(x, 10)), 1e-12)
+    return float(x.max()) > ratio * max(percentile_linear(x, 10), 1e-12)
 
 
 def _quiet_baseline(env: np.ndarray, fs_hz: float, span_s: float = 0.25) -> tuple[float, float]:

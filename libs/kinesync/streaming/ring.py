@@ -45,3 +45,17 @@ class SampleRing:
         if a < b:
             return self._buf[:, a:b].copy()
         return np.concatenate((self._buf[:, a:], self._buf[:, :b]), axis=1)
+
+    def view(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) without a copy when they do not wrap around the ring (else a copy).
+
+        Only valid until the next ``append``: for reading within one computation, never for keeping.
+        """
+        if start < self.start or stop > self.end or stop < start:
+            raise IndexError(f"samples {start}..{stop} not held (have {self.start}..{self.end})")
+        a = start % self.capacity
+        if a + (stop - start) <= self.capacity:
+            view = self._buf[:, a : a + (stop - start)]
+            view.flags.writeable = False
+            return view
+        return np.concatenate((self._buf[:, a:], self._buf[:, : stop % self.capacity]), axis=1)

@@ -39,3 +39,18 @@ def force_rows(channels: tuple[str, ...]) -> tuple[list[int], list[int], list[in
     left = [i for i in vertical if "left" in channels[i].lower()]
     right = [i for i in vertical if "right" in channels[i].lower()]
     return vertical, left, right
+
+
+def bar_rows(channels: tuple[str, ...]) -> dict[str, int]:
+    """Row of the bar's vertical position and of its vertical acceleration, when present.
+
+    A bar sensor (kind ``velocity``) names its channels ``bar_z`` (vertical position, m, up positive:
+    a linear position transducer) and ``bar_az`` (vertical acceleration, m/s², +g at rest: a bar IMU).
+    The first channel of each name counts; other channels (``bar_x``, ...) are ignored.
+    """
+    rows: dict[str, int] = {}
+    for i, ch in enumerate(channels):
+        role = {"bar_z": "position", "bar_az": "acceleration"}.get(ch.lower())
+        if role is not None:
+            rows.setdefault(role, i)
+    return rows

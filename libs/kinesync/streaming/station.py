@@ -18,12 +18,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kinesync.analysis.personal_window import PersonalWindowConfig
 from kinesync.codec.frame import Frame, SensorKind
 from kinesync.dsp.force import body_weight
+from kinesync.dsp.quantile import percentile_linear
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
+from kinesync.streaming.bar import BarConfig, BarTransform, BarView, bar_metrics
 from kinesync.streaming.rep import EmgView, ForceView, RepConfig, analyze_rep
 from kinesync.streaming.stream import SensorStream
+from kinesync.streaming.targets import StationTargets
 from kinesync.streaming.transforms import EmgTransform, ForceTransform
+from kinesync.training.plan import PlanCursor
 
 NS = 1_000_000_000
 
@@ -45,6 +50,8 @@ class AnalysisConfig:
     # partial), an unexpected one is not waited for (e.g. a force-only recording).
     expected: frozenset[SensorKind] = frozenset({SensorKind.EMG, SensorKind.FORCE})
     rep: RepConfig = field(default_factory=RepConfig)
+    bar: BarConfig = field(default_factory=BarConfig)  # the optional bar sensor (kind VELOCITY)
+    personal: PersonalWindowConfig = field(default_factory=PersonalWindowConfig)
 
     @property
     def window_ns(self) -> int:
@@ -63,10 +70,14 @@ class StationAnalyzer:
         self.force: SensorStream | None = None
         self._emg_tf: EmgTransform | None = None
         self._force_tf: ForceTransform | None = None
+        self.bar: SensorStream | None = None  # optional: a station without a bar sensor never waits for one
+        self._bar_tf: BarTransform | None = None
         self.reps: list[RepMetric] = []  # owned reps not yet collected by the engine
         self.next_window_ns: int | None = None
         self._ready_since_wall_ns: int | None = None
         self._recent: deque[bool] = deque(maxlen=config.alignment_reps)
+        self.targets = StationTargets(config.personal)  # fixed or personal window, per the session
+        self._plan = PlanCursor()  # block/set/rep of the session plan, counted per owned rep
         self.assignment: SessionAssignment | None = None
         self.windows_emitted = 0
         self._seen_wall_ns: dict[int, int] = {}
@@ -84,39 +95,46 @@ class StationAnalyzer:
         stream.add(frame, self._limit_for(stream, now_wall_ns))
         self._release(now_wall_ns)
 
-    def _partner(self, stream: SensorStream) -> SensorStream | None:
-        return self.force if stream is self.emg else self.emg
-
     def _stale(self, stream: SensorStream | None, now_wall_ns: int, kind: SensorKind | None = None) -> bool:
         """No frame from this stream for the bounded wait: windows go on without it (partial)."""
         if self._finishing:
             return True
-        if stream is None and kind is not None and kind not in self.config.expected:
+        if stream is None and kind is not None and not self._expects(kind):
             return True
         since = self._seen_wall_ns.get(id(stream)) if stream is not None else None
         if since is None:
             since = self._created_wall_ns if self._created_wall_ns is not None else now_wall_ns
         return now_wall_ns - since >= round(self.config.max_wait_s * NS)
 
+    def _expects(self, kind: SensorKind) -> bool:
+        """A kind the station waits for even before its first frame: the configured kinds, and a bar
+        sensor the session says the station has (so a replay after a restart waits for its frames too)."""
+        if kind in self.config.expected:
+            return True
+        a = self.assignment
+        return kind == SensorKind.VELOCITY and a is not None and a.bar_sensor
+
     def _limit_for(self, stream: SensorStream, now_wall_ns: int) -> int | None:
-        """How far (event time) ``stream`` may run ahead of its partner before it waits."""
-        partner = self._partner(stream)
-        partner_kind = SensorKind.FORCE if stream is self.emg else SensorKind.EMG
-        if self._stale(partner, now_wall_ns, partner_kind):
-            return None
-        if partner is None:
-            return stream.watermark_ns
-        reference = partner.watermark_ns if partner.watermark_ns is not None else partner.earliest_pending_ns
-        if reference is None:
-            return stream.watermark_ns  # the partner has sent nothing yet: wait (until it goes stale)
-        return reference + self.config.window_ns + self.config.hop_ns
+        """How far (event time) ``stream`` may run ahead of its partners before it waits."""
+        limit = None
+        for partner, kind in zip((self.emg, self.force, self.bar), _KINDS, strict=True):
+            if partner is stream or self._stale(partner, now_wall_ns, kind):
+                continue
+            if partner is None:
+                return stream.watermark_ns
+            reference = partner.watermark_ns if partner.watermark_ns is not None else partner.earliest_pending_ns
+            if reference is None:
+                return stream.watermark_ns  # the partner has sent nothing yet: wait (until it goes stale)
+            mine = reference + self.config.window_ns + self.config.hop_ns
+            limit = mine if limit is None else min(limit, mine)
+        return limit
 
     def _release(self, now_wall_ns: int) -> None:
         # Draining one stream raises the other's limit, so go round until nothing moves.
         moved = True
         while moved:
             moved = False
-            for stream in (self.emg, self.force):
+            for stream in (self.emg, self.force, self.bar):
                 if stream is not None and stream.pending_frames:
                     before = stream.watermark_ns
                     stream.drain(self._limit_for(stream, now_wall_ns))
@@ -145,11 +163,20 @@ class StationAnalyzer:
                     n_out=ForceTransform.n_out, capacity_s=capacity, lateness_ns=lateness_ns,
                 )
             return self.force
+        if frame.kind == SensorKind.VELOCITY:
+            if self.bar is None or not self.bar.matches(frame):
+                self._bar_tf = BarTransform(frame.channels, frame.units)
+                capacity = max(c.bar.history_s, c.window_s + c.lateness_s) + c.window_s + c.hop_s + 1.0
+                self.bar = SensorStream(
+                    rate_hz=frame.rate_hz, channels=frame.channels, transform=self._bar_tf,
+                    n_out=BarTransform.n_out, capacity_s=capacity, lateness_ns=lateness_ns,
+                )
+            return self.bar
         return None
 
     # -- window clock -------------------------------------------------------------------------
     def _streams(self) -> list[SensorStream]:
-        return [s for s in (self.emg, self.force) if s is not None]
+        return [s for s in (self.emg, self.force, self.bar) if s is not None]
 
     def _first_window(self) -> int | None:
         starts = [s.time_of(s.ring.start) for s in self._streams() if s.watermark_ns is not None]
@@ -168,7 +195,7 @@ class StationAnalyzer:
         out: list[WindowMetric] = []
         self._release(now_wall_ns)
         if self.next_window_ns is None:
-            streams = (self.emg, self.force)
+            streams = (self.emg, self.force, self.bar)
             started = [s is not None and s.watermark_ns is not None for s in streams]
             waiting = [
                 not ok and not self._stale(s, now_wall_ns, kind)
@@ -181,9 +208,9 @@ class StationAnalyzer:
         max_wait_ns = round(c.max_wait_s * NS)
         while True:
             end = self.next_window_ns + c.window_ns
-            streams = (self.emg, self.force)
+            streams = (self.emg, self.force, self.bar)
             done = [s is not None and s.watermark_ns is not None and s.watermark_ns >= end for s in streams]
-            needed = [s is not None or k in c.expected for s, k in zip(streams, _KINDS, strict=True)]
+            needed = [s is not None or self._expects(k) for s, k in zip(streams, _KINDS, strict=True)]
             if any(done) and all(ok or not need for ok, need in zip(done, needed, strict=True)):
                 partial = False
             elif any(done):
@@ -206,13 +233,16 @@ class StationAnalyzer:
         """Facility time from which this station still needs ``kind`` data to compute its next windows.
 
         None while its windows have not started (everything is needed). EMG: the next window plus the
-        envelope filters' settling time; force: the body-weight history before the next window's end.
+        envelope filters' settling time; force: the body-weight history before the next window's end;
+        bar: its position history before the next window's end.
         """
         if self.next_window_ns is None:
             return None
         c = self.config
         if kind == SensorKind.EMG:
             return self.next_window_ns - round(c.settle_s * NS)
+        if kind == SensorKind.VELOCITY:
+            return self.next_window_ns + c.window_ns - round(c.bar.history_s * NS)
         return self.next_window_ns + c.window_ns - round(c.history_s * NS)
 
     def finish(self, now_wall_ns: int) -> list[WindowMetric]:
@@ -232,8 +262,8 @@ class StationAnalyzer:
     def _compute(self, start: int, end: int, partial: bool, now_wall_ns: int) -> WindowMetric:
         c = self.config
         a = self.assignment
-        low = a.target_low_ms if a else 80.0
-        high = a.target_high_ms if a else 120.0
+        target = self.targets.window(a)
+        low, high = target.low_ms, target.high_ms
         slot_start = start + (c.window_ns // 2) - c.hop_ns
         slot_end = start + c.window_ns // 2
         emg = self._emg_view(start, end)
@@ -245,6 +275,8 @@ class StationAnalyzer:
         flags: list[str] = []
         if peak_ns is not None:
             result = analyze_rep(peak_ns, emg, force, c.rep, low, high)
+            self._bar_fields(end, peak_ns, result.fields, result.flags)
+            self.targets.observe(a, result.fields)  # after judging: a rep never judges itself
             if result.fields.get("in_window") is not None:
                 self._recent.append(bool(result.fields["in_window"]))
             fields, flags = result.fields, result.flags
@@ -260,17 +292,18 @@ class StationAnalyzer:
             envelope = _envelopes_uv(emg, ENVELOPE_STEP_NS) if emg is not None else None
             self.reps.append(RepMetric(
                 **tags, rep_peak_ns=peak_ns, rep_start_ns=result.rep_start_ns or start, window_start_ns=start,
-                target_low_ms=low, target_high_ms=high, alignment=alignment if "lag_ms" in fields else None,
+                target_low_ms=low, target_high_ms=high, target_source=target.source, window_end_ns=end,
+                alignment=alignment if "lag_ms" in fields else None,
                 flags=flags, emitted_at_ns=now_wall_ns,
                 envelope_t0_ns=envelope[0] if envelope else None,
                 envelope_step_ns=ENVELOPE_STEP_NS if envelope else None,
                 envelopes_uv=envelope[1] if envelope else {},
-                **fields,
+                **fields, **self._plan.attribute(a, peak_ns),
             ))
         window_fields = {k: fields.get(k) for k in _WINDOW_FIELDS}
         return WindowMetric(
             **tags, window_start_ns=start, window_end_ns=end, partial=partial, rep_peak_ns=peak_ns,
-            target_low_ms=low, target_high_ms=high, alignment=alignment, flags=flags,
+            target_low_ms=low, target_high_ms=high, target_source=target.source, alignment=alignment, flags=flags,
             emitted_at_ns=now_wall_ns, **window_fields,
         )
 
@@ -278,7 +311,7 @@ class StationAnalyzer:
         span = self._covered(self.emg, start, end)
         if span is None or self._emg_tf is None or not self._emg_tf.usable:
             return None
-        data = self.emg.ring.read(*span).astype(np.float64)
+        data = self.emg.ring.view(*span).astype(np.float64)  # the float64 copy is the only copy
         return EmgView(
             rate_hz=self.emg.rate_hz, t0_ns=self.emg.time_of(span[0]), leg=data[0], pec=data[1], raw=data[2:],
             raw_names=self._emg_tf.raw_names, has_gap=self.emg.has_gap(*span),
@@ -294,13 +327,34 @@ class StationAnalyzer:
         first = max(force.ring.start, stop - int(self.config.history_s * force.rate_hz))
         if stop - first < 2:
             return None
-        data = force.ring.read(first, stop)
+        data = force.ring.view(first, stop)  # no copy of 8 s of force for every window
         dual = self._force_tf.dual
         return ForceView(
             rate_hz=force.rate_hz, t0_ns=force.time_of(first), total=data[0],
             left=data[1] if dual else None, right=data[2] if dual else None,
             has_gap=force.has_gap(first, stop),
         )
+
+    def _bar_fields(self, end: int, peak_ns: int, fields: dict, flags: list[str]) -> None:
+        """Bar velocity of the rep, on a station with a bar sensor (or one expected to have it)."""
+        if self.bar is None and not self._expects(SensorKind.VELOCITY):
+            return  # no bar sensor: nothing to measure, nothing to flag
+        if self._bar_tf is not None and not self._bar_tf.usable:
+            flags.append("no_bar_channel")
+            return
+        bar_metrics(self._bar_view(end), peak_ns, self.config.bar, fields, flags)
+
+    def _bar_view(self, end: int) -> BarView | None:
+        bar = self.bar
+        if bar is None or bar.watermark_ns is None or bar.watermark_ns < end:
+            return None
+        stop = bar.index_of(end)
+        first = max(bar.ring.start, stop - int(self.config.bar.history_s * bar.rate_hz))
+        if stop - first < 3:
+            return None
+        imu = self._bar_tf is not None and self._bar_tf.acceleration
+        return BarView(rate_hz=bar.rate_hz, t0_ns=bar.time_of(first), samples=bar.ring.read(first, stop)[0],
+                       has_gap=bar.has_gap(first, stop), acceleration=imu)
 
     def _owned_peak(self, signal: np.ndarray, rate: float, j0: int, j1: int) -> int | None:
         """Index of a burst peak inside [j0, j1) that dominates its neighbourhood, else None."""
@@ -322,7 +376,7 @@ class StationAnalyzer:
         p = self._owned_peak(emg.leg, emg.rate_hz, j0, j1)
         if p is None:
             return None
-        quiet = float(np.percentile(emg.leg, 10))
+        quiet = percentile_linear(emg.leg, 10)
         if emg.leg[p] <= self.config.activity_ratio * max(quiet, 1e-12):
             return None
         return _rep_time(emg.t0_ns + p * NS / emg.rate_hz)
@@ -339,7 +393,7 @@ class StationAnalyzer:
         return _rep_time(force.t0_ns + p * NS / force.rate_hz)
 
 
-_KINDS = (SensorKind.EMG, SensorKind.FORCE)
+_KINDS = (SensorKind.EMG, SensorKind.FORCE, SensorKind.VELOCITY)
 REP_TIME_STEP_NS = 100_000  # rep times (the rep's storage key) are reported to 0.1 ms
 
 
@@ -369,5 +423,5 @@ def _envelopes_uv(emg: EmgView, step_ns: int) -> tuple[int, dict[str, list[float
 # The per-rep fields a window record repeats for the wall and the dashboards.
 _WINDOW_FIELDS = (
     "lag_ms", "coupling", "in_window", "body_weight_n", "force_onset_ns", "rfd_0_100_n_per_s",
-    "peak_force_n", "transfer_index",
+    "peak_force_n", "transfer_index", "mean_velocity_m_s",
 )

@@ -30,18 +30,21 @@ class EmgTransform:
         return bool(self.leg_rows) and bool(self.pec_rows)
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.n_out, block.shape[1]))
+        n = block.shape[1]
         if self._filter is None:
-            return out
-        raw = block[self.rows]
-        # A NaN gap marker would poison the filter state for good; the quality check sees it in raw.
-        env = self._filter.process(np.nan_to_num(raw, nan=0.0))
-        n_leg = len(self.leg_rows)
-        if n_leg:
-            out[0] = env[:n_leg].mean(axis=0)
-        if self.pec_rows:
-            out[1] = env[n_leg:].mean(axis=0)
+            return np.zeros((self.n_out, n))
+        out = np.empty((self.n_out, n))
+        raw = block[self.rows]  # a copy: filtered in place below
         out[2:] = raw
+        # A NaN gap marker would poison the filter state for good; the quality check sees it in raw.
+        # One sum tells whether there is any (Inf never gets past the codec).
+        if np.isnan(np.add.reduce(raw, axis=None)):
+            raw = np.nan_to_num(raw, nan=0.0)
+        env = self._filter.process(raw, overwrite_x=True)
+        # add.reduce / n is exactly what ndarray.mean computes, without its Python wrapper.
+        n_leg = len(self.leg_rows)
+        out[0] = np.add.reduce(env[:n_leg], axis=0) / n_leg if n_leg else 0.0
+        out[1] = np.add.reduce(env[n_leg:], axis=0) / len(self.pec_rows) if self.pec_rows else 0.0
         return out
 
 
@@ -52,6 +55,8 @@ class ForceTransform:
 
     def __init__(self, channels: tuple[str, ...]) -> None:
         self.vertical, self.left, self.right = force_rows(channels)
+        # Adjacent rows (the usual layout) are read as a slice, a view: no gather copy per frame.
+        self._take = tuple(_as_slice(idx) for idx in (self.vertical, self.left, self.right))
 
     @property
     def usable(self) -> bool:
@@ -63,7 +68,16 @@ class ForceTransform:
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         out = np.zeros((3, block.shape[1]))
-        for row, idx in enumerate((self.vertical, self.left, self.right)):
-            if idx:
-                out[row] = block[idx].sum(axis=0)
+        for row, take in enumerate(self._take):
+            if take is not None:
+                # add.reduce is what sum(axis=0) runs (same order of additions), minus its Python wrapper.
+                np.add.reduce(block[take], axis=0, out=out[row])
         return out
+
+
+def _as_slice(rows: list[int]) -> slice | list[int] | None:
+    if not rows:
+        return None
+    if rows == list(range(rows[0], rows[-1] + 1)):
+        return slice(rows[0], rows[-1] + 1)
+    return rows

@@ -1,0 +1,1 @@
+"""Training protocols: session plans and rep attribution, the priming effect, trends across weeks."""

@@ -1,0 +1,194 @@
+"""Bar velocity: the simulator's bar kinematics and the DSP against the simulator's exact truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kinesync.dsp.velocity import (
+    bar_velocity,
+    concentric_phase,
+    concentric_runs,
+    velocity_from_acceleration,
+    velocity_from_rest,
+)
+from kinesync.sim.athlete import AthleteSpec, SimAthlete
+from kinesync.sim.bar import CONCENTRIC_MIN_VELOCITY_M_S, PRESS_TRAVEL_M
+from kinesync.sim.exercise import EXERCISES, STANDARD_GRAVITY_M_S2
+from kinesync.sim.outcome import LagOutcome
+
+MCV_TOLERANCE = 0.02  # the must-show: mean concentric velocity within 2 % of the truth
+PCV_TOLERANCE = 0.03
+
+
+def _rep_segment(athlete: SimAthlete, k: int, before_s: float = 2.0, after_s: float = 1.0):
+    """Position (m, as float32 on the wire), rate and the index of the rep's leg peak."""
+    spec = athlete.spec
+    truth = athlete.rep(k)
+    fs = spec.bar_rate_hz
+    lo = int(np.ceil((truth.leg_peak_s - before_s) * fs))
+    hi = int(np.floor((truth.leg_peak_s + after_s) * fs))
+    x = athlete.bar(lo, hi - lo)[0].astype(np.float32).astype(np.float64)
+    return x, fs, round(truth.leg_peak_s * fs) - lo, truth, lo
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_mean_concentric_velocity_within_2_percent_of_truth(exercise: str) -> None:
+    errors, peak_errors = [], []
+    for seed in range(3):
+        athlete = SimAthlete(AthleteSpec.for_exercise(exercise, seed=seed))
+        for k in range(1, 5):
+            x, fs, near, truth, lo = _rep_segment(athlete, k)
+            phase = concentric_phase(x, fs, near)
+            assert phase is not None, f"{exercise} seed {seed} rep {k}: no concentric phase"
+            errors.append(phase.mean_velocity_m_s / truth.mean_concentric_velocity_m_s - 1.0)
+            peak_errors.append(phase.peak_velocity_m_s / truth.peak_concentric_velocity_m_s - 1.0)
+            # The phase found is the true one (its ends within 20 ms).
+            assert abs((lo + phase.start_index) / fs - truth.concentric_start_s) < 0.02
+            assert abs((lo + phase.end_index) / fs - truth.concentric_end_s) < 0.02
+    errors, peak_errors = np.abs(errors), np.abs(peak_errors)
+    assert errors.max() <= MCV_TOLERANCE, f"{exercise}: worst MCV error {errors.max():.2%}"
+    assert peak_errors.max() <= PCV_TOLERANCE, f"{exercise}: worst PCV error {peak_errors.max():.2%}"
+
+
+def test_truth_is_rise_over_duration_and_realistic() -> None:
+    for exercise in EXERCISES:
+        truth = SimAthlete(AthleteSpec.for_exercise(exercise)).rep(2)
+        duration = truth.concentric_end_s - truth.concentric_start_s
+        assert truth.mean_concentric_velocity_m_s == pytest.approx(truth.concentric_displacement_m / duration)
+        # Velocity-based-training ranges: a bar moves 0.2–2.5 m/s on average in the concentric phase.
+        assert 0.2 < truth.mean_concentric_velocity_m_s < truth.peak_concentric_velocity_m_s < 3.0
+        assert truth.concentric_start_s < truth.concentric_end_s
+
+
+def test_bar_follows_the_force_curves() -> None:
+    """Squat and jump: the bar is the centre of mass, so F = M·(g + a_bar) on the plates. Push press:
+    the body dips, the bar dips and presses, and F = M·g + m_body·a_dip + m_bar·a_bar."""
+    dt = 1e-4
+    for exercise in ("back_squat", "squat_jump", "push_press"):
+        athlete = SimAthlete(AthleteSpec.for_exercise(exercise, bar_noise_m=0.0))
+        spec, profile = athlete.spec, athlete.profile
+        tau = np.arange(profile.quiet_s - 0.1, profile.quiet_s + profile.duration_s, dt)
+        _, v = athlete.bar_profile.kinematics(tau)
+        accel = np.gradient(v, dt)
+        force = profile.force_n(tau)
+        mass = spec.body_mass_kg + spec.bar_mass_kg
+        if exercise == "push_press":
+            big_m = spec.movement_s
+            u = np.clip((tau - profile.quiet_s) / (0.45 * big_m), 0.0, 1.0)
+            s2 = np.square(np.sin(np.pi * u))
+            a_dip = 4.0 * spec.dip_m * (np.pi / (0.45 * big_m)) ** 2 * (4.0 * s2 * s2 - 3.0 * s2)
+            expected = mass * STANDARD_GRAVITY_M_S2 + spec.body_mass_kg * a_dip + spec.bar_mass_kg * accel
+        else:
+            expected = mass * (STANDARD_GRAVITY_M_S2 + accel)
+        contact = force > 50.0  # in flight the plates read 0 and the bar falls freely (gradient: skip the kink)
+        inner = contact & (np.arange(tau.size) > 2) & (np.arange(tau.size) < tau.size - 3)
+        # 1 N (0.1 % of body weight): np.gradient's error where a piece of the curve starts.
+        np.testing.assert_allclose(force[inner], expected[inner], atol=1.0, err_msg=exercise)
+        if exercise == "squat_jump":
+            flight = force == 0.0
+            np.testing.assert_allclose(accel[flight][2:-2], -STANDARD_GRAVITY_M_S2, atol=1e-3)
+    press = SimAthlete(AthleteSpec.for_exercise("push_press", bar_noise_m=0.0))
+    y, _ = press.bar_profile.kinematics(np.array([press.profile.quiet_s + 0.65 * press.spec.movement_s]))
+    assert y[0] == pytest.approx(PRESS_TRAVEL_M)
+
+
+def test_bench_bar_turns_at_the_chest_when_the_leg_drive_peaks() -> None:
+    athlete = SimAthlete(AthleteSpec.for_exercise("bench_press", bar_noise_m=0.0))
+    truth = athlete.rep(1)
+    tau = np.arange(0.0, athlete.spec.rep_period_s, 1e-4)
+    y, _ = athlete.bar_profile.kinematics(tau)
+    bottom_s = athlete.spec.rep_period_s + tau[int(np.argmin(y))]
+    assert bottom_s == pytest.approx(truth.leg_peak_s, abs=1e-3)
+    assert -y.min() == pytest.approx(athlete.spec.bench_travel_m)
+
+
+def test_bar_samples_do_not_depend_on_chunking() -> None:
+    spec = AthleteSpec.for_exercise("back_squat", seed=4)
+    whole = SimAthlete(spec).bar(0, 9000)
+    a = SimAthlete(spec)
+    parts = np.concatenate([a.bar(i, 700) for i in range(0, 9100, 700)], axis=1)[:, :9000]
+    np.testing.assert_array_equal(whole, parts)
+    noise = whole[0] - spec.bar_height_m - SimAthlete(spec).bar_profile.kinematics(
+        np.mod(np.arange(9000) / spec.bar_rate_hz, spec.rep_period_s))[0]
+    assert np.std(noise) == pytest.approx(spec.bar_noise_m, rel=0.1)
+
+
+def test_coupled_drive_moves_the_bar_slower_and_truth_follows() -> None:
+    outcome = LagOutcome(best_low_ms=90.0, best_high_ms=110.0)
+    good = SimAthlete(AthleteSpec(lag_ms=100.0, outcome=outcome, seed=2))
+    poor = SimAthlete(AthleteSpec(lag_ms=200.0, outcome=outcome, seed=2))
+    t_good, t_poor = good.rep(1), poor.rep(1)
+    assert t_poor.mean_concentric_velocity_m_s < 0.8 * t_good.mean_concentric_velocity_m_s
+    x, fs, near, truth, _ = _rep_segment(poor, 1)
+    phase = concentric_phase(x, fs, near)
+    assert phase is not None
+    assert phase.mean_velocity_m_s == pytest.approx(truth.mean_concentric_velocity_m_s, rel=MCV_TOLERANCE)
+
+
+def test_default_threshold_matches_the_simulator_definition() -> None:
+    import inspect
+
+    default = inspect.signature(concentric_phase).parameters["min_velocity_m_s"].default
+    assert default == CONCENTRIC_MIN_VELOCITY_M_S
+
+
+def test_runs_and_edges() -> None:
+    v = np.array([0.0, 0.1, 0.2, 0.0, 0.0, 0.3, 0.3])
+    assert concentric_runs(v, 0.05) == [(1, 3), (5, 7)]
+    assert concentric_runs(np.zeros(5)) == []
+    # A phase cut by the record's end is incomplete: no metric rather than a short one.
+    athlete = SimAthlete(AthleteSpec.for_exercise("back_squat"))
+    x, fs, near, _, _ = _rep_segment(athlete, 1, after_s=0.3)
+    assert concentric_phase(x, fs, near) is None
+    # Standing still with sensor noise has no concentric phase.
+    rng = np.random.default_rng(0)
+    assert concentric_phase(1.4 + 0.0002 * rng.standard_normal(3000), 1000.0, 1500) is None
+    # A phase far from the reference point is not this rep's.
+    x, fs, near, _, _ = _rep_segment(athlete, 1)
+    assert concentric_phase(x, fs, near - int(1.5 * fs), search_s=0.5) is None
+
+
+def test_velocity_is_unbiased_on_a_known_curve() -> None:
+    fs = 1000.0
+    t = np.arange(0.0, 2.0, 1.0 / fs)
+    y = 0.3 * np.sin(2 * np.pi * 1.0 * t)
+    v = bar_velocity(y, fs)
+    np.testing.assert_allclose(v[100:-100], 0.3 * 2 * np.pi * np.cos(2 * np.pi * t[100:-100]), atol=2e-3)
+
+
+@pytest.mark.parametrize("exercise", ["back_squat", "push_press"])
+def test_accelerometer_path_within_2_percent(exercise: str) -> None:
+    """A bar IMU: vertical acceleration (+g at rest) with a small bias and noise, integrated over one rep."""
+    athlete = SimAthlete(AthleteSpec.for_exercise(exercise, bar_noise_m=0.0))
+    fs = 500.0
+    truth = athlete.rep(1)
+    t0 = truth.index * athlete.spec.rep_period_s
+    tau = np.arange(athlete.profile.quiet_s - 0.5, athlete.profile.quiet_s + athlete.profile.duration_s + 0.1, 1 / fs)
+    _, v = athlete.bar_profile.kinematics(tau)
+    rng = np.random.default_rng(3)
+    accel = np.gradient(v, 1 / fs) + STANDARD_GRAVITY_M_S2 + 0.02 + 0.05 * rng.standard_normal(tau.size)
+    velocity = velocity_from_acceleration(accel, fs)
+    near = int(np.argmin(np.abs(t0 + tau - truth.leg_peak_s)))
+    phase = concentric_phase(np.zeros(tau.size), fs, near, velocity_m_s=velocity)
+    assert phase is not None
+    assert phase.mean_velocity_m_s == pytest.approx(truth.mean_concentric_velocity_m_s, rel=MCV_TOLERANCE)
+    assert phase.displacement_m == pytest.approx(truth.concentric_displacement_m, rel=MCV_TOLERANCE)
+
+
+def test_imu_velocity_starts_at_the_rest_before_the_rep() -> None:
+    athlete = SimAthlete(AthleteSpec.for_exercise("back_squat", seed=5))
+    fs = athlete.spec.imu_rate_hz
+    truth = athlete.rep(1)
+    lo = round((truth.leg_peak_s - 2.0) * fs)
+    accel = athlete.bar_accel(lo, round(3.0 * fs))[0]
+    near = round(truth.leg_peak_s * fs) - lo
+    start, velocity = velocity_from_rest(accel, fs, near)
+    # Integration starts in quiet standing, before the movement (the truth's force onset).
+    assert (lo + start) / fs < truth.force_onset_s
+    phase = concentric_phase(np.zeros(velocity.size), fs, near - start, velocity_m_s=velocity)
+    assert phase is not None
+    assert phase.mean_velocity_m_s == pytest.approx(truth.mean_concentric_velocity_m_s, rel=MCV_TOLERANCE)
+    # No pause before the rep in the record: no velocity rather than one from a moving start.
+    moving = round((truth.force_onset_s + 0.2) * fs) - lo
+    assert velocity_from_rest(accel[moving:], fs, near - moving) is None
