@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     target_high_ms: float = 120.0
     alignment_reps: int = Field(10, ge=1, description="reps in the alignment score")
     envelope_cutoff_hz: float = Field(6.0, gt=0, description="EMG linear-envelope low-pass cut-off, Hz")
+    # Personal target window (docs/metrics.md; kinesync.analysis.personal_window.PersonalWindowConfig)
+    personal_bound_low_ms: float = Field(60.0, description="personal window: lowest lag it may reach, ms")
+    personal_bound_high_ms: float = Field(160.0, description="personal window: highest lag it may reach, ms")
+    personal_history_reps: int = Field(20, ge=1, description="personal window: last reps it learns from")
+    personal_top_k: int = Field(5, ge=1, description="personal window: reps with the best outcome considered")
+    personal_near_best_share: float = Field(
+        0.01, ge=0, description="personal window: best reps are within this share of the best outcome"
+    )
+    personal_min_best: int = Field(2, ge=1, description="personal window: fewest best reps that set it")
+    personal_min_reps: int = Field(6, ge=1, description="personal window: reps seen before it judges")
+    personal_min_half_width_ms: float = Field(8.0, gt=0, description="personal window: narrowest half-width, ms")
+    personal_max_half_width_ms: float = Field(30.0, gt=0, description="personal window: widest half-width, ms")
 
     # Storage
     sqlite_path: str = Field("kinesync.db", description="embedded store used when no InfluxDB URL is set")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 
+from kinesync.analysis.personal_window import PersonalWindowConfig
 from kinesync.bus.base import Bus, Consumer, TopicPartition
 from kinesync.bus.kafka import DeliveryError, KafkaBus
 from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSIONS
@@ -23,10 +24,19 @@ _SLICE_MESSAGES = 8
 
 
 def analysis_config(settings: Settings) -> AnalysisConfig:
+    """Raises ValueError when the personal-window settings do not fit together (e.g. bounds narrower than
+    a minimum-width window), so a misconfigured analyzer stops at start with the reason."""
+    personal = PersonalWindowConfig(
+        bound_low_ms=settings.personal_bound_low_ms, bound_high_ms=settings.personal_bound_high_ms,
+        history_reps=settings.personal_history_reps, top_k=settings.personal_top_k,
+        near_best_share=settings.personal_near_best_share, min_best=settings.personal_min_best,
+        min_reps=settings.personal_min_reps, min_half_width_ms=settings.personal_min_half_width_ms,
+        max_half_width_ms=settings.personal_max_half_width_ms,
+    )
     return AnalysisConfig(
         window_s=settings.window_s, hop_s=settings.hop_s, max_wait_s=settings.max_wait_s,
         lateness_s=settings.lateness_s, alignment_reps=settings.alignment_reps,
-        envelope_cutoff_hz=settings.envelope_cutoff_hz,
+        envelope_cutoff_hz=settings.envelope_cutoff_hz, personal=personal,
     )
 
 

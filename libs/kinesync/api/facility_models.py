@@ -100,18 +100,25 @@ class Athlete(BaseModel):
 # stations
 
 
+BAR_SENSOR = ("the station has a bar sensor (linear position transducer or IMU on kinesync.velocity): its windows "
+              "wait for it")
+
+
 class StationIn(_In):
     id: StationId = Field(description="the station key devices use in their frames, e.g. station-01")
     label: Name | None = Field(None, description="what the wall shows, if not the id")
+    bar_sensor: bool = Field(False, description=BAR_SENSOR)
 
 
 class StationPatch(_In):
     label: Name | None = None
+    bar_sensor: bool = Field(None, validate_default=False, description=BAR_SENSOR)  # type: ignore[assignment]
 
 
 class Station(BaseModel):
     id: str
     label: str | None = None
+    bar_sensor: bool = Field(False, description=BAR_SENSOR)
     active_session_id: int | None = Field(None, description="the running session on this station, if any")
 
 
@@ -164,3 +171,5 @@ class Session(BaseModel):
     plan_block_index: int = Field(0, description="block the count (re)started at, 0-based")
     plan_set_index: int = Field(0, description="set within that block, 0-based")
     plan_position_ns: int = Field(0, description="when a coach last set the position, ns (0: at the start)")
+    bar_sensor: bool = Field(False, description="the station's bar sensor setting, taken at the start and followed "
+                             "while the session runs; published with the session")

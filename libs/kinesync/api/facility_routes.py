@@ -243,9 +243,14 @@ async def get_station(_: ViewerDep, reg: RegistryDep, station_id: StationPath) -
 
 
 @api.patch("/stations/{station_id}", response_model=Station, responses=WRITE_ERRORS, tags=["stations"])
-async def update_station(_: AdminDep, reg: RegistryDep, station_id: StationPath, body: StationPatch) -> Station:
+async def update_station(_: AdminDep, reg: RegistryDep, sink: SinkDep, station_id: StationPath,
+                         body: StationPatch) -> Station:
+    """A change of ``bar_sensor`` is published with the station's running session, if any."""
     with _http_errors():
-        return await reg.update_station(station_id, body)
+        station, running = await reg.update_station(station_id, body)
+    if running is not None:
+        await _publish(sink, running)
+    return station
 
 
 @api.delete("/stations/{station_id}", status_code=204, response_class=Response, responses=WRITE_ERRORS,

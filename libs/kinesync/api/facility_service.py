@@ -12,7 +12,7 @@ from kinesync.api.registry import Registry, assignment_of
 from kinesync.api.sessions_out import ProducerSessionSink, PublishError
 from kinesync.bus.base import Bus
 from kinesync.settings import Settings
-from kinesync.storage.sqlite import SqliteStore
+from kinesync.storage.readers import open_rep_reader
 
 log = logging.getLogger("kinesync.api")
 
@@ -32,8 +32,12 @@ async def start_facility(app: FastAPI, bus: Bus, settings: Settings) -> tuple[Re
     app.state.personal_store = PersonalStore(settings.registry_db)
     sink = PersonalSessionSink(sink, registry, app.state.personal_store)  # type: ignore[assignment]
     app.state.registry, app.state.session_sink = registry, sink
-    # Priming effect and trends read the reps the writer stored (the embedded SQLite store).
-    app.state.rep_store = None if settings.influx_url else SqliteStore(settings.sqlite_path)
+    # Priming effect and trends read the reps the writer stored, from the same database it writes.
+    try:
+        app.state.rep_store = open_rep_reader(settings)
+    except ValueError as exc:  # e.g. InfluxDB 2/3 without a token: those two routes answer 503, the rest works
+        log.warning("priming effect and trends unavailable: %s", exc)
+        app.state.rep_store = None
     return registry, sink
 
 

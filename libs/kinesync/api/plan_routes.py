@@ -1,14 +1,14 @@
 """Plan templates, the live plan position, and an athlete's priming effect and trends (``/api/v1``).
 
 Same wiring as the facility routes (``app.state.registry`` and ``session_sink``), plus
-``app.state.rep_store``: anything with ``async query_reps(athlete=...)`` (the SQLite store the
-writer fills), from which the priming effect and the trends are computed on request.
+``app.state.rep_store``: a ``RepReader`` (kinesync.storage.readers) on the database the writer fills,
+SQLite or InfluxDB, from which the priming effect and the trends are computed on request.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 
@@ -28,22 +28,21 @@ from kinesync.api.facility_routes import (
 )
 from kinesync.api.plan_registry import PlanPositionIn, PlanTemplate, PlanTemplateIn, PlanTemplates
 from kinesync.models import RepMetric
+from kinesync.storage.base import StorageUnavailable
+from kinesync.storage.readers import RepReader
 from kinesync.training.priming import NoPrimingComparison, PrimingEffect, priming_effect
-from kinesync.training.trends import Trends, trends
+from kinesync.training.trends import Trends, trend_range_ns, trends
 
 MAX_WEEKS = 104
-
-
-class RepReader(Protocol):
-    async def query_reps(self, station: str | None = None, session: str | None = None,
-                         athlete: str | None = None) -> list[RepMetric]: ...
+NO_REPS = "no rep store configured, or its database is unavailable"
 
 
 def rep_store_of(request: Request) -> RepReader:
     store = getattr(request.app.state, "rep_store", None)
     if store is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            detail="no rep store to read (the API reads the SQLite store of the writer)")
+                            detail="no rep store to read (see the API log: the database the writer fills could "
+                            "not be opened for reading)")
     return store
 
 
@@ -95,14 +94,18 @@ async def set_position(_: AdminDep, reg: RegistryDep, sink: SinkDep, session_id:
     return s
 
 
-async def _athlete_reps(reg: RegistryDep, store: RepReader, athlete_id: int) -> tuple[str, list[RepMetric]]:
+async def _athlete_reps(reg: RegistryDep, store: RepReader, athlete_id: int, since_ns: int | None = None,
+                        until_ns: int | None = None) -> tuple[str, list[RepMetric]]:
     with _http_errors():
         athlete = await reg.get_athlete(athlete_id)
-    return athlete.name, await store.query_reps(athlete=athlete.name)
+    try:
+        return athlete.name, await store.athlete_reps(athlete.name, since_ns=since_ns, until_ns=until_ns)
+    except StorageUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"rep store unavailable: {exc}") from exc
 
 
 @router.get("/athletes/{athlete_id}/priming", response_model=PrimingEffect,
-            responses={**READ_ERRORS, **_err_503("no rep store configured")}, tags=["analysis"])
+            responses={**READ_ERRORS, **_err_503(NO_REPS)}, tags=["analysis"])
 async def get_priming(
     _: ViewerDep, reg: RegistryDep, store: RepStoreDep, athlete_id: AthleteId,
     session: Annotated[int, Query(ge=1, le=MAX_ID, description="the primed session's id")],
@@ -121,11 +124,12 @@ async def get_priming(
 
 
 @router.get("/athletes/{athlete_id}/trends", response_model=Trends,
-            responses={**READ_ERRORS, **_err_503("no rep store configured")}, tags=["analysis"])
+            responses={**READ_ERRORS, **_err_503(NO_REPS)}, tags=["analysis"])
 async def get_trends(
     _: ViewerDep, reg: RegistryDep, store: RepStoreDep, athlete_id: AthleteId,
     weeks: Annotated[int, Query(ge=1, le=MAX_WEEKS, description="ISO weeks up to the current one")] = 8,
 ) -> Trends:
     """Weekly and per-session means of lag, timing error, alignment, RFD, transfer and bar velocity."""
-    name, reps = await _athlete_reps(reg, store, athlete_id)
-    return trends(name, reps, weeks, time.time_ns())
+    now_ns = time.time_ns()
+    name, reps = await _athlete_reps(reg, store, athlete_id, *trend_range_ns(weeks, now_ns))
+    return trends(name, reps, weeks, now_ns)

@@ -57,10 +57,17 @@ CREATE TABLE IF NOT EXISTS plans (
 _SESSION_ADDED = (
     ("plan_id", "INTEGER"), ("plan", "TEXT"), ("plan_block_index", "INTEGER NOT NULL DEFAULT 0"),
     ("plan_set_index", "INTEGER NOT NULL DEFAULT 0"), ("plan_position_ns", "INTEGER NOT NULL DEFAULT 0"),
+    ("bar_sensor", "INTEGER NOT NULL DEFAULT 0"),
 )
+# Columns added to stations after the first release: whether the station has a bar sensor.
+_STATION_ADDED = (("bar_sensor", "INTEGER NOT NULL DEFAULT 0"),)
 _SESSION_COLS = (
     "id, station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, target_high_ms, "
-    "started_at_ns, stopped_at_ns, plan_id, plan, plan_block_index, plan_set_index, plan_position_ns"
+    "started_at_ns, stopped_at_ns, plan_id, plan, plan_block_index, plan_set_index, plan_position_ns, bar_sensor"
+)
+_STATION_SELECT = (
+    "SELECT s.id, s.label, s.bar_sensor, "
+    "(SELECT id FROM sessions WHERE station_id = s.id AND stopped_at_ns IS NULL) FROM stations s"
 )
 
 
@@ -76,7 +83,12 @@ def _session(row: tuple[Any, ...]) -> Session:
     keys = [c.strip() for c in _SESSION_COLS.split(",")]
     values = dict(zip(keys, row, strict=True))
     values["plan"] = SessionPlan.model_validate_json(values["plan"]) if values["plan"] else None
+    values["bar_sensor"] = bool(values["bar_sensor"])
     return Session(**values, active=values["stopped_at_ns"] is None)
+
+
+def _station_of(r: tuple[Any, ...]) -> Station:
+    return Station(id=r[0], label=r[1], bar_sensor=bool(r[2]), active_session_id=r[3])
 
 
 def _add_columns(conn: sqlite3.Connection, table: str, columns: tuple[tuple[str, str], ...]) -> None:
@@ -95,7 +107,7 @@ def assignment_of(s: Session) -> SessionAssignment:
         station=s.station_id, athlete=s.athlete_name, team=s.team_name, exercise=s.exercise.value,
         session=str(s.id), target_low_ms=s.target_low_ms, target_high_ms=s.target_high_ms,
         updated_at_ns=s.started_at_ns, plan=s.plan, plan_block_index=s.plan_block_index,
-        plan_set_index=s.plan_set_index, plan_position_ns=s.plan_position_ns,
+        plan_set_index=s.plan_set_index, plan_position_ns=s.plan_position_ns, bar_sensor=s.bar_sensor,
     )
 
 
@@ -117,6 +129,7 @@ class Registry:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(_DDL)
             _add_columns(conn, "sessions", _SESSION_ADDED)
+            _add_columns(conn, "stations", _STATION_ADDED)
             self._conn = conn
         return self._conn
 
@@ -172,12 +185,8 @@ class Registry:
         return Athlete(id=r[0], name=r[1], team_id=r[2])
 
     def _station(self, conn: sqlite3.Connection, station_id: str) -> Station:
-        r = self._one(
-            conn,
-            "SELECT s.id, s.label, (SELECT id FROM sessions WHERE station_id = s.id AND stopped_at_ns IS NULL) "
-            "FROM stations s WHERE s.id = ?", [station_id], f"station {station_id!r}",
-        )
-        return Station(id=r[0], label=r[1], active_session_id=r[2])
+        return _station_of(self._one(conn, f"{_STATION_SELECT} WHERE s.id = ?", [station_id],
+                                     f"station {station_id!r}"))
 
     def _get_session(self, conn: sqlite3.Connection, session_id: int) -> Session:
         return _session(self._one(conn, f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", [session_id],
@@ -277,10 +286,7 @@ class Registry:
     # stations
 
     async def list_stations(self, limit: int, offset: int) -> Page[Station]:
-        sql = ("SELECT s.id, s.label, (SELECT id FROM sessions WHERE station_id = s.id AND stopped_at_ns IS NULL) "
-               "FROM stations s")
-        return await self._tx(lambda c: self._page(
-            c, sql, [], limit, offset, lambda r: Station(id=r[0], label=r[1], active_session_id=r[2])))
+        return await self._tx(lambda c: self._page(c, _STATION_SELECT, [], limit, offset, _station_of))
 
     async def get_station(self, station_id: str) -> Station:
         return await self._tx(lambda c: self._station(c, station_id))
@@ -289,17 +295,28 @@ class Registry:
         def fn(c: sqlite3.Connection) -> Station:
             if c.execute("SELECT 1 FROM stations WHERE id = ?", [body.id]).fetchone():
                 raise Conflict(f"station {body.id!r} exists")
-            c.execute("INSERT INTO stations (id, label) VALUES (?, ?)", [body.id, body.label])
+            c.execute("INSERT INTO stations (id, label, bar_sensor) VALUES (?, ?, ?)",
+                      [body.id, body.label, int(body.bar_sensor)])
             return self._station(c, body.id)
 
         return await self._tx(fn)
 
-    async def update_station(self, station_id: str, body: StationPatch) -> Station:
-        def fn(c: sqlite3.Connection) -> Station:
-            self._station(c, station_id)
+    async def update_station(self, station_id: str, body: StationPatch) -> tuple[Station, Session | None]:
+        """Update a station; returns it and the running session whose bar-sensor setting changed with it,
+        whose assignment must be republished so the analyzer waits (or stops waiting) for bar frames."""
+
+        def fn(c: sqlite3.Connection) -> tuple[Station, Session | None]:
+            before = self._station(c, station_id)
             if "label" in body.model_fields_set:
                 c.execute("UPDATE stations SET label = ? WHERE id = ?", [body.label, station_id])
-            return self._station(c, station_id)
+            running = None
+            if body.bar_sensor is not None and body.bar_sensor != before.bar_sensor:
+                c.execute("UPDATE stations SET bar_sensor = ? WHERE id = ?", [int(body.bar_sensor), station_id])
+                if before.active_session_id is not None:
+                    c.execute("UPDATE sessions SET bar_sensor = ? WHERE id = ?",
+                              [int(body.bar_sensor), before.active_session_id])
+                    running = self._get_session(c, before.active_session_id)
+            return self._station(c, station_id), running
 
         return await self._tx(fn)
 
@@ -393,9 +410,9 @@ class Registry:
                 plan = self._one(c, "SELECT plan FROM plans WHERE id = ?", [body.plan_id], f"plan {body.plan_id}")[0]
             cur = c.execute(
                 "INSERT INTO sessions (station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, "
-                "target_high_ms, started_at_ns, plan_id, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "target_high_ms, started_at_ns, plan_id, plan, bar_sensor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [station.id, athlete.id, athlete.name, team, body.exercise.value, target.low_ms, target.high_ms,
-                 self._clock_ns(), body.plan_id, plan],
+                 self._clock_ns(), body.plan_id, plan, int(station.bar_sensor)],
             )
             return self._get_session(c, int(cur.lastrowid or 0))
 

@@ -8,9 +8,31 @@ import asyncio
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kinesync.commands.analyze import load
 from kinesync.recordings.readers import RecordingError
+from kinesync.storage.base import StorageUnavailable
+
+if TYPE_CHECKING:
+    from kinesync.storage.readers import RepReader
+
+EMBEDDED_DB = Path(".kinesync/kinesync.db")  # where `kinesync run` keeps its SQLite store
+
+
+def rep_reader(args: argparse.Namespace) -> RepReader:
+    """--db when given; else the store the KINESYNC_* settings name (InfluxDB when KINESYNC_INFLUX_URL is
+    set, or KINESYNC_SQLITE_PATH), else the SQLite store of `kinesync run`."""
+    from kinesync.settings import Settings
+    from kinesync.storage.readers import open_rep_reader
+    from kinesync.storage.sqlite import SqliteStore
+
+    if args.db is not None:
+        return SqliteStore(args.db)
+    settings = Settings()
+    if settings.influx_url or "sqlite_path" in settings.model_fields_set:
+        return open_rep_reader(settings)
+    return SqliteStore(EMBEDDED_DB)
 
 
 def _pdf(out: Path, args: argparse.Namespace) -> None:
@@ -38,11 +60,15 @@ def cmd_trends(args: argparse.Namespace) -> int:
 
     async def load_trends():
         name = await resolve_athlete(args.athlete, registry)
-        return await trends_from_store(args.db, name, args.weeks, until_ns)
+        reader = rep_reader(args)
+        try:
+            return await trends_from_store(reader, name, args.weeks, until_ns)
+        finally:
+            await reader.close()
 
     try:
         t = asyncio.run(load_trends())
-    except (OSError, LookupError) as exc:
+    except (OSError, LookupError, ValueError, StorageUnavailable) as exc:
         print(f"kinesync report: {exc}", file=sys.stderr)
         return 2
     out = args.out or Path(f"trends-{args.athlete}.html")
@@ -56,6 +82,16 @@ def cmd_trends(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _from_storage(args: argparse.Namespace):
+    from kinesync.report import from_store
+
+    reader = rep_reader(args)
+    try:
+        return await from_store(reader, args.session)
+    finally:
+        await reader.close()
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if args.weeks is not None:
         return cmd_trends(args)
@@ -63,7 +99,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("kinesync report: give --session ID (a session report) or --athlete ID --weeks N (trends)",
               file=sys.stderr)
         return 2
-    from kinesync.report import from_recording, from_store, render_html, write_csv  # matplotlib: only when used
+    from kinesync.report import from_recording, render_html, write_csv  # matplotlib: only when used
 
     has_recording = args.recording is not None or args.emg or args.force
     try:
@@ -71,8 +107,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             data = from_recording(load(args), args.session, exercise=args.exercise,
                                   target_ms=(args.target_low, args.target_high), athlete=args.athlete)
         else:
-            data = asyncio.run(from_store(args.db, args.session))
-    except (RecordingError, OSError, LookupError) as exc:
+            data = asyncio.run(_from_storage(args))
+    except (RecordingError, OSError, LookupError, ValueError, StorageUnavailable) as exc:
         print(f"kinesync report: {exc}", file=sys.stderr)
         return 2
     out = args.out or Path(f"session-{args.session}.html")
@@ -91,9 +127,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "priming effect), or of an athlete's trends over weeks",
         description="Write a self-contained HTML report of a session (and a PDF when Chromium is installed). "
         "From the session's recording (a C3D file or --emg/--force CSVs, read as by `kinesync analyze`, "
-        "whose numbers the report repeats), or from storage (--db, the SQLite store of `kinesync run`: "
-        "reps and envelopes, no force curve). With --athlete ID --weeks N: the athlete's weekly and per-session "
-        "trends from storage.",
+        "whose numbers the report repeats), or from storage (--db, the SQLite store of `kinesync run`, or "
+        "InfluxDB as KINESYNC_INFLUX_* configures it: reps and envelopes, no force curve). With --athlete ID "
+        "--weeks N: the athlete's weekly and per-session trends from storage.",
     )
     p.add_argument("--session", help="session id (the API's session id, or any label)")
     p.add_argument("recording", nargs="?", type=Path, help="the session's C3D file")
@@ -112,8 +148,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="facility registry that maps an athlete id to the name reps carry")
     p.add_argument("--target-low", type=float, default=80.0, help="target lag window, lower edge, ms (default 80)")
     p.add_argument("--target-high", type=float, default=120.0, help="target lag window, upper edge, ms (default 120)")
-    p.add_argument("--db", type=Path, default=Path(".kinesync/kinesync.db"),
-                   help="SQLite store to read the session from when no recording is given")
+    p.add_argument("--db", type=Path, default=None,
+                   help="SQLite store to read reps from when no recording is given (default: InfluxDB when "
+                   "KINESYNC_INFLUX_URL is set, else KINESYNC_SQLITE_PATH when set, else .kinesync/kinesync.db)")
     p.add_argument("--out", type=Path, help="HTML file to write (default session-<id>.html, trends-<athlete>.html)")
     p.add_argument("--csv", type=Path, help="also export the per-rep (trends: weekly and per-session) CSV here")
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF even when Chromium is available")

@@ -3,8 +3,9 @@
 Two sources. A recording (C3D or CSV, as ``kinesync analyze`` reads them) is replayed through the
 live analysis code, exactly as ``kinesync analyze`` does, so the report's numbers are analyze's
 numbers, and the raw signals give the envelope and force plots. Storage (the SQLite store of a
-``kinesync run``) holds the session's reps (``SqliteStore.query_reps``) with downsampled envelopes
-but no force curve, so a report from storage has the lag plot, the table and the envelopes only.
+``kinesync run``, or InfluxDB, read through ``kinesync.storage.readers.RepReader``) holds the
+session's reps with downsampled envelopes but no force curve, so a report from storage has the lag
+plot, the table and the envelopes only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from kinesync.models import RepMetric
 from kinesync.recordings.model import Recording
+from kinesync.storage.readers import RepReader
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.streaming.offline import analyze_recording
 from kinesync.training.priming import NoPrimingComparison, PrimingEffect, priming_effect
@@ -44,23 +46,38 @@ def from_recording(
                        exercise=exercise, station=rec.station, source=rec.source or "recording", recording=rec)
 
 
-async def from_store(path: str | Path, session: str) -> SessionData:
-    async with SqliteStore(path) as store:
-        reps = await store.query_reps(session=session)
-        if not reps:
-            raise LookupError(f"no reps of session {session!r} in {path}")
-        first = reps[0]
-        # The priming effect needs the athlete's earlier sessions as well (the baseline).
-        history = await store.query_reps(athlete=first.athlete) if first.athlete is not None else reps
+async def from_store(source: str | Path | RepReader, session: str) -> SessionData:
+    """The session's stored reps, from a SQLite file (a path) or any RepReader (InfluxDB included)."""
+    if isinstance(source, str | Path):
+        async with SqliteStore(source) as store:
+            return await from_reader(store, session)
+    return await from_reader(source, session)
+
+
+async def from_reader(source: RepReader, session: str) -> SessionData:
+    reps = await source.session_reps(session)
+    if not reps:
+        raise LookupError(f"no reps of session {session!r} in {_label(source)}")
+    first = reps[0]
+    # The priming effect needs the athlete's earlier sessions as well (the baseline); those reps are
+    # only counted, so they come without envelopes.
+    history = await source.athlete_reps(first.athlete) if first.athlete is not None else reps
     data = SessionData(
         session=session, reps=reps, t0_ns=min(r.rep_start_ns for r in reps),
         target_ms=(first.target_low_ms, first.target_high_ms), athlete=first.athlete, exercise=first.exercise,
-        station=first.station, source=f"storage {path}",
+        station=first.station, source=f"storage {_label(source)}",
     )
     data.notes.append("force curve not shown: storage keeps per-rep force metrics, not the force signal; "
                       "give the session's recording (C3D or --emg/--force) for it")
     data.priming = session_priming(session, history, data.notes)
     return data
+
+
+def _label(source: RepReader) -> str:
+    if isinstance(source, SqliteStore):
+        return str(source.path)
+    store = getattr(source, "store", None)  # InfluxRepReader: the URL and database, no credentials
+    return f"InfluxDB {store.url} db={store.database}" if store is not None else repr(source)
 
 
 def session_priming(session: str, reps: list[RepMetric], notes: list[str]) -> PrimingEffect | None:

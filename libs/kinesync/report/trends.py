@@ -10,8 +10,9 @@ from pathlib import Path
 
 from kinesync.report.render import _STYLE, _figure
 from kinesync.report.training_plots import trend_lag, trend_panels
+from kinesync.storage.readers import RepReader
 from kinesync.storage.sqlite import SqliteStore
-from kinesync.training.trends import Summary, Trends, trends
+from kinesync.training.trends import Summary, Trends, trend_range_ns, trends
 
 NS = 1_000_000_000
 SUMMARY_FIELDS = tuple(Summary.model_fields)
@@ -32,13 +33,21 @@ async def resolve_athlete(athlete: str, registry_path: Path | None) -> str:
         await reg.close()
 
 
-async def trends_from_store(path: str | Path, athlete: str, weeks: int, until_ns: int) -> Trends:
-    async with SqliteStore(path) as store:
-        reps = await store.query_reps(athlete=athlete)
+async def trends_from_store(source: str | Path | RepReader, athlete: str, weeks: int, until_ns: int) -> Trends:
+    """The athlete's trends from a SQLite file (a path) or any RepReader (InfluxDB included)."""
+    if isinstance(source, str | Path):
+        async with SqliteStore(source) as store:
+            return await trends_from_reader(store, athlete, weeks, until_ns, label=str(source))
+    return await trends_from_reader(source, athlete, weeks, until_ns, label=repr(source))
+
+
+async def trends_from_reader(reader: RepReader, athlete: str, weeks: int, until_ns: int, *, label: str) -> Trends:
+    since_ns, end_ns = trend_range_ns(weeks, until_ns)
+    reps = await reader.athlete_reps(athlete, since_ns=since_ns, until_ns=end_ns)
     result = trends(athlete, reps, weeks, until_ns)
     if not any(w.reps for w in result.weekly):
         raise LookupError(f"no reps of athlete {athlete!r} in the {weeks} week(s) up to "
-                          f"{datetime.fromtimestamp(until_ns // NS, UTC):%Y-%m-%d} in {path}")
+                          f"{datetime.fromtimestamp(until_ns // NS, UTC):%Y-%m-%d} in {label}")
     return result
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from kinesync.storage.base import MetricStore, StorageRejected, StorageUnavailable, open_store
+from kinesync.storage.base import MetricStore, StorageRejected, StorageUnavailable, open_rep_reader, open_store
 
-__all__ = ["MetricStore", "StorageRejected", "StorageUnavailable", "open_store"]
+__all__ = ["MetricStore", "StorageRejected", "StorageUnavailable", "open_rep_reader", "open_store"]

@@ -9,6 +9,7 @@ from kinesync.models import RepMetric, WindowMetric
 
 if TYPE_CHECKING:
     from kinesync.settings import Settings
+    from kinesync.storage.readers import RepReader
 
 
 class StorageUnavailable(Exception):
@@ -51,6 +52,13 @@ class LineStore(Protocol):
     """A store that takes raw line protocol too (the InfluxDB stores): pipeline statistics and alerts."""
 
     async def write_lines(self, lines: Sequence[str]) -> None: ...
+
+
+def open_rep_reader(settings: Settings) -> RepReader:
+    """Where the session report, the priming effect and the trends read reps: the store ``open_store`` opens."""
+    from kinesync.storage.readers import open_rep_reader as _open
+
+    return _open(settings)
 
 
 def open_store(settings: Settings) -> MetricStore:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -52,6 +53,7 @@ class InfluxV1Store(ChunkedLineStore):
         username: str | None = None,
         password: str | SecretStr | None = None,
         *,
+        token: str | SecretStr | None = None,
         batch_lines: int = MAX_BATCH_LINES,
         timeout_s: float = 10.0,
         gzip_level: int = 5,
@@ -71,6 +73,9 @@ class InfluxV1Store(ChunkedLineStore):
         self._gzip_level = gzip_level
         secret = password.get_secret_value() if isinstance(password, SecretStr) else password
         self._auth = httpx.BasicAuth(username, secret or "") if username else None
+        # InfluxDB 2/3 answer the 1.x API (/query, /write) with an API token in this header.
+        token_value = token.get_secret_value() if isinstance(token, SecretStr) else token
+        self._headers = {"Authorization": f"Token {token_value}"} if token_value else None
         self._transport = transport  # tests inject httpx.MockTransport
         self._client: httpx.AsyncClient | None = None
 
@@ -81,7 +86,8 @@ class InfluxV1Store(ChunkedLineStore):
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                base_url=self.url, auth=self._auth, timeout=self._timeout, transport=self._transport
+                base_url=self.url, auth=self._auth, headers=self._headers, timeout=self._timeout,
+                transport=self._transport,
             )
         return self._client
 
@@ -160,6 +166,23 @@ class InfluxV1Store(ChunkedLineStore):
         if "error" in body:
             raise StorageRejected(f"InfluxDB query failed: {body['error']}")
         return body
+
+    async def query_chunks(self, influxql: str, *, chunk_size: int = 10_000) -> list[dict]:
+        """Run one SELECT with ``chunked=true``: InfluxDB's JSON chunks, each at most ``chunk_size`` rows.
+
+        Chunked answers are not cut at the server's ``max-row-limit``, which silently truncates a plain
+        answer. Times are integers in ns. A statement error raises StorageRejected.
+        """
+        data = {"q": influxql, "db": self.database, "epoch": "ns", "chunked": "true", "chunk_size": str(chunk_size)}
+        if self.retention_policy:
+            data["rp"] = self.retention_policy
+        response = await self._post("/query", data=data)
+        chunks = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+        for chunk in chunks:
+            errors = [chunk.get("error"), *(r.get("error") for r in chunk.get("results", []))]
+            if error := next((e for e in errors if e), None):
+                raise StorageRejected(f"InfluxDB query failed: {error}")
+        return chunks
 
     async def ping(self) -> bool:
         try:

@@ -280,6 +280,24 @@ class SqliteStore:
         rows = await self._read(sql + " ORDER BY rep_peak_ns, station", params)
         return [RepMetric.model_validate_json(r[0]) for r in rows]
 
+    # RepReader (kinesync.storage.readers)
+
+    async def session_reps(self, session: str) -> list[RepMetric]:
+        return await self.query_reps(session=session)
+
+    async def athlete_reps(
+        self, athlete: str, *, since_ns: int | None = None, until_ns: int | None = None
+    ) -> list[RepMetric]:
+        from kinesync.storage.readers import without_envelopes
+
+        sql, params = f"SELECT record FROM {REPS_TABLE} WHERE athlete = ?", [athlete]
+        if since_ns is not None:
+            sql, params = sql + " AND rep_peak_ns >= ?", [*params, since_ns]
+        if until_ns is not None:
+            sql, params = sql + " AND rep_peak_ns < ?", [*params, until_ns]
+        rows = await self._read(sql + " ORDER BY rep_peak_ns, station", params)
+        return without_envelopes(RepMetric.model_validate_json(r[0]) for r in rows)
+
     async def count(self) -> int:
         rows = await self._read(f"SELECT COUNT(*) FROM {TABLE}")
         return int(rows[0][0])

@@ -86,12 +86,16 @@ def week_start_ns(t_ns: int) -> int:
     return int(monday.timestamp()) * NS
 
 
-def trends(athlete: str, reps: Sequence[RepMetric], weeks: int, until_ns: int) -> Trends:
-    """Weekly and per-session summaries of ``reps`` over the ``weeks`` ISO weeks ending with ``until_ns``'s."""
+def trend_range_ns(weeks: int, until_ns: int) -> tuple[int, int]:
+    """[first Monday, the Monday after the last week) of ``weeks`` ISO weeks ending with ``until_ns``'s, ns."""
     if weeks < 1:
         raise ValueError("weeks must be >= 1")
-    first = week_start_ns(until_ns) - (weeks - 1) * WEEK_NS
-    end = week_start_ns(until_ns) + WEEK_NS
+    return week_start_ns(until_ns) - (weeks - 1) * WEEK_NS, week_start_ns(until_ns) + WEEK_NS
+
+
+def trends(athlete: str, reps: Sequence[RepMetric], weeks: int, until_ns: int) -> Trends:
+    """Weekly and per-session summaries of ``reps`` over the ``weeks`` ISO weeks ending with ``until_ns``'s."""
+    first, end = trend_range_ns(weeks, until_ns)
     inside = sorted((r for r in reps if first <= r.rep_peak_ns < end), key=lambda r: r.rep_peak_ns)
     weekly = []
     for k in range(weeks):
