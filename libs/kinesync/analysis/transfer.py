@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -46,8 +48,15 @@ def force_transfer_index(
         raise ValueError("fz_n and pec_env must be 1-D")
     if not (fs_force_hz > 0 and fs_emg_hz > 0):
         raise ValueError("sampling rates must be positive (Hz)")
-    t_force = force_t0_s + np.arange(f.size) / fs_force_hz
-    keep = np.ones(f.size, dtype=bool)
+    # Only the force samples near [start_s, stop_s] get a time stamp (a rep in 8 s of history): two
+    # samples of margin either side, so rounding cannot drop one the whole record would keep.
+    j0, j1 = 0, f.size
+    if start_s is not None and math.isfinite(start_s):
+        j0 = min(max(0, math.floor((start_s - force_t0_s) * fs_force_hz) - 2), f.size)
+    if stop_s is not None and math.isfinite(stop_s):
+        j1 = max(min(f.size, math.ceil((stop_s - force_t0_s) * fs_force_hz) + 3), j0)
+    t_force = force_t0_s + np.arange(j0, j1) / fs_force_hz
+    keep = np.ones(t_force.size, dtype=bool)
     if start_s is not None:
         keep &= t_force >= start_s
     if stop_s is not None:
@@ -57,7 +66,7 @@ def force_transfer_index(
     t_emg = emg_t0_s + np.arange(env.size) / fs_emg_hz
     on_force_clock = np.interp(t_force[keep], t_emg, env, left=np.nan, right=np.nan)
     active = on_force_clock > pec_threshold  # NaN (outside the EMG record) compares False
-    propulsive = np.maximum(f[keep] - bw_n, 0.0)
+    propulsive = np.maximum(f[j0:j1][keep] - bw_n, 0.0)
     total = float(propulsive.sum())
     if total <= 0.0:
         return None

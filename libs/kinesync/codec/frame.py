@@ -175,17 +175,26 @@ def _read_text(buf: memoryview, pos: int, what: str) -> tuple[str, int]:
 
 
 _Meta = tuple[str, str, tuple[str, ...], tuple[str, ...], int]
+_KINDS = {int(k): k for k in SensorKind}
 _META_CACHE: dict[tuple[int, bytes], _Meta] = {}
 _META_CACHE_MAX = 4096
 
 
-def _read_meta(buf: memoryview, n_ch: int) -> _Meta:
+def _read_meta(buf: memoryview, n_ch: int, n: int) -> _Meta:
     """Station, device, channel names, units and the offset of the samples.
 
     A device repeats the same text block in every frame, so a block seen before (same bytes, same
     channel count) is taken from a cache instead of being parsed and checked again.
     """
     start = end = _HEAD.size
+    # A well-formed frame ends with its samples, so the text block and its padding are the bytes
+    # between the header and len − 4·C·N: one slice is the cache key, without walking the four
+    # length prefixes. Identical bytes parse identically, so a hit is the same answer as a parse.
+    pos = len(buf) - 4 * n_ch * n
+    if pos >= start:
+        hit = _META_CACHE.get((n_ch, bytes(buf[start:pos])))
+        if hit is not None:
+            return hit
     key = None
     if len(buf) >= start + 8:
         for _ in range(4):
@@ -193,11 +202,9 @@ def _read_meta(buf: memoryview, n_ch: int) -> _Meta:
                 break
             end += 2 + _U16.unpack_from(buf, end)[0]
         else:
+            end += -end % 4  # the padding before the samples belongs to the key
             if end <= len(buf):
                 key = (n_ch, bytes(buf[start:end]))
-                hit = _META_CACHE.get(key)
-                if hit is not None:
-                    return hit
     pos = start
     station, pos = _read_text(buf, pos, "station")
     device, pos = _read_text(buf, pos, "device")
@@ -238,10 +245,9 @@ def decode(data: bytes | bytearray | memoryview) -> Frame:
         raise FrameError(f"wrong magic {bytes(magic)!r}; expected {MAGIC!r}")
     if version != VERSION:
         raise FrameError(f"unsupported frame version {version}; this build reads version {VERSION}")
-    try:
-        kind = SensorKind(kind_raw)
-    except ValueError:
-        raise FrameError(f"unknown sensor kind {kind_raw}") from None
+    kind = _KINDS.get(kind_raw)
+    if kind is None:
+        raise FrameError(f"unknown sensor kind {kind_raw}")
     if flags & ~_KNOWN_FLAGS:
         raise FrameError(f"unknown flag bits 0x{flags & ~_KNOWN_FLAGS:02x}")
     if n_ch < 1:
@@ -249,7 +255,7 @@ def decode(data: bytes | bytearray | memoryview) -> Frame:
     if n < 1 or n > MAX_SAMPLES or n_ch * n > MAX_VALUES:
         raise FrameError(f"absurd size: {n} samples × {n_ch} channels")
     _check_rate(rate)
-    station, device, channels, units, pos = _read_meta(buf, n_ch)
+    station, device, channels, units, pos = _read_meta(buf, n_ch, n)
     expected = pos + 4 * n_ch * n
     if len(buf) != expected:
         what = "truncated" if len(buf) < expected else "trailing bytes"
@@ -257,8 +263,9 @@ def decode(data: bytes | bytearray | memoryview) -> Frame:
     samples = np.frombuffer(buf, dtype=_FLOAT32_LE, count=n_ch * n, offset=pos).reshape(n_ch, n)
     samples.flags.writeable = False  # a bytearray would give a writable view; consumers share these samples
     nan_allowed = bool(flags & FLAG_NAN_ALLOWED)
-    finite = np.isfinite(samples)
-    if not finite.all():
+    # One sum is finite exactly when every sample is (NaN and Inf propagate), unless finite samples
+    # overflow it: only then, or when there is a NaN or Inf, is each sample looked at.
+    if not math.isfinite(float(np.add.reduce(samples, axis=None))) and not np.isfinite(samples).all():
         if not nan_allowed:
             raise FrameError("samples contain NaN or Inf and the frame does not allow gap markers")
         if np.isinf(samples).any():

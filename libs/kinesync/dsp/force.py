@@ -27,18 +27,39 @@ def body_weight(fz_n: np.ndarray, fs_hz: float, window_s: float = 1.0) -> tuple[
         (body weight in N, SD of that segment in N), or None if the record is shorter than
         ``window_s``.
     """
+    return body_weights(fz_n, fs_hz, (window_s,))[0]
+
+
+def body_weights(fz_n: np.ndarray, fs_hz: float, windows_s: tuple[float, ...]) -> list[tuple[float, float] | None]:
+    """``body_weight`` for several segment lengths (s) at once: the running sums are computed once."""
     f = _as_1d(fz_n)
-    w = max(2, round(window_s * fs_hz))
-    if f.size < w:
-        return None
+    if all(f.size < max(2, round(w * fs_hz)) for w in windows_s):
+        return [None] * len(windows_s)
     # Centring first keeps the cumulative sums small, so the variance by differences stays exact.
-    centred = f - f.mean()
-    c1 = np.concatenate(([0.0], np.cumsum(centred)))
-    c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
-    sums = c1[w:] - c1[:-w]
-    var = np.maximum((c2[w:] - c2[:-w]) / w - np.square(sums / w), 0.0)
-    best = int(np.argmin(var))
-    return float(sums[best] / w + f.mean()), float(math.sqrt(var[best] * w / (w - 1)))
+    mean = f.mean()
+    centred = f - mean
+    c1 = np.zeros(f.size + 1)
+    c2 = np.zeros(f.size + 1)
+    np.cumsum(centred, out=c1[1:])
+    np.multiply(centred, centred, out=centred)
+    np.cumsum(centred, out=c2[1:])
+    out: list[tuple[float, float] | None] = []
+    for window_s in windows_s:
+        w = max(2, round(window_s * fs_hz))
+        if f.size < w:
+            out.append(None)
+            continue
+        # var = max((Σx² window)/w − (Σx window / w)², 0), in place: 8 s of force at 1 kHz per rep.
+        sums = c1[w:] - c1[: c1.size - w]
+        var = c2[w:] - c2[: c2.size - w]
+        var /= w
+        mean_sq = sums / w
+        np.multiply(mean_sq, mean_sq, out=mean_sq)
+        var -= mean_sq
+        np.maximum(var, 0.0, out=var)
+        best = int(np.argmin(var))
+        out.append((float(sums[best] / w + mean), float(math.sqrt(var[best] * w / (w - 1)))))
+    return out
 
 
 def force_onset(
@@ -79,14 +100,29 @@ def rfd(fz_n: np.ndarray, fs_hz: float, onset_index: float, span_s: float) -> fl
     RFD = (F(onset + span) − F(onset)) / span, with F linearly interpolated at fractional indices.
     None if the span runs past the data.
     """
+    return rfds(fz_n, fs_hz, onset_index, (span_s,))[0]
+
+
+def rfds(fz_n: np.ndarray, fs_hz: float, onset_index: float, spans_s: tuple[float, ...]) -> list[float | None]:
+    """``rfd`` for several spans (s) from one onset, with one interpolation call."""
     f = _as_1d(fz_n)
-    if span_s <= 0:
-        raise ValueError(f"span_s must be positive, got {span_s}")
-    end = onset_index + span_s * fs_hz
-    if onset_index < 0 or end > f.size - 1 + _INDEX_TOL:
-        return None
-    f0, f1 = _interp(f, np.array([onset_index, min(end, f.size - 1)]))
-    return float((f1 - f0) / span_s)
+    for span_s in spans_s:
+        if span_s <= 0:
+            raise ValueError(f"span_s must be positive, got {span_s}")
+    ends = [onset_index + span_s * fs_hz for span_s in spans_s]
+    fits = [onset_index >= 0 and end <= f.size - 1 + _INDEX_TOL for end in ends]
+    if not any(fits):
+        return [None] * len(spans_s)
+    values = _interp(f, np.array([onset_index] + [min(e, f.size - 1) for e, ok in zip(ends, fits, strict=True) if ok]))
+    out: list[float | None] = []
+    k = 1
+    for span_s, ok in zip(spans_s, fits, strict=True):
+        if ok:
+            out.append(float((values[k] - values[0]) / span_s))
+            k += 1
+        else:
+            out.append(None)
+    return out
 
 
 def peak_rfd(
@@ -110,7 +146,8 @@ def peak_rfd(
     starts = onset_index + np.arange(0.0, (search_s * fs_hz - w) + _INDEX_TOL)
     starts = np.append(starts, onset_index + search_s * fs_hz - w)
     ends = np.minimum(starts + w, f.size - 1)
-    slopes = (_interp(f, ends) - _interp(f, starts)) / slope_window_s
+    both = _interp(f, np.concatenate((ends, starts)))
+    slopes = (both[: ends.size] - both[ends.size :]) / slope_window_s
     return float(slopes.max())
 
 
@@ -136,7 +173,14 @@ def _check_range(f: np.ndarray, start: int, stop: int) -> slice:
 
 
 def _interp(f: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return np.interp(idx, np.arange(f.size, dtype=np.float64), f)
+    # Only the stretch of f around idx: np.interp computes each value from its two neighbours alone,
+    # so the numbers are those of the whole record without an index array as long as the history.
+    first, last = float(idx.min()), float(idx.max())
+    if not (math.isfinite(first) and math.isfinite(last)):
+        return np.interp(idx, np.arange(f.size, dtype=np.float64), f)
+    lo = min(max(0, math.floor(first) - 1), f.size)
+    hi = max(min(f.size, math.ceil(last) + 2), lo)
+    return np.interp(idx, np.arange(lo, hi, dtype=np.float64), f[lo:hi])
 
 
 def _as_1d(x: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
+from kinesync.dsp.moments import mean_sd
 from kinesync.dsp.onset import threshold_onset
 
 # Envelopes are floored at this fraction of their window maximum before the log (60 dB range), so a
@@ -173,8 +174,7 @@ def onset_lag(
     for env in (np.asarray(leg_env, dtype=np.float64), np.asarray(pec_env, dtype=np.float64)):
         if env.size <= n0 or n0 < 2:
             return None
-        base = env[:n0]
-        onset = threshold_onset(env, fs_hz, float(base.mean()), float(base.std()), h, hold_s, start=n0)
+        onset = threshold_onset(env, fs_hz, *mean_sd(env[:n0]), h, hold_s, start=n0)
         if onset is None:
             return None
         onsets.append(onset)

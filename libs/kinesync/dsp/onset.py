@@ -39,9 +39,23 @@ def threshold_onset(
     if above.size < hold:
         return None
     # A window sum of `hold` over the boolean series equals `hold` exactly where a full run starts.
-    runs = np.convolve(above.astype(np.int32), np.ones(hold, dtype=np.int32), mode="valid")
-    hits = np.flatnonzero(runs == hold)
+    hits = np.flatnonzero(window_counts(above, hold) == hold)
     return int(hits[0]) + start if hits.size else None
+
+
+def window_counts(mask: np.ndarray, n: int) -> np.ndarray:
+    """Number of True values in every length-``n`` window of the boolean ``mask`` (``mode="valid"``).
+
+    Integer running sums: exact, like ``np.convolve(mask, ones(n), "valid")``, but O(len) instead of
+    O(len·n) (a 100-sample hold on 8 s of force was a third of a rep's analysis). Empty when the
+    mask is shorter than ``n`` (where np.convolve would swap its arguments instead).
+    """
+    if n > mask.size:
+        return np.zeros(0, dtype=np.int64)  # no full window
+    c = np.zeros(mask.size + 1, dtype=np.int64)
+    # Accumulating the bytes of the bool array as int64 skips cumsum's slow bool cast (2-3x faster).
+    np.add.accumulate(np.asarray(mask, dtype=bool).view(np.uint8), dtype=np.int64, out=c[1:])
+    return c[n:] - c[: c.size - n]
 
 
 def teager_kaiser(x: np.ndarray) -> np.ndarray:
@@ -106,7 +120,7 @@ def double_threshold_onset(
     above = np.square(sig[start:] / baseline_sd) > zeta
     if above.size < n_win:
         return None
-    counts = np.convolve(above.astype(np.int32), np.ones(n_win, dtype=np.int32), mode="valid")
+    counts = window_counts(above, n_win)
     windows = np.flatnonzero(counts >= m_req)
     if windows.size == 0:
         return None

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kinesync.analysis.jump import REST_S as JUMP_REST_S
 from kinesync.analysis.jump import jump_heights
-from kinesync.analysis.quality import channel_quality
+from kinesync.analysis.quality import channel_qualities
 from kinesync.analysis.transfer import force_transfer_index
-from kinesync.dsp.force import body_weight, force_onset, net_impulse, peak_rfd, rfd
+from kinesync.dsp.force import body_weights, force_onset, net_impulse, peak_rfd, rfds
 from kinesync.dsp.lag import onset_lag, phase_lag
-from kinesync.dsp.onset import threshold_onset
+from kinesync.dsp.moments import mean_sd
+from kinesync.dsp.onset import threshold_onset, window_counts
 from kinesync.dsp.quantile import percentile_linear
 
 NS = 1_000_000_000
@@ -84,12 +86,13 @@ def _quiet_baseline(env: np.ndarray, fs_hz: float, span_s: float = 0.25) -> tupl
     """Mean and SD of the quietest ``span_s`` of an envelope (its lowest-mean stretch)."""
     n = max(2, int(span_s * fs_hz))
     if env.size <= n:
-        return float(env.mean()), float(env.std())
-    c = np.concatenate(([0.0], np.cumsum(env, dtype=np.float64)))
-    means = (c[n:] - c[:-n]) / n
+        return mean_sd(env)
+    c = np.empty(env.size + 1)
+    c[0] = 0.0
+    np.cumsum(env, dtype=np.float64, out=c[1:])
+    means = (c[n:] - c[: c.size - n]) / n
     i = int(np.argmin(means))
-    seg = env[i : i + n]
-    return float(seg.mean()), float(seg.std())
+    return mean_sd(env[i : i + n])
 
 
 def pec_active_threshold(pec: np.ndarray, fs_hz: float, h: float = 3.0) -> float:
@@ -102,11 +105,13 @@ def pec_active_threshold(pec: np.ndarray, fs_hz: float, h: float = 3.0) -> float
     return mean + max(h * sd, 0.1 * (float(pec.max()) - mean))
 
 
-def emg_metrics(view: EmgView, cfg: RepConfig, low_ms: float, high_ms: float, out: RepResult) -> None:
-    """Lag, coupling, onset lags and the quality flags of the role channels."""
+def emg_metrics(
+    view: EmgView, cfg: RepConfig, low_ms: float, high_ms: float, out: RepResult, pec_active: bool | None = None
+) -> None:
+    """Lag, coupling, onset lags and the quality flags of the role channels (``pec_active``: the
+    pectoral activity test, when the caller has made it already)."""
     bad = False
-    for name, x in zip(view.raw_names, view.raw, strict=True):
-        q = channel_quality(x, view.rate_hz)
+    for name, q in zip(view.raw_names, channel_qualities(view.raw, view.rate_hz), strict=True):
         for flag in q.flags():
             out.flags.append(f"{flag}:{name}")
             bad = bad or flag in ("flat", "gap")
@@ -115,7 +120,7 @@ def emg_metrics(view: EmgView, cfg: RepConfig, low_ms: float, high_ms: float, ou
         bad = True
     if bad:
         return  # a dead or missing channel gives no lag rather than a made-up one
-    if not _active(view.pec, cfg.activity_ratio):
+    if not (pec_active if pec_active is not None else _active(view.pec, cfg.activity_ratio)):
         out.flags.append("no_pec_activity")
         return
     result = phase_lag(view.leg, view.pec, view.rate_hz, cfg.min_lag_s, cfg.max_lag_s)
@@ -135,6 +140,11 @@ def emg_metrics(view: EmgView, cfg: RepConfig, low_ms: float, high_ms: float, ou
         out.rep_start_ns = view.t0_ns + round(leg_on * NS / view.rate_hz)
 
 
+def _trapezoid(y: np.ndarray, dx: float) -> float:
+    # np.trapezoid's own arithmetic for 1-D y and a scalar dx, without its argument handling.
+    return float((dx * (y[1:] + y[:-1]) / 2.0).sum())
+
+
 def _asymmetry_pct(left: float, right: float) -> float | None:
     total = left + right
     return None if abs(total) < 1e-9 else (left - right) / total * 100.0
@@ -146,19 +156,26 @@ def _jump_at(jumps: list, p: int, rate: float):
     return min(near, key=lambda j: abs((j.takeoff_index + j.landing_index) / 2 - p), default=None)
 
 
-def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepConfig, out: RepResult) -> None:
-    """Body weight, onset, RFD, peak force, impulses, asymmetry, jump heights and transfer."""
+def force_metrics(
+    view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepConfig, out: RepResult, pec_active: bool | None = None
+) -> None:
+    """Body weight, onset, RFD, peak force, impulses, asymmetry, jump heights and transfer (``pec_active``:
+    the pectoral activity test of ``emg``, when the caller has made it already)."""
     if view.has_gap:
         out.flags.append("gap:force")
         return
     f = view.total
     rate = view.rate_hz
-    bw = body_weight(f, rate)
+    # One pass of running sums for every steadiness window: body weight (1 s), the short fallback,
+    # and the quiet-standing SD the jump analysis would otherwise compute again.
+    spans_s = tuple(dict.fromkeys((1.0, cfg.short_quiet_s, JUMP_REST_S)))
+    steady = dict(zip(spans_s, body_weights(f, rate, spans_s), strict=True))
+    bw = steady[1.0]
     if bw is None:
         out.flags.append("no_body_weight")
         return
     bw_n, sd_n = bw
-    short = body_weight(f, rate, window_s=cfg.short_quiet_s)
+    short = steady[cfg.short_quiet_s]
     if short is not None and sd_n > cfg.short_quiet_sd_ratio * short[1]:
         # No steady full second (athletes who barely stand still between jumps): the 1 s window
         # straddles movement and misreads the weight, so the steadiest shorter stretch stands in.
@@ -168,11 +185,10 @@ def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepCo
     p = min(max(view.index_of(peak_ns), 0), f.size - 1)
     band = cfg.onset_k_sd * sd_n
     hold = max(1, int(cfg.quiet_hold_s * rate))
-    # held[i]: force stays within the quiet band for the hold time from sample i on. A single
-    # in-band sample is no rest: force passes through body weight on the way to every peak.
-    quiet = (np.abs(f - bw_n) <= band).astype(np.int32)
-    held = np.convolve(quiet, np.ones(hold, dtype=np.int32), mode="valid") == hold
-    jump = _jump_at(jump_heights(f, rate, bw_n, flight_threshold_n=cfg.flight_threshold_n), p, rate)
+    rest = steady[JUMP_REST_S]
+    jumps = jump_heights(f, rate, bw_n, flight_threshold_n=cfg.flight_threshold_n,
+                         rest_sd_n=rest[1] if rest is not None else float("nan"))
+    jump = _jump_at(jumps, p, rate)
     if jump is not None:
         out.fields["jump_height_flight_m"] = jump.height_flight_m
         out.fields["jump_height_impulse_m"] = jump.height_impulse_m
@@ -183,7 +199,11 @@ def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepCo
     # The rep starts after the last rest within max_rep_s before its peak; rests further back
     # belong to earlier reps.
     lo = max(0, p - int(cfg.max_rep_s * rate))
-    rests = lo + np.flatnonzero(held[lo : max(lo, p - hold + 1)])
+    # held[i - lo]: force stays within the quiet band for the hold time from sample i on. A single
+    # in-band sample is no rest: force passes through body weight on the way to every peak. Nothing
+    # before lo is looked at, so nothing before it is computed.
+    held = window_counts(np.abs(f[lo:] - bw_n) <= band, hold) == hold
+    rests = lo + np.flatnonzero(held[: max(0, p - hold + 1 - lo)])
     if rests.size == 0:
         out.flags.append("no_quiet_before_rep")
         return
@@ -193,30 +213,33 @@ def force_metrics(view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepCo
         out.flags.append("no_force_onset")
         return
     # The rep ends where force has settled in the quiet band again (else at the data end).
-    settled = np.flatnonzero(held[p:])
+    settled = np.flatnonzero(held[p - lo :])
     end = p + int(settled[0]) if settled.size else f.size - 1
     if not settled.size:
         out.flags.append("rep_end_after_window")
     i0 = int(np.ceil(onset))
     out.rep_start_ns = view.time_of(onset)
     out.fields["force_onset_ns"] = view.time_of(onset)
-    for span_ms in (50, 100, 200):
-        out.fields[f"rfd_0_{span_ms}_n_per_s"] = rfd(f, rate, onset, span_ms / 1000.0)
+    spans_ms = (50, 100, 200)
+    for span_ms, value in zip(spans_ms, rfds(f, rate, onset, tuple(ms / 1000.0 for ms in spans_ms)), strict=True):
+        out.fields[f"rfd_0_{span_ms}_n_per_s"] = value
     out.fields["peak_rfd_n_per_s"] = peak_rfd(f, rate, onset)
     seg = f[i0 : end + 1]
     out.fields["peak_force_n"] = float(seg.max())
     # A jump's net impulse runs from onset to takeoff: it is what sets the takeoff velocity.
     impulse_end = jump.takeoff_index if jump is not None and i0 <= jump.takeoff_index <= end else end
     out.fields["net_impulse_n_s"] = net_impulse(f, rate, bw_n, i0, impulse_end)
-    excess = np.clip(f[i0 : impulse_end + 1] - bw_n, 0.0, None)
-    out.fields["propulsive_impulse_n_s"] = float(np.trapezoid(excess, dx=1.0 / rate))
+    excess = np.maximum(f[i0 : impulse_end + 1] - bw_n, 0.0)  # clip(·, 0, None), without clip's wrapper
+    out.fields["propulsive_impulse_n_s"] = _trapezoid(excess, 1.0 / rate)
     if view.left is not None and view.right is not None:
         left, right = view.left[i0 : end + 1], view.right[i0 : end + 1]
         out.fields["asymmetry_peak_pct"] = _asymmetry_pct(float(left.max()), float(right.max()))
         out.fields["asymmetry_impulse_pct"] = _asymmetry_pct(
-            float(np.trapezoid(left, dx=1.0 / rate)), float(np.trapezoid(right, dx=1.0 / rate))
+            _trapezoid(left, 1.0 / rate), _trapezoid(right, 1.0 / rate)
         )
-    if emg is not None and not emg.has_gap and _active(emg.pec, cfg.activity_ratio):
+    if emg is not None and not emg.has_gap and (
+        pec_active if pec_active is not None else _active(emg.pec, cfg.activity_ratio)
+    ):
         threshold = pec_active_threshold(emg.pec, emg.rate_hz, cfg.emg_onset_h)
         out.fields["transfer_index"] = force_transfer_index(
             f, rate, bw_n, emg.pec, emg.rate_hz, threshold,
@@ -229,11 +252,13 @@ def analyze_rep(
     peak_ns: int, emg: EmgView | None, force: ForceView | None, cfg: RepConfig, low_ms: float, high_ms: float
 ) -> RepResult:
     out = RepResult()
+    # Both halves ask whether the pectoralis worked; a gap in the EMG means neither does.
+    pec_active = emg is not None and not emg.has_gap and _active(emg.pec, cfg.activity_ratio)
     if emg is not None:
-        emg_metrics(emg, cfg, low_ms, high_ms, out)
+        emg_metrics(emg, cfg, low_ms, high_ms, out, pec_active)
     emg_start = out.rep_start_ns
     if force is not None:
-        force_metrics(force, peak_ns, emg, cfg, out)
+        force_metrics(force, peak_ns, emg, cfg, out, pec_active)
     if out.rep_start_ns is None:
         out.rep_start_ns = emg_start
     return out

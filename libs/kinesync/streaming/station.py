@@ -83,6 +83,9 @@ class StationAnalyzer:
         self._seen_wall_ns: dict[int, int] = {}
         self._created_wall_ns: int | None = None
         self._finishing = False
+        # Asked on every frame: the config is frozen, so its derived durations are computed once.
+        self._max_wait_ns = round(config.max_wait_s * NS)
+        self._ahead_ns = config.window_ns + config.hop_ns
 
     # -- input -------------------------------------------------------------------------------
     def add(self, frame: Frame, now_wall_ns: int) -> None:
@@ -104,7 +107,7 @@ class StationAnalyzer:
         since = self._seen_wall_ns.get(id(stream)) if stream is not None else None
         if since is None:
             since = self._created_wall_ns if self._created_wall_ns is not None else now_wall_ns
-        return now_wall_ns - since >= round(self.config.max_wait_s * NS)
+        return now_wall_ns - since >= self._max_wait_ns
 
     def _expects(self, kind: SensorKind) -> bool:
         """A kind the station waits for even before its first frame: the configured kinds, and a bar
@@ -117,16 +120,19 @@ class StationAnalyzer:
     def _limit_for(self, stream: SensorStream, now_wall_ns: int) -> int | None:
         """How far (event time) ``stream`` may run ahead of its partners before it waits."""
         limit = None
-        for partner, kind in zip((self.emg, self.force, self.bar), _KINDS, strict=True):
+        partners = ((self.emg, SensorKind.EMG), (self.force, SensorKind.FORCE), (self.bar, SensorKind.VELOCITY))
+        for partner, kind in partners:
             if partner is stream or self._stale(partner, now_wall_ns, kind):
                 continue
             if partner is None:
                 return stream.watermark_ns
-            reference = partner.watermark_ns if partner.watermark_ns is not None else partner.earliest_pending_ns
+            reference = partner.watermark_ns
+            if reference is None:
+                reference = partner.earliest_pending_ns
             if reference is None:
                 return stream.watermark_ns  # the partner has sent nothing yet: wait (until it goes stale)
-            mine = reference + self.config.window_ns + self.config.hop_ns
-            limit = mine if limit is None else min(limit, mine)
+            mine = reference + self._ahead_ns
+            limit = mine if limit is None or mine < limit else limit
         return limit
 
     def _release(self, now_wall_ns: int) -> None:
@@ -141,6 +147,11 @@ class StationAnalyzer:
                     moved = moved or stream.watermark_ns != before
 
     def _stream_for(self, frame: Frame) -> SensorStream | None:
+        # The common case first: the frame belongs to a stream that exists already.
+        kind = frame.kind
+        known = self.emg if kind == SensorKind.EMG else self.force if kind == SensorKind.FORCE else self.bar
+        if known is not None and known.matches(frame):
+            return known
         c = self.config
         lateness_ns = round(c.lateness_s * NS)
         if frame.kind == SensorKind.EMG:
@@ -205,11 +216,14 @@ class StationAnalyzer:
                 return out
             self.next_window_ns = self._first_window()
         c = self.config
-        max_wait_ns = round(c.max_wait_s * NS)
+        max_wait_ns = self._max_wait_ns
+        window_ns = c.window_ns
         while True:
-            end = self.next_window_ns + c.window_ns
+            end = self.next_window_ns + window_ns
             streams = (self.emg, self.force, self.bar)
             done = [s is not None and s.watermark_ns is not None and s.watermark_ns >= end for s in streams]
+            if not any(done):
+                return out  # the usual answer between windows: nothing has passed the next window's end
             needed = [s is not None or self._expects(k) for s, k in zip(streams, _KINDS, strict=True)]
             if any(done) and all(ok or not need for ok, need in zip(done, needed, strict=True)):
                 partial = False

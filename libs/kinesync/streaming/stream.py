@@ -52,6 +52,8 @@ class SensorStream:
         self.rate_hz = rate_hz
         self.channels = channels
         self._transform = transform
+        # A transform that takes the wire's float32 samples converts what it needs itself.
+        self._as_given = bool(getattr(transform, "takes_float32", False))
         self._n_in = len(channels)
         self.ring = SampleRing(n_out, max(1, int(np.ceil(capacity_s * rate_hz))), dtype=dtype)
         self._lateness_ns = lateness_ns
@@ -102,7 +104,7 @@ class SensorStream:
         if (not self._pending and index == self.next_index and self.anchor_ns is not None
                 and (limit_ns is None or frame.t0_ns < limit_ns)):
             # In order and nothing waiting (the common case): what drain would do, without the heap.
-            self._process(np.asarray(frame.samples, dtype=np.float64))
+            self._process(self._input(frame.samples))
             return
         heapq.heappush(self._pending, _Pending(index, frame.seq, frame))
         self.drain(limit_ns)
@@ -152,7 +154,10 @@ class SensorStream:
             if head.index < self.next_index:
                 self.counters.late_frames += 1
                 continue
-            self._process(np.asarray(head.frame.samples, dtype=np.float64))
+            self._process(self._input(head.frame.samples))
+
+    def _input(self, samples: np.ndarray) -> np.ndarray:
+        return samples if self._as_given else np.asarray(samples, dtype=np.float64)
 
     def _fill_gap(self, n: int) -> None:
         self.counters.gaps += 1

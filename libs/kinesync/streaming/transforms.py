@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from kinesync.dsp.filters import EnvelopeFilter
@@ -16,11 +18,15 @@ class EmgTransform:
     are kept for the signal-quality checks of each rep.
     """
 
+    # Takes the frame's float32 samples as they come: it converts only the rows it uses, once.
+    takes_float32 = True
+
     def __init__(self, channels: tuple[str, ...], rate_hz: float, cutoff_hz: float) -> None:
         roles = emg_role_rows(channels)
         self.leg_rows = [r for role in LEG_ROLES for r in roles.get(role, [])]
         self.pec_rows = roles.get("pec", [])
         self.rows = self.leg_rows + self.pec_rows
+        self._take = _as_slice(self.rows)
         self.raw_names = tuple(channels[r] for r in self.rows)
         self.n_out = 2 + len(self.rows)
         self._filter = EnvelopeFilter(rate_hz, len(self.rows), cutoff_hz=cutoff_hz) if self.rows else None
@@ -34,17 +40,27 @@ class EmgTransform:
         if self._filter is None:
             return np.zeros((self.n_out, n))
         out = np.empty((self.n_out, n))
-        raw = block[self.rows]  # a copy: filtered in place below
-        out[2:] = raw
+        # float32 → float64 is exact: the same numbers as converting the whole frame first, in one
+        # copy that is then filtered in place.
+        work = block[self._take].astype(np.float64, order="C")
+        out[2:] = work
         # A NaN gap marker would poison the filter state for good; the quality check sees it in raw.
         # One sum tells whether there is any (Inf never gets past the codec).
-        if np.isnan(np.add.reduce(raw, axis=None)):
-            raw = np.nan_to_num(raw, nan=0.0)
-        env = self._filter.process(raw, overwrite_x=True)
-        # add.reduce / n is exactly what ndarray.mean computes, without its Python wrapper.
+        if math.isnan(np.add.reduce(work, axis=None)):
+            np.nan_to_num(work, copy=False, nan=0.0)
+        self._filter.process_inplace(work)
+        # add.reduce, then / n, is exactly what ndarray.mean computes, without its Python wrapper.
         n_leg = len(self.leg_rows)
-        out[0] = np.add.reduce(env[:n_leg], axis=0) / n_leg if n_leg else 0.0
-        out[1] = np.add.reduce(env[n_leg:], axis=0) / len(self.pec_rows) if self.pec_rows else 0.0
+        if n_leg:
+            np.add.reduce(work[:n_leg], axis=0, out=out[0])
+            out[0] /= n_leg
+        else:
+            out[0] = 0.0
+        if self.pec_rows:
+            np.add.reduce(work[n_leg:], axis=0, out=out[1])
+            out[1] /= len(self.pec_rows)
+        else:
+            out[1] = 0.0
         return out
 
 
@@ -66,12 +82,15 @@ class ForceTransform:
     def dual(self) -> bool:
         return bool(self.left) and bool(self.right)
 
+    takes_float32 = True  # sums in float64 straight from the frame's float32 samples
+
     def __call__(self, block: np.ndarray) -> np.ndarray:
         out = np.zeros((3, block.shape[1]))
         for row, take in enumerate(self._take):
             if take is not None:
-                # add.reduce is what sum(axis=0) runs (same order of additions), minus its Python wrapper.
-                np.add.reduce(block[take], axis=0, out=out[row])
+                # add.reduce is what sum(axis=0) runs (same order of additions), minus its Python
+                # wrapper; each float32 sample is widened to float64 before it is added.
+                np.add.reduce(block[take], axis=0, dtype=np.float64, out=out[row])
         return out
 
 
