@@ -104,7 +104,10 @@ async def test_kill_9_during_retries_then_restart_delivers_exactly_once(
     assert receiver.accepted == {pending.alert_key: 1}
     assert [r.status for r in receiver.requests].count(200) == 1
     [row] = store.deliveries()
-    assert row.status == "delivered" and row.attempts == failed_attempts + 1
+    # The count resumes from what the outbox had persisted. An attempt in flight at the kill may have
+    # reached the receiver without its result being recorded, so requests and count differ by at most one.
+    assert row.status == "delivered" and row.attempts == pending.attempts + 1, (row, pending)
+    assert abs(failed_attempts - pending.attempts) <= 1, (failed_attempts, pending)
     store.close()
     print(f"\n{failed_attempts} failed attempts before kill -9; delivered {delivered_after_s:.2f} s after "
           f"the restart began (attempt {row.attempts})")
