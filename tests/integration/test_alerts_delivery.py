@@ -15,9 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from kinesync.alerts.delivery import Dispatcher
 from kinesync.alerts.rules import AlertEvent
+from kinesync.alerts.signing import new_secret, signed_headers
 from kinesync.alerts.store import AlertStore
 from kinesync.alerts.subscriptions import SubscriptionIn, new_subscription
 
@@ -39,7 +41,7 @@ Validator = Callable[[bytes], tuple[int, str]]
 
 @dataclass
 class Receiver:
-    """A webhook endpoint on 127.0.0.1 that dedupes by Idempotency-Key like a careful receiver."""
+    """A webhook endpoint on 127.0.0.1 that dedupes by webhook-id like a careful receiver."""
 
     script: dict[str, list[int]] = field(default_factory=dict)  # per path: statuses to answer first
     validators: dict[str, Validator] = field(default_factory=dict)  # per path: emulate a service
@@ -74,7 +76,7 @@ class Receiver:
             else:
                 status, text = 200, "ok"
             if 200 <= status < 300:
-                key = headers.get("idempotency-key") or json.loads(body).get("id") or f"body:{hash(body)}"
+                key = headers.get("webhook-id") or json.loads(body).get("id") or f"body:{hash(body)}"
                 self.accepted[key] = self.accepted.get(key, 0) + 1
             self.requests.append(Seen(path, headers, body, status, time.monotonic()))
             return status, text
@@ -164,27 +166,31 @@ async def test_signature_verifies_with_documented_snippet_and_tampering_fails(
     store = AlertStore(tmp_path / "alerts.db")
     sub = new_subscription(SubscriptionIn(url=f"{receiver.url}/hook", format="generic"), time.time_ns())
     store.add_subscription(sub)
+    before = int(time.time())
     await deliver(store, [(event(), sub.id)], lambda: bool(receiver.to("/hook")))
     [seen] = receiver.to("/hook")
     verify = documented_verifier()
     secret = sub.secret.get_secret_value()
-    headers = {"X-KineSync-Timestamp": seen.headers["x-kinesync-timestamp"],
-               "X-KineSync-Signature": seen.headers["x-kinesync-signature"]}
-    assert verify(secret, headers, seen.body)
-    payload = json.loads(seen.body)
-    assert payload["id"] == seen.headers["idempotency-key"] == event().key
+    assert secret.startswith("whsec_")
+    headers = {name: seen.headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    payload = verify(secret, seen.headers, seen.body)  # every header as received, as a web framework hands them
+    assert payload == json.loads(seen.body)
+    assert payload["id"] == headers["webhook-id"] == seen.headers["idempotency-key"] == event().key
     assert payload["state"] == "firing" and payload["athlete"] == "Athlete 04"
-    # Tampering: one changed byte of the body, a wrong secret, a shifted timestamp, an old timestamp.
+    assert before <= int(headers["webhook-timestamp"]) <= int(time.time())  # the send time
+    assert "x-kinesync-signature" not in seen.headers and "x-kinesync-timestamp" not in seen.headers
+    # Tampering: one changed byte of the body, a wrong secret, a shifted timestamp.
     tampered = seen.body.replace(b"152.3", b"102.3")
     assert tampered != seen.body
-    assert not verify(secret, headers, tampered)
-    assert not verify("not-the-secret", headers, seen.body)
-    shifted = {**headers, "X-KineSync-Timestamp": str(int(headers["X-KineSync-Timestamp"]) + 1)}
-    assert not verify(secret, shifted, seen.body)
-    from kinesync.alerts.signing import signed_headers
-
-    stale = signed_headers(secret, seen.body, timestamp=int(time.time()) - 3600)
-    assert not verify(secret, stale, seen.body)
+    assert verify(secret, headers, tampered) is None
+    assert verify(new_secret(), headers, seen.body) is None
+    shifted = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 1)}
+    assert verify(secret, shifted, seen.body) is None
+    # Replays: the captured delivery under a new id (past the receiver's de-duplication), or signed
+    # correctly but an hour ago (past the age check).
+    assert verify(secret, {**headers, "webhook-id": "0" * 32}, seen.body) is None
+    stale = signed_headers(secret, headers["webhook-id"], seen.body, timestamp=int(time.time()) - 3600)
+    assert verify(secret, stale, seen.body) is None
     store.close()
 
 
@@ -197,8 +203,11 @@ async def test_500_twice_then_200_is_accepted_once_with_one_key(receiver: Receiv
     await deliver(store, [(event(), sub.id)], lambda: bool(receiver.accepted), base_s=0.2)
     seen = receiver.to("/flaky")
     assert [s.status for s in seen] == [500, 500, 200]
-    keys = {s.headers["idempotency-key"] for s in seen}
+    keys = {s.headers["webhook-id"] for s in seen}
     assert keys == {event().key}
+    # Each attempt is signed at its own send time, and each verifies under the one id.
+    secret = sub.secret.get_secret_value()
+    assert all(Webhook(secret).verify(s.body, s.headers) for s in seen)
     assert receiver.accepted == {event().key: 1}
     bodies = {s.body for s in seen}
     assert len(bodies) == 1, "every attempt must send the same bytes"
@@ -290,7 +299,8 @@ async def test_slack_and_teams_payloads_have_the_shapes_those_services_accept(
     resolved = [t for t in titles if t["text"].startswith("Resolved")]
     assert len(resolved) == 1 and resolved[0]["color"] == "Good", titles
     # No signature or idempotency header leaks to Slack/Teams (they would ignore it anyway).
-    assert all("x-kinesync-signature" not in r.headers for r in receiver.requests)
+    for r in receiver.requests:
+        assert not {"webhook-id", "webhook-timestamp", "webhook-signature", "idempotency-key"} & set(r.headers)
     store.close()
 
 
@@ -353,5 +363,5 @@ async def test_a_timed_out_attempt_is_retried_with_the_same_key(receiver: Receiv
     [row] = store.deliveries()
     assert row.status == "delivered" and row.attempts == 2
     assert receiver.accepted == {event().key: 1}
-    assert {s.headers["idempotency-key"] for s in receiver.to("/slow")} == {event().key}
+    assert {s.headers["webhook-id"] for s in receiver.to("/slow")} == {event().key}
     store.close()

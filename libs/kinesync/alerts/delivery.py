@@ -2,8 +2,9 @@
 
 Each pending row is tried until the destination accepts it (2xx), a permanent refusal (4xx other
 than 408/429), or the retry horizon passes. Between attempts: exponential backoff with jitter.
-Every attempt of one alert carries the same ``Idempotency-Key`` (the alert's key), so a receiver
-that saw an attempt whose answer was lost (timeout, crash of this service) can drop the repeat.
+Every attempt of one alert carries the same ``webhook-id`` (the alert's key, also sent as
+``Idempotency-Key``), so a receiver that saw an attempt whose answer was lost (timeout, crash of
+this service) can drop the repeat; each attempt is signed afresh with its own send time.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def webhook_request(sub: Subscription, event: AlertEvent) -> tuple[bytes, dict[s
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
     if sub.format == "generic":
         # Slack and Teams ignore extra headers, but their URLs are the secret; generic
-        # endpoints get the idempotency key and the signature.
+        # endpoints get the idempotency key and the Standard Webhooks signature.
         headers[IDEMPOTENCY_HEADER] = event.key
         headers[EVENT_HEADER] = event.state
         try:  # the variable itself, its _FILE, or the secrets directory (kinesync.runtime.secrets)
@@ -57,7 +58,11 @@ def webhook_request(sub: Subscription, event: AlertEvent) -> tuple[bytes, dict[s
             raise Permanent(f"no signing secret: {exc}") from None
         if not secret:
             raise Permanent(f"no signing secret (environment variable {sub.secret_env} is empty)")
-        headers.update(signed_headers(secret, body))
+        try:
+            # The id is the alert's key, so retries and restarts repeat it; the timestamp is now.
+            headers.update(signed_headers(secret, event.key, body))
+        except ValueError as exc:  # a malformed whsec_ secret: retrying cannot fix it
+            raise Permanent(f"unusable signing secret: {exc}") from None
     return body, headers
 
 

@@ -1,7 +1,8 @@
 """Message bodies for the three webhook formats (examples in docs/alerts.md).
 
 Bodies are deterministic functions of the alert, so every retry of one delivery sends the same
-bytes (only the signature's timestamp changes) and a receiver can compare attempts.
+bytes under the same ``webhook-id`` (only ``webhook-timestamp`` and so ``webhook-signature`` change)
+and a receiver can compare attempts.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_val
 
 from kinesync.alerts.config import _as_list
 from kinesync.alerts.rules import SEVERITY_ORDER, AlertEvent, Severity
+from kinesync.alerts.signing import new_secret
 
 WebhookFormat = Literal["generic", "slack", "teams"]
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -76,5 +77,5 @@ class Subscription(SubscriptionIn):
 def new_subscription(data: SubscriptionIn, now_ns: int) -> Subscription:
     secret = None
     if data.format == "generic" and data.secret_env is None:
-        secret = SecretStr(secrets.token_urlsafe(32))
+        secret = SecretStr(new_secret())  # whsec_ form, as Standard Webhooks receivers expect it
     return Subscription(**data.model_dump(), id=f"sub_{secrets.token_hex(8)}", created_at_ns=now_ns, secret=secret)
