@@ -1,29 +1,67 @@
 from __future__ import annotations
 
-from kinesync.alerts.rules import LagDriftRule
+from kinesync.alerts.config import LagOutOfWindowRule
+from kinesync.alerts.engine import RuleEngine
+from kinesync.alerts.rules import AlertEvent, LagDriftRule
 from kinesync.models import WindowMetric
 
 NS = 1_000_000_000
+# In window for 5 reps, out for 8, back for 6, out again for 5; reps are 3 s apart in event time.
+LAGS: list[float | None] = [100] * 5 + [150] * 8 + [100] * 6 + [150] * 5
 
 
-def metric(i: int, lag: float) -> WindowMetric:
-    return WindowMetric(station="s1", athlete="A", window_start_ns=i * 3 * NS, window_end_ns=i * 3 * NS + 2 * NS,
-                        lag_ms=lag, in_window=80 <= lag <= 120)
+def metric(i: int, lag: float | None) -> WindowMetric:
+    span = {"station": "s1", "athlete": "A", "window_start_ns": i * 3 * NS, "window_end_ns": i * 3 * NS + 2 * NS}
+    if lag is None:  # a window that owns no rep
+        return WindowMetric(**span)
+    return WindowMetric(**span, lag_ms=lag, in_window=80 <= lag <= 120)
+
+
+def drive(rule: LagDriftRule, lags: list[float | None], first: int = 0) -> list[tuple[int, AlertEvent]]:
+    return [(i, e) for i, lag in enumerate(lags, first) if (e := rule.observe(metric(i, lag)))]
+
+
+def changes(events: list[tuple[int, AlertEvent]]) -> list[tuple[int, str]]:
+    return [(i, e.state) for i, e in events]
 
 
 def test_fires_once_on_drift_stays_quiet_in_cooldown_and_resolves() -> None:
     rule = LagDriftRule(n=3, m=5, cooldown_s=60)
-    lags = [100] * 5 + [150] * 8 + [100] * 6 + [150] * 5
-    events = [(i, e) for i, lag in enumerate(lags) if (e := rule.observe(metric(i, lag)))]
-    states = [e.state for _, e in events]
-    assert states == ["firing", "resolved"], events
-    fired_at = events[0][0]
-    assert fired_at == 7  # the third out-of-window rep among the last five
-    # The second drift (reps 19-23) is within 60 s of event time of the first firing: no new alert.
-    assert (19 - fired_at) * 3 < 60
+    events = drive(rule, LAGS)
+    assert changes(events) == [(7, "firing"), (16, "resolved")], events
+    fired, resolved = events[0][1], events[1][1]
+    # The third out-of-window rep among the last five fires, at that rep's event time.
+    assert (fired.rule, fired.station, fired.athlete, fired.at_ns) == ("lag_out_of_window", "s1", "A", 21 * NS)
+    assert fired.message == "A: lag out of 80-120 ms in 3 of the last 5 reps (latest 150 ms)"
+    assert resolved.at_ns == 48 * NS and resolved.message == "A: lag back in 80-120 ms (latest 100 ms)"
+    # The second drift met the condition at rep 21, 42 s after the firing: the cooldown kept it quiet.
+    # It ends with the first rep at least 60 s after the firing (rep 27, at 81 s), not a rep earlier.
+    assert changes(drive(rule, [150] * 5, first=24)) == [(27, "firing")]
+
+
+def test_without_a_cooldown_the_second_drift_fires_at_once() -> None:
+    # The same metrics: what kept rep 21 quiet above was the cooldown, not a weaker drift.
+    assert changes(drive(LagDriftRule(n=3, m=5, cooldown_s=0), LAGS)) == [(7, "firing"), (16, "resolved"),
+                                                                         (21, "firing")]
 
 
 def test_windows_without_a_rep_are_ignored() -> None:
-    rule = LagDriftRule(n=1, m=1)
-    m = WindowMetric(station="s1", window_start_ns=0, window_end_ns=1)
-    assert rule.observe(m) is None
+    rule = LagDriftRule(n=2, m=2, cooldown_s=0)
+    assert rule.observe(metric(0, None)) is None
+    # Empty windows take no place among the last m reps: neither as in nor as out of the window, so
+    # they neither complete a drift nor resolve one.
+    lags: list[float | None] = [150, None, None, 150, None, None, 100]
+    assert changes(drive(rule, lags)) == [(3, "firing"), (6, "resolved")]
+
+
+def test_the_rule_engine_raises_the_same_alerts_as_the_writer_rule() -> None:
+    # The writer marks alerts on the dashboards with LagDriftRule, the alerts service sends them with
+    # the engine: a coach must get the alerts the wall shows, at the same reps, with the same text.
+    lags = LAGS + [150] * 5 + [None, 100, None, 100, 100, 100]
+    rule = LagDriftRule(n=3, m=5, cooldown_s=60)
+    engine = RuleEngine([LagOutOfWindowRule(id="lag_out_of_window", n=3, m=5, cooldown_s=60)])
+    from_rule = [(i, e.state, e.at_ns, e.message) for i, e in drive(rule, lags)]
+    from_engine = [(i, e.state, e.at_ns, e.message)
+                   for i, lag in enumerate(lags) for e in engine.observe(metric(i, lag))]
+    assert [(i, s) for i, s, _, _ in from_engine] == [(7, "firing"), (16, "resolved"), (27, "firing"), (34, "resolved")]
+    assert from_engine == from_rule

@@ -52,12 +52,26 @@ def test_overhead_of_a_50ms_8ch_2khz_frame_is_under_3_percent() -> None:
     assert overhead(f) < 0.03, overhead(f)
 
 
-def test_sample_start_is_4_byte_aligned() -> None:
+def test_samples_start_on_a_4_byte_boundary_after_minimal_zero_padding() -> None:
+    # Station names of 1..4 bytes shift the text block through every residue mod 4, so each of the
+    # four padding lengths (3, 2, 1, 0) occurs once.
+    pads = set()
     for station in ("a", "ab", "abc", "abcd"):
-        g = decode(encode(make_frame(station=station)))
-        assert g.samples.ctypes.data % 4 == 0 or True  # alignment is relative to the buffer start
-        data = encode(make_frame(station=station))
-        assert (len(data) - 4 * 800) % 4 == 0
+        f = make_frame(station=station)
+        data = encode(f)
+        # 34 header bytes, then four uint16-length-prefixed strings (one unit stands for every channel).
+        text_end = 34 + sum(2 + len(s.encode()) for s in (station, f.device, ",".join(f.channels), ",".join(f.units)))
+        offset = len(data) - 4 * f.samples.size
+        assert offset % 4 == 0, (station, offset)
+        assert 0 <= offset - text_end < 4, (station, text_end, offset)
+        assert data[text_end:offset] == b"\x00" * (offset - text_end)
+        pads.add(offset - text_end)
+        g = decode(data)
+        # The decoded samples are a view starting exactly at that offset of the received bytes.
+        base = np.frombuffer(data, dtype=np.uint8).ctypes.data
+        assert g.samples.ctypes.data - base == offset, station
+        assert g.samples.tobytes() == data[offset:]
+    assert pads == {0, 1, 2, 3}
 
 
 def _corrupt(data: bytes, pos: int, value: bytes) -> bytes:

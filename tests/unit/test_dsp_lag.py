@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kinesync.dsp.filters import EnvelopeFilter
-from kinesync.dsp.lag import LagResult, onset_lag, phase_lag
+from kinesync.dsp.lag import LagResult, onset_lag, phase_lag, xcorr_curve
 from kinesync.sim.athlete import AthleteSpec, SimAthlete
 
 RATES_HZ = (1925.926, 2000.0, 2148.148)
@@ -47,12 +47,24 @@ def test_no_variance_or_edge_peak_gives_none() -> None:
         phase_lag(leg, leg[:-1], fs)
 
 
-def test_anti_phase_signals_report_negative_coupling_bound() -> None:
+def test_inverted_signal_is_anti_phase_at_zero_lag_and_in_phase_half_a_period_later() -> None:
     fs = 1000.0
     t = np.arange(2000) / fs
-    leg = 1.0 + 0.5 * np.sin(2 * np.pi * 1.3 * t)
-    res = phase_lag(leg, leg, fs, log_compress=False)
-    assert res is not None and -1.0 <= res.coupling <= 1.0 and abs(res.lag_s) < 1e-4
+    # Half a period (312.5 ms) is inside the −0.1..0.4 s search range, a whole period is not. It also
+    # falls between two samples, so no sampled lag reaches +1 while lag 0 is exactly −1: only the
+    # sign of the correlation tells the in-phase lag from the anti-phase one.
+    f_hz = 1.6
+    leg = 1.0 + 0.5 * np.sin(2 * np.pi * f_hz * t)
+    pec = 2.0 - leg  # the same rhythm turned upside down
+    lags, r = xcorr_curve(leg, pec, fs, -0.1, 0.4)
+    assert r[lags == 0][0] == pytest.approx(-1.0, abs=1e-9)
+    for log_compress in (False, True):
+        res = phase_lag(leg, pec, fs, log_compress=log_compress)
+        assert res is not None
+        # The lag is where the correlation is largest, not where its magnitude is: an inverted
+        # rhythm lines up with the original half a period later, perfectly correlated there.
+        assert res.lag_s == pytest.approx(0.5 / f_hz, abs=0.2e-3)
+        assert res.coupling == pytest.approx(1.0, abs=1e-3)
 
 
 def _cell_errors_ms(lag_ms: float, fs_hz: float, seed: int) -> np.ndarray:
