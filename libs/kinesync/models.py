@@ -111,7 +111,11 @@ class RepMetric(BaseModel):
 
 
 class DeadLetter(BaseModel):
-    """A message that could not be processed (topic ``kinesync.deadletter``)."""
+    """A message that could not be processed, or a window whose analysis raised (topic ``kinesync.deadletter``).
+
+    An analysis fault has ``source_topic`` ``analysis`` (no single message caused it) unless one
+    frame's intake raised, and names the station, the window and the exception.
+    """
 
     source_topic: str
     partition: int | None = None
@@ -121,6 +125,9 @@ class DeadLetter(BaseModel):
     payload_hex: str = Field(description="first bytes of the rejected payload, hex")
     size: int
     received_at_ns: int
+    station: str | None = Field(None, description="station whose analysis raised (analysis faults)")
+    window_start_ns: int | None = Field(None, description="window whose analysis raised, ns (analysis faults)")
+    error_type: str | None = Field(None, description="exception type of an analysis fault")
 
 
 class SessionAssignment(BaseModel):

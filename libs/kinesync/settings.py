@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     target_high_ms: float = 120.0
     alignment_reps: int = Field(10, ge=1, description="reps in the alignment score")
     envelope_cutoff_hz: float = Field(6.0, gt=0, description="EMG linear-envelope low-pass cut-off, Hz")
+    fault_drill_stations: str = Field(
+        "", description="fault-isolation drill: comma-separated stations whose window analysis raises on purpose "
+        "(their windows come out flagged analysis_error, every other station goes on); empty in production",
+    )
     # Personal target window (docs/metrics.md; kinesync.analysis.personal_window.PersonalWindowConfig)
     personal_bound_low_ms: float = Field(60.0, description="personal window: lowest lag it may reach, ms")
     personal_bound_high_ms: float = Field(160.0, description="personal window: highest lag it may reach, ms")
@@ -130,6 +134,17 @@ class Settings(BaseSettings):
     alerts_retry_max_s: float = Field(300.0, gt=0, description="longest delay between two attempts, s")
     alerts_retry_horizon_s: float = Field(3600.0, gt=0, description="give up a delivery this long after the alert, s")
     alerts_grafana: bool = Field(True, description="also write Grafana annotations when a Grafana token is set")
+
+    # kinesync run (docs/operations.md#kinesync-run)
+    supervisor_max_failures: int = Field(
+        5, ge=1, description="kinesync run: a service that exits this often within the window stops the run"
+    )
+    supervisor_failure_window_s: float = Field(
+        60.0, gt=0, description="kinesync run: the window over which a service's exits are counted, s"
+    )
+    supervisor_state: str | None = Field(
+        None, description="set by kinesync run for its services: its state file, whose restart counts /health shows"
+    )
 
     # Simulator
     sim_stations: int = Field(8, ge=1)

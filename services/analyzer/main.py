@@ -7,7 +7,7 @@ import logging
 import time
 
 from kinesync.analysis.personal_window import PersonalWindowConfig
-from kinesync.bus.base import Bus, Consumer, TopicPartition
+from kinesync.bus.base import Bus, Consumer, Producer, TopicPartition
 from kinesync.bus.kafka import DeliveryError, KafkaBus
 from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSIONS
 from kinesync.models import SessionAssignment
@@ -37,6 +37,7 @@ def analysis_config(settings: Settings) -> AnalysisConfig:
         window_s=settings.window_s, hop_s=settings.hop_s, max_wait_s=settings.max_wait_s,
         lateness_s=settings.lateness_s, alignment_reps=settings.alignment_reps,
         envelope_cutoff_hz=settings.envelope_cutoff_hz, personal=personal,
+        fault_drill_stations=frozenset(s.strip() for s in settings.fault_drill_stations.split(",") if s.strip()),
     )
 
 
@@ -53,6 +54,12 @@ async def follow_sessions(bus: Bus, engine: AnalyzerEngine, stop: asyncio.Event)
                     log.warning("ignoring a malformed session record at offset %d: %s", msg.offset, exc)
     finally:
         await consumer.stop()
+
+
+async def send_faults(producer: Producer, engine: AnalyzerEngine) -> None:
+    """Analyses that raised go to the dead-letter topic (the engine has logged them and flagged the window)."""
+    for dl in engine.take_faults():
+        await producer.send(DEADLETTER, dl.model_dump_json().encode(), (dl.station or "").encode() or None)
 
 
 async def redo_from_last_commit(
@@ -129,11 +136,13 @@ async def run_analyzer(
                     await producer.send(METRICS, m.model_dump_json().encode(), m.key())
                 for r in engine.take_reps():
                     await producer.send(REPS, r.model_dump_json().encode(), r.key())
+                await send_faults(producer, engine)
                 await asyncio.sleep(0)  # let the producer send them
             for m in engine.tick(now if batch else time.time_ns()):
                 await producer.send(METRICS, m.model_dump_json().encode(), m.key())
             for r in engine.take_reps():
                 await producer.send(REPS, r.model_dump_json().encode(), r.key())
+            await send_faults(producer, engine)
             if batch:
                 # Outputs first, then offsets: a crash in between re-emits, never loses.
                 try:
@@ -155,7 +164,8 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     await bus.ensure_topics()
     engine = await run_analyzer(bus, settings, stop)
     c = engine.counters
-    log.info("stopped: %d frames, %d windows, %d dead letters", c.frames, c.windows, c.dead_letters)
+    log.info("stopped: %d frames, %d windows, %d dead letters, %d analysis errors", c.frames, c.windows,
+             c.dead_letters, c.analysis_errors)
 
 
 def run() -> None:

@@ -195,8 +195,9 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     await run_gateway(bus, settings, stop, exit_when_done=False)
 
 
-def run() -> None:
-    run_service("gateway", main)
+def run(settings: Settings | None = None) -> None:
+    """The process entry point of ``python -m kinesync_services.gateway`` and ``kinesync gateway``."""
+    run_service("gateway", main, settings)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -66,3 +68,82 @@ def test_run_shows_eight_stations_with_lags_and_ctrl_c_leaves_nothing(tmp_path: 
     assert not _group_alive(pgid), "a KineSync process outlived Ctrl-C"
     assert proc.returncode == 0, out
     assert "all KineSync processes stopped" in out
+
+
+def _supervisor_state(workdir: Path) -> dict:
+    try:
+        return json.loads((workdir / ".kinesync" / "supervisor.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _received_at(row: dict) -> float:
+    return datetime.fromisoformat(row["updated_at"].replace("Z", "+00:00")).timestamp()
+
+
+def test_run_restarts_a_killed_analyzer_and_the_wall_goes_on(tmp_path: Path) -> None:
+    port = free_port()
+    exe = Path(sys.executable).with_name("kinesync")
+    log = (tmp_path / "run.log").open("w")
+    # --duration: a safety net; the test stops it with Ctrl-C like a user.
+    proc = subprocess.Popen(
+        [str(exe), "run", "--port", str(port), "--stations", "4", "--duration", "170"], cwd=tmp_path,
+        start_new_session=True, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def output() -> str:
+        return (tmp_path / "run.log").read_text(errors="replace")
+
+    def stations() -> list[dict]:
+        try:
+            return httpx.get(f"{base}/api/stations", timeout=1).json()
+        except httpx.HTTPError:
+            return []
+
+    try:
+        deadline = time.monotonic() + 60
+        while not (len(rows := stations()) == 4 and all(r["lag_ms"] is not None for r in rows)):
+            assert proc.poll() is None, output()
+            assert time.monotonic() < deadline, output()
+            time.sleep(0.5)
+        old_pid = _supervisor_state(tmp_path)["services"]["analyzer"]["pid"]
+        assert httpx.get(f"{base}/health", timeout=1).json()["restarts"]["analyzer"] == 0
+
+        os.kill(old_pid, signal.SIGKILL)
+        killed_at = time.time()
+        deadline = time.monotonic() + 20
+        while (state := _supervisor_state(tmp_path)["services"]["analyzer"])["pid"] == old_pid:
+            assert proc.poll() is None, output()
+            assert time.monotonic() < deadline, output()
+            time.sleep(0.2)
+        new_pid = state["pid"]
+        os.kill(new_pid, 0)  # running
+        assert state["restarts"] == 1 and state["last_exit_code"] == -signal.SIGKILL, state
+        assert state["last_error"] == "killed by SIGKILL"
+        health = httpx.get(f"{base}/health", timeout=1).json()
+        assert health["restarts"] == {"gateway": 0, "analyzer": 1, "writer": 0, "alerts": 0, "api": 0}, health
+        assert "analyzer stopped unexpectedly (killed by SIGKILL)" in output()
+
+        # Windows keep arriving: every tile updated by the new analyzer (it rejoins the group once the
+        # broker has expired the killed member, then replays from its last safe offset).
+        deadline = time.monotonic() + 60
+        while not (len(rows := stations()) == 4 and all(_received_at(r) > killed_at + 1 for r in rows)):
+            assert proc.poll() is None, output()
+            assert time.monotonic() < deadline, (rows, output()[-3000:])
+            time.sleep(0.5)
+        print(f"\nanalyzer back (pid {old_pid} -> {new_pid}); every station updated "
+              f"{time.time() - killed_at:.1f} s after the kill")
+        assert _supervisor_state(tmp_path)["services"]["analyzer"]["pid"] == new_pid  # no second restart
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+        log.close()
+    out = output()
+    assert proc.returncode == 0, out[-3000:]
+    assert "all KineSync processes stopped" in out
+    assert out.count("restarted (pid") == 1, out[-3000:]  # Ctrl-C restarts nothing
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _group_alive(proc.pid), "a KineSync process outlived Ctrl-C"

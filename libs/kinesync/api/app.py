@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import time
 from importlib.resources import files
 
@@ -12,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from kinesync.api.auth import ApiTokens, ViewerDep
 from kinesync.api.limits import HttpLimits, LimitsMiddleware
 from kinesync.api.state import LiveState, StationStatus
+from kinesync.runtime.supervisor import STATE_ENV, SupervisorState
 
 
 def wall_html() -> str:
@@ -33,7 +35,18 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, object]:
-        return {"status": "ok", "stations": len(state), "uptime_s": round(time.monotonic() - started, 3)}
+        body: dict[str, object] = {
+            "status": "ok", "stations": len(state), "uptime_s": round(time.monotonic() - started, 3),
+            "analysis_errors": state.analysis_errors(),
+        }
+        # Only `kinesync run` names a state file; under another process manager the field is left out.
+        supervisor = getattr(app.state, "supervisor", None)
+        if supervisor is None:
+            supervisor = app.state.supervisor = SupervisorState(os.environ.get(STATE_ENV))
+        restarts = supervisor.restarts()
+        if restarts:
+            body["restarts"] = restarts
+        return body
 
     @app.get(
         "/api/stations", response_model=list[StationStatus],

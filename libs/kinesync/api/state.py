@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from kinesync.models import WindowMetric
+from kinesync.storage.pipeline import ANALYSIS_ERROR_FLAG
 
 STALE_AFTER_S = 5.0
 
@@ -73,6 +74,8 @@ class LiveState:
         self.stale_after_s = stale_after_s
         self._clock = clock
         self._stations: dict[str, _Station] = {}
+        # Kept apart from the tiles: a new athlete or a forgotten station does not reset them.
+        self._analysis_errors: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._stations)
@@ -80,6 +83,8 @@ class LiveState:
     def update(self, m: WindowMetric) -> bool:
         """Take a record; False when it was ignored as older than what is shown."""
         now = self._clock()
+        if ANALYSIS_ERROR_FLAG in m.flags:
+            self._analysis_errors[m.station] = self._analysis_errors.get(m.station, 0) + 1
         st = self._stations.get(m.station)
         if st is None:
             st = self._stations[m.station] = _Station(latest=m, received_at=now)
@@ -107,6 +112,14 @@ class LiveState:
         st = self._stations.get(station)
         if st is not None:
             st.alert = (message, state, self._clock())
+
+    def analysis_errors(self) -> dict[str, object]:
+        """Windows received flagged ``analysis_error``, in total and per station, since the API started.
+
+        Counted as received: a window the analyzer re-emits after a restart counts again.
+        """
+        by_station = dict(sorted(self._analysis_errors.items()))
+        return {"total": sum(by_station.values()), "by_station": by_station}
 
     def forget(self, station: str) -> None:
         self._stations.pop(station, None)

@@ -263,9 +263,10 @@ def decode(data: bytes | bytearray | memoryview) -> Frame:
     samples = np.frombuffer(buf, dtype=_FLOAT32_LE, count=n_ch * n, offset=pos).reshape(n_ch, n)
     samples.flags.writeable = False  # a bytearray would give a writable view; consumers share these samples
     nan_allowed = bool(flags & FLAG_NAN_ALLOWED)
-    # One sum is finite exactly when every sample is (NaN and Inf propagate), unless finite samples
-    # overflow it: only then, or when there is a NaN or Inf, is each sample looked at.
-    if not math.isfinite(float(np.add.reduce(samples, axis=None))) and not np.isfinite(samples).all():
+    # One sum is finite exactly when every sample is (NaN and Inf propagate). Summed in float64, even
+    # a frame full of float32 maxima cannot overflow it (4e6 × 3.4e38 ≪ 1.8e308), so no warning either.
+    total = float(np.add.reduce(samples, axis=None, dtype=np.float64))
+    if not math.isfinite(total) and not np.isfinite(samples).all():
         if not nan_allowed:
             raise FrameError("samples contain NaN or Inf and the frame does not allow gap markers")
         if np.isinf(samples).any():

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import sys
+import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from kinesync.codec.frame import SensorKind
 from kinesync.models import RepMetric
 from kinesync.recordings.model import Recording
 from kinesync.recordings.readers import RecordingError, load_mapping, read_c3d, read_csv_pair
-from kinesync.streaming.offline import analyze_recording
+from kinesync.streaming.offline import ReplayResult, analyze_recording
+from kinesync.streaming.roles import force_rows
+from kinesync.streaming.station import AnalysisConfig
+from kinesync.streaming.transforms import EmgTransform
 
 NS = 1_000_000_000
+
+# Exit codes: per-rep output; a bug (one line, or the traceback with --debug); no per-rep output
+# for a reason the one line on stderr names (unreadable or unsupported file, too short, no reps).
+EXIT_OK, EXIT_BUG, EXIT_NO_REPS = 0, 1, 2
 
 # (JSON key, column title, format) for the table; the JSON carries every field of RepMetric.
 _COLUMNS = (
@@ -81,19 +94,131 @@ def load(args: argparse.Namespace) -> Recording:
     if args.recording is not None:
         if args.emg or args.force:
             raise RecordingError("give either a C3D file or --emg/--force CSV files, not both")
+        _exists(args.recording)
         return read_c3d(args.recording, mapping, station=args.station)
     if not (args.emg or args.force):
         raise RecordingError("nothing to analyse: give a C3D file, or --emg and/or --force CSV files")
+    for path in (args.emg, args.force):
+        if path is not None:
+            _exists(path)
     return read_csv_pair(args.emg, args.force, mapping, station=args.station)
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
+def _exists(path: Path) -> None:
+    if not Path(path).is_file():
+        raise RecordingError(f"{path}: no such file")
+
+
+def _source(args: argparse.Namespace) -> str:
+    if args.recording is not None:
+        return str(args.recording)
+    return ", ".join(str(p) for p in (args.emg, args.force) if p) or "(no input)"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _say(text: str) -> None:
+    print(f"kinesync analyze: {_one_line(text)}", file=sys.stderr)
+
+
+class _Collect(logging.Handler):
+    """Keeps log records instead of printing them: the command speaks in one line of its own."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class _Show(logging.StreamHandler):
+    """``--debug``: log records on stderr, with the traceback of an exception a record names."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        args = record.args if isinstance(record.args, tuple) else ()
+        errors = [a for a in args if isinstance(a, BaseException)]
+        if record.exc_info is None and errors:
+            self.stream.write("".join(traceback.format_exception(errors[0])))
+
+
+@contextmanager
+def _quiet(debug: bool) -> Iterator[_Collect]:
+    """Library warnings and log records held back (kept for the one line), or with ``debug`` shown."""
+    logger = logging.getLogger("kinesync")
+    collect = _Collect()
+    handlers: list[logging.Handler] = [collect]
+    level = logger.level
+    if debug:
+        handlers.append(_Show(sys.stderr))
+        logger.setLevel(logging.INFO)
+    for h in handlers:
+        logger.addHandler(h)
     try:
-        rec = load(args)
-    except (RecordingError, OSError) as exc:
-        print(f"kinesync analyze: {exc}", file=sys.stderr)
-        return 2
-    result = analyze_recording(rec, exercise=args.exercise, target_ms=(args.target_low, args.target_high))
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.simplefilter("ignore")
+            yield collect
+    finally:
+        for h in handlers:
+            logger.removeHandler(h)
+        logger.setLevel(level)
+
+
+def _why_no_reps(rec: Recording, config: AnalysisConfig) -> str:
+    """The likeliest reason a recording gave no rep, from what the analysis can use of it."""
+    emg = [t for t in rec.tracks if t.kind == SensorKind.EMG]
+    force = [t for t in rec.tracks if t.kind == SensorKind.FORCE and force_rows(t.channels)[0]]
+    usable_emg = [t for t in emg if EmgTransform(t.channels, t.rate_hz, config.envelope_cutoff_hz).usable]
+    if not usable_emg and not force:
+        if emg and any(EmgTransform(t.channels, t.rate_hz, config.envelope_cutoff_hz).leg_rows for t in emg):
+            return (f"the EMG at {emg[0].rate_hz:g} Hz is too slow, or has no pectoral channel (pec), "
+                    "and there is no force plate")
+        return ("no EMG channel for the leg drive (quad, glute) and the chest (pec), and no force plate: "
+                "name the channels by muscle (e.g. 'R Rect Fem', 'Glut Max', 'Pect Maj') or map them with --map")
+    return ("no leg-drive burst or force excursion stood out from quiet standing or a quiet EMG baseline "
+            f"within a full {config.window_s:g} s window")
+
+
+def _faults(result: ReplayResult, logged: _Collect) -> str | None:
+    """None, or what the analysis raised on: windows it could not compute are flagged ``analysis_error``."""
+    failed = [w for w in result.windows if "analysis_error" in w.flags]
+    if not failed:
+        return None
+    what = next((r.getMessage() for r in logged.records if "raise" in r.getMessage()), "no message logged")
+    return f"the analysis raised on {len(failed)} of {len(result.windows)} windows ({what})"
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    debug = bool(getattr(args, "debug", False))
+    source = _source(args)
+    with _quiet(debug) as logged:
+        try:
+            return _analyze(args, source, logged, debug)
+        except (RecordingError, OSError) as exc:
+            if debug:
+                traceback.print_exc()
+            _say(str(exc))
+            return EXIT_NO_REPS
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            _say(f"{source}: unexpected error ({type(exc).__name__}: {_one_line(exc) or 'no message'}); "
+                 "this is a bug: run again with --debug to see the traceback")
+            return EXIT_BUG
+
+
+def _analyze(args: argparse.Namespace, source: str, logged: _Collect, debug: bool) -> int:
+    rec = load(args)
+    config = AnalysisConfig()
+    longest = max(t.duration_s for t in rec.tracks)
+    if longest < config.window_s:
+        raise RecordingError(f"{source}: too short ({longest:.3g} s of data); a rep needs at least one full "
+                             f"{config.window_s:g} s analysis window")
+    result = analyze_recording(rec, config, exercise=args.exercise, target_ms=(args.target_low, args.target_high))
     reps = [rep_record(r, rec.t0_ns) for r in result.reps]
     summary = summarize(reps)
     summary["windows"] = len(result.windows)
@@ -103,12 +228,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not args.quiet:
         tracks = [f"{t.kind.name} {len(t.channels)} ch @ {t.rate_hz:g} Hz, {t.duration_s:.1f} s" for t in rec.tracks]
         print(f"{rec.source}: {', '.join(tracks)}")
-        if not reps:
-            print("no reps found (a rep needs quiet standing or a quiet EMG baseline around it, "
-                  "and at least one full 2 s window)")
-        else:
+        if reps:
             print_table(reps, summary)
-    return 0
+    fault = _faults(result, logged)
+    if fault is not None:
+        _say(f"{source}: {fault}; this is a bug" + ("" if debug else ": run again with --debug to see the traceback"))
+        return EXIT_BUG
+    if not reps:
+        _say(f"{source}: no reps found: {_why_no_reps(rec, config)}")
+        return EXIT_NO_REPS
+    return EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -119,6 +248,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--emg/--force whose first column is time in seconds and whose other columns are named by role "
         "(EMG: quad, glute, pec; force: fz, or fz_left and fz_right, N, vertical up). --map renames "
         "channels to roles (JSON object or name=role lines; map a column to '-' to drop it).",
+        epilog="Exit codes: 0 per-rep metrics printed; 2 no per-rep metrics, for the reason given in one line "
+        "on stderr (unreadable or unsupported file, too short, no reps found); 1 an unexpected error (a bug), "
+        "in one line naming the file; --debug shows its traceback.",
     )
     p.add_argument("recording", nargs="?", type=Path, help="a C3D file")
     p.add_argument("--emg", type=Path, help="EMG CSV file (time + channels named by role)")
@@ -131,4 +263,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--station", default="replay", help="station name for the records (default replay)")
     p.add_argument("--json", type=Path, help="also write the per-rep metrics and a summary as JSON to this path")
     p.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
+    # SUPPRESS: without the flag here, `kinesync --debug analyze ...` keeps its value.
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show tracebacks, library warnings and analysis log messages")
     p.set_defaults(func=cmd_analyze)

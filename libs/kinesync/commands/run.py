@@ -30,10 +30,17 @@ def _print_status(url: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kinesync.runtime.supervisor import Supervisor
+    from kinesync.settings import Settings
 
-    sup = Supervisor(stations=args.stations, port=args.port)
+    settings = Settings()
+    sup = Supervisor(
+        stations=args.stations, port=args.port,
+        max_failures=settings.supervisor_max_failures, failure_window_s=settings.supervisor_failure_window_s,
+    )
 
     def on_term(signum: int, frame: object) -> None:
+        # The children got the same signal and are exiting: that is no failure to restart.
+        sup.stopping = True
         raise KeyboardInterrupt
 
     # SIGINT too: a shell that starts `make run &` hands it down ignored, and Python keeps that.
@@ -49,8 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"KineSync: embedded broker on {sup.broker.bootstrap}, {args.stations} simulated stations")
         if not sup.wait_ready():
             print(
-                f"kinesync run: services did not come up ({', '.join(sup.failed()) or 'timeout'}); "
-                "see the log lines above",
+                f"kinesync run: services did not come up ({sup.gave_up or 'timeout'}); see the log lines above",
                 file=sys.stderr,
             )
             return 1
@@ -59,8 +65,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         next_status = started + 5
         while args.duration is None or time.monotonic() - started < args.duration:
-            if sup.failed():
-                print(f"kinesync run: service(s) stopped unexpectedly: {', '.join(sup.failed())}", file=sys.stderr)
+            # A service that exits is restarted; only one that keeps failing ends the run.
+            gave_up = sup.check()
+            if gave_up is not None:
+                print(f"kinesync run: {gave_up}", file=sys.stderr)
                 return 1
             if time.monotonic() >= next_status:
                 print(f"[{time.strftime('%H:%M:%S')}] phase lag per station (target 80-120 ms):")
@@ -76,13 +84,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("all KineSync processes stopped.")
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
         "run", help="start the whole system on its embedded default (broker, services, wall page)",
         description="Start the embedded Kafka-compatible broker, a gateway with simulated athletes, "
         "the analyzer, the writer (SQLite in .kinesync/), alerts to the log and the API with the live "
-        "wall page. Ctrl-C stops all of it.",
+        "wall page. A service that exits is restarted with backoff; one that fails KINESYNC_SUPERVISOR_MAX_FAILURES "
+        "times within KINESYNC_SUPERVISOR_FAILURE_WINDOW_S stops the run. Ctrl-C stops all of it.",
     )
     run.add_argument("--stations", type=int, default=8, help="simulated stations (default 8)")
     run.add_argument("--port", type=int, default=8000, help="API and wall page port (default 8000)")

@@ -1,4 +1,7 @@
-"""Single services and topic creation, for running the system one process at a time."""
+"""Single services and topic creation, for running the system one process at a time.
+
+The gateway has its own command with its source options (``kinesync.commands.gateway``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import importlib
 from kinesync.settings import Settings
 
 SERVICES = (
-    ("gateway", "run the gateway service (simulated stations)"),
     ("analyzer", "run one analyzer instance (a consumer-group member)"),
     ("writer", "run the storage writer"),
     ("alerts", "run the alerts service"),

@@ -1,4 +1,4 @@
-"""Pipeline health: throughput, consumer lag, end-to-end latency, dead letters (``pipeline`` measurement)."""
+"""Pipeline health: throughput, consumer lag, end-to-end latency, dead letters, analysis errors (``pipeline``)."""
 
 from __future__ import annotations
 
@@ -74,6 +74,9 @@ def build() -> Dashboard:
                             "10 s); target p99 ≤ 250 ms."))
         .with_panel(_series("Dead letters", "short", _per_interval(col("dead_letters", "sum", "dead letters")),
                             "$tag_instance", "Messages sent to kinesync.deadletter (bad frames, bad metrics)."))
+        .with_panel(_series("Analysis errors", "short", _per_interval(col("analysis_errors", "sum", "analysis errors")),
+                            "$tag_instance", "Windows the analyzer could not analyse (an unexpected error, caught; "
+                            "emitted flagged analysis_error). The API's /health counts them per station."))
         .with_panel(_series("Windows per station", "short",
                             _per_interval(col("window_end_ns", "count", "windows"), tags=("station",),
                                           measurement=METRICS),

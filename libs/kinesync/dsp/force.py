@@ -15,22 +15,36 @@ import numpy as np
 _INDEX_TOL = 1e-9
 
 
-def body_weight(fz_n: np.ndarray, fs_hz: float, window_s: float = 1.0) -> tuple[float, float] | None:
+def body_weight(
+    fz_n: np.ndarray, fs_hz: float, window_s: float = 1.0, *, min_load_n: float | None = None,
+    max_load_n: float | None = None, flight_threshold_n: float | None = None,
+) -> tuple[float, float] | None:
     """Mean and SD (N) of the steadiest ``window_s``-second segment (lowest SD) of ``fz_n``.
 
     Args:
         fz_n: vertical force, N.
         fs_hz: sampling rate, Hz.
         window_s: segment length, s.
+        min_load_n: plausibility rule: only segments whose mean is at least this load count, N. An
+            empty plate, a plate zeroed under the athlete or a flight is steadier than anyone standing
+            on it, so without the rule it would win. None: every segment counts.
+        max_load_n: plausibility rule: segments whose mean exceeds this load (a saturated or
+            mis-scaled channel) do not count, N. None: no upper bound.
+        flight_threshold_n: plausibility rule: a segment holding any sample below this force (an
+            unloaded plate, a flight) does not count, N. None: no such rule.
 
     Returns:
         (body weight in N, SD of that segment in N), or None if the record is shorter than
-        ``window_s``.
+        ``window_s`` or no segment passes the plausibility rules.
     """
-    return body_weights(fz_n, fs_hz, (window_s,))[0]
+    return body_weights(fz_n, fs_hz, (window_s,), min_load_n=min_load_n, max_load_n=max_load_n,
+                        flight_threshold_n=flight_threshold_n)[0]
 
 
-def body_weights(fz_n: np.ndarray, fs_hz: float, windows_s: tuple[float, ...]) -> list[tuple[float, float] | None]:
+def body_weights(
+    fz_n: np.ndarray, fs_hz: float, windows_s: tuple[float, ...], *, min_load_n: float | None = None,
+    max_load_n: float | None = None, flight_threshold_n: float | None = None,
+) -> list[tuple[float, float] | None]:
     """``body_weight`` for several segment lengths (s) at once: the running sums are computed once."""
     f = _as_1d(fz_n)
     if all(f.size < max(2, round(w * fs_hz)) for w in windows_s):
@@ -43,6 +57,12 @@ def body_weights(fz_n: np.ndarray, fs_hz: float, windows_s: tuple[float, ...]) -
     np.cumsum(centred, out=c1[1:])
     np.multiply(centred, centred, out=centred)
     np.cumsum(centred, out=c2[1:])
+    unloaded = None
+    if flight_threshold_n is not None:
+        low = f < flight_threshold_n
+        if low.any():  # the usual case is a loaded plate: no running count needed
+            unloaded = np.zeros(f.size + 1, dtype=np.int64)
+            np.cumsum(low, out=unloaded[1:])
     out: list[tuple[float, float] | None] = []
     for window_s in windows_s:
         w = max(2, round(window_s * fs_hz))
@@ -57,7 +77,18 @@ def body_weights(fz_n: np.ndarray, fs_hz: float, windows_s: tuple[float, ...]) -
         np.multiply(mean_sq, mean_sq, out=mean_sq)
         var -= mean_sq
         np.maximum(var, 0.0, out=var)
+        if min_load_n is not None or max_load_n is not None:
+            level = sums / w + mean
+            if min_load_n is not None:
+                var[level < min_load_n] = np.inf
+            if max_load_n is not None:
+                var[level > max_load_n] = np.inf
+        if unloaded is not None:
+            var[(unloaded[w:] - unloaded[: unloaded.size - w]) > 0] = np.inf
         best = int(np.argmin(var))
+        if not math.isfinite(var[best]):
+            out.append(None)
+            continue
         out.append((float(sums[best] / w + mean), float(math.sqrt(var[best] * w / (w - 1)))))
     return out
 

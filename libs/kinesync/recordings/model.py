@@ -44,11 +44,13 @@ def track_frames(station: str, track: Track, cuts: list[int]) -> list[Frame]:
     """The track cut at sample indices ``cuts`` (sorted, inside the track) into frames."""
     out = []
     edges = [0, *cuts, track.samples.shape[1]]
+    # Empty cells of a file (a channel that stopped) are NaN: on the wire that needs the gap-marker flag.
+    gaps = bool(np.isnan(track.samples).any())
     for seq, (a, b) in enumerate(pairwise(edges)):
         out.append(Frame(
             station=station, device=track.device, kind=track.kind, channels=track.channels, units=track.units,
             rate_hz=track.rate_hz, t0_ns=track.t0_ns + round(a * 1e9 / track.rate_hz), seq=seq,
-            samples=np.ascontiguousarray(track.samples[:, a:b], dtype=np.float32),
+            samples=np.ascontiguousarray(track.samples[:, a:b], dtype=np.float32), nan_allowed=gaps,
         ))
     return out
 

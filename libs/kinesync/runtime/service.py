@@ -26,10 +26,13 @@ def configure_logging(service: str) -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
-def run_service(name: str, main: ServiceMain) -> None:
-    """Run ``main(settings, stop)`` until it returns; SIGINT/SIGTERM set ``stop``."""
+def run_service(name: str, main: ServiceMain, settings: Settings | None = None) -> None:
+    """Run ``main(settings, stop)`` until it returns; SIGINT/SIGTERM set ``stop``.
+
+    ``settings`` defaults to the environment's; a command that takes options passes its own.
+    """
     configure_logging(name)
-    settings = Settings()
+    settings = Settings() if settings is None else settings
     redact.install(settings)  # before anything can log a token, password or webhook URL
 
     async def runner() -> None:

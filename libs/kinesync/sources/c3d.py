@@ -69,6 +69,8 @@ def read_c3d(path: str | Path) -> C3DRecording:
     rate = float(np.asarray(analog["RATE"]["value"]).ravel()[0])
     unit_list = [str(u).strip() for u in analog.get("UNITS", {}).get("value", [])] + [""] * len(labels)
     data = np.asarray(c["data"]["analogs"], dtype=np.float64)[0]  # (channels, samples)
+    if data.shape[1] == 0:
+        raise ValueError(f"C3D file {p} holds no samples (0 frames)")
     labels = unique(labels)
     columns = {lab: data[i] for i, lab in enumerate(labels)}
     units = {lab: unit_list[i] for i, lab in enumerate(labels)}

@@ -18,6 +18,8 @@ from kinesync.models import WindowMetric
 from kinesync.storage.lineprotocol import escape_key, escape_string_field
 
 MEASUREMENT = "pipeline"
+# The analyzer's flag on a window it could not analyse (an unexpected error); it emits the window anyway.
+ANALYSIS_ERROR_FLAG = "analysis_error"
 TAG_KEYS: tuple[str, ...] = ("service", "instance")
 
 
@@ -40,6 +42,8 @@ class PipelineStats:
     # age of the oldest message of the batch at acknowledgement: consumer lag measured in time, because
     # offset lag needs end offsets, which not every Kafka-compatible broker reports correctly
     consumer_lag_ms: float | None = None
+    # windows the analyzer could not analyse (flagged ``analysis_error``) and emitted anyway
+    analysis_errors: int = 0
 
 
 def batch_stats(
@@ -67,12 +71,16 @@ def batch_stats(
         e2e_latency_ms_mean=sum(e2e) / len(e2e) if e2e else None,
         e2e_latency_ms_max=max(e2e) if e2e else None,
         consumer_lag_ms=max(write_lat) if write_lat else None,
+        analysis_errors=sum(1 for m in metrics if ANALYSIS_ERROR_FLAG in m.flags),
     )
 
 
 def stats_to_line(s: PipelineStats) -> str:
     tags = ",".join(f"{k}={escape_key(getattr(s, k))}" for k in TAG_KEYS if getattr(s, k))
-    fields = [f"points={s.points}i", f"batch_messages={s.batch_messages}i", f"dead_letters={s.dead_letters}i"]
+    fields = [
+        f"points={s.points}i", f"batch_messages={s.batch_messages}i", f"dead_letters={s.dead_letters}i",
+        f"analysis_errors={s.analysis_errors}i",
+    ]
     for key in (
         "write_latency_ms_mean",
         "write_latency_ms_max",

@@ -6,6 +6,7 @@ and ``kinesync analyze`` feed recordings directly.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +16,8 @@ from kinesync.codec.frame import Frame, FrameError, SensorKind, decode
 from kinesync.models import DeadLetter, RepMetric, SessionAssignment, WindowMetric
 from kinesync.streaming.station import AnalysisConfig, StationAnalyzer
 
+log = logging.getLogger("kinesync.analyzer")
+
 
 @dataclass
 class EngineCounters:
@@ -22,6 +25,7 @@ class EngineCounters:
     dead_letters: int = 0
     windows: int = 0
     reps: int = 0
+    analysis_errors: int = 0  # windows and frames whose analysis raised (see ``take_faults``)
 
 
 @dataclass
@@ -37,6 +41,25 @@ class EngineOutput:
     metrics: list[WindowMetric] = field(default_factory=list)
     reps: list[RepMetric] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+ANALYSIS_SOURCE = "analysis"  # DeadLetter.source_topic of a window whose analysis raised
+_MAX_REASON = 500
+
+
+def analysis_fault(
+    station: str, window_start_ns: int | None, exc: BaseException, now_ns: int, msg: Message | None = None
+) -> DeadLetter:
+    """The dead letter of an analysis that raised: station, window, exception type and message."""
+    text = f"analysis_error: {type(exc).__name__}: {exc}"
+    return DeadLetter(
+        source_topic=msg.topic if msg is not None else ANALYSIS_SOURCE,
+        partition=msg.partition if msg is not None else None,
+        offset=msg.offset if msg is not None else None,
+        key=station, reason=text[:_MAX_REASON], payload_hex=bytes(msg.value[:64]).hex() if msg is not None else "",
+        size=len(msg.value) if msg is not None else 0, received_at_ns=now_ns, station=station,
+        window_start_ns=window_start_ns, error_type=type(exc).__name__,
+    )
 
 
 def dead_letter(msg: Message, reason: str, now_ns: int) -> DeadLetter:
@@ -60,6 +83,8 @@ class AnalyzerEngine:
         self.assignments: dict[str, SessionAssignment] = {}
         self.counters = EngineCounters()
         self._polled: tuple[int | None, set[str]] = (None, set())  # (wall ns, stations) of the last batch
+        self._faults: list[DeadLetter] = []  # analysis faults not yet collected by ``take_faults``
+        self._orphan_reps: list[RepMetric] = []  # reps of stations forgotten after a fault
 
     def station(self, name: str) -> StationAnalyzer:
         st = self.stations.get(name)
@@ -98,7 +123,7 @@ class AnalyzerEngine:
             out.dead_letters.append(decoded)
             return out
         out.frame = decoded
-        out.metrics = self.add_frame(decoded, now_wall_ns)
+        out.metrics = self.add_frame(decoded, now_wall_ns, msg)
         st = self.stations.get(decoded.station)
         if st is not None and st.reps:
             out.reps = list(st.reps)
@@ -126,35 +151,81 @@ class AnalyzerEngine:
             self.counters.frames += 1
             name = decoded.station
             st = self.stations.get(name) or self.station(name)
-            st.add(decoded, now_wall_ns)
+            try:
+                st.add(decoded, now_wall_ns)
+            except Exception as exc:
+                out.metrics.extend(self._station_failed(st, exc, now_wall_ns, msg))
+                fresh.pop(name, None)
+                continue
             added = fresh.get(name, 0) + decoded.duration_ns
             if added >= hop_ns:
                 out.metrics.extend(self._poll(st, now_wall_ns))
                 added = 0
             fresh[name] = added
         for name, added in fresh.items():
-            if added:
-                out.metrics.extend(self._poll(self.stations[name], now_wall_ns))
+            st = self.stations.get(name)
+            if added and st is not None:
+                out.metrics.extend(self._poll(st, now_wall_ns))
         at, polled = self._polled
         self._polled = (now_wall_ns, polled | fresh.keys() if at == now_wall_ns else set(fresh))
         return out
 
-    def _poll(self, st: StationAnalyzer, now_wall_ns: int) -> list[WindowMetric]:
-        metrics = st.poll(now_wall_ns)
+    def _poll(self, st: StationAnalyzer, now_wall_ns: int, finishing: bool = False) -> list[WindowMetric]:
+        """The station's closed windows; an exception stays inside the station (see ``_station_failed``)."""
+        try:
+            metrics = st.finish(now_wall_ns) if finishing else st.poll(now_wall_ns)
+        except Exception as exc:
+            return self._station_failed(st, exc, now_wall_ns)
+        if st.faults:
+            self._collect_faults(st, now_wall_ns)
         self.counters.windows += len(metrics)
         return metrics
 
-    def add_frame(self, frame: Frame, now_wall_ns: int) -> list[WindowMetric]:
+    def _collect_faults(self, st: StationAnalyzer, now_wall_ns: int) -> None:
+        for start, exc in st.faults:
+            log.warning("analysis of %s raised at window %d: %s: %s", st.station, start, type(exc).__name__, exc)
+            self._faults.append(analysis_fault(st.station, start, exc, now_wall_ns))
+        self.counters.analysis_errors += len(st.faults)
+        st.faults.clear()
+
+    def _station_failed(
+        self, st: StationAnalyzer, exc: Exception, now_wall_ns: int, msg: Message | None = None
+    ) -> list[WindowMetric]:
+        """A station's intake or window clock raised: its state is suspect, so it is forgotten and rebuilt
+        from its next frames. Its next window comes out flagged ``analysis_error``; other stations go on,
+        and since a forgotten station needs no data, the offsets move past what it held."""
+        self._collect_faults(st, now_wall_ns)
+        start = st.next_window_ns
+        log.warning("analysis of %s raised (%s: %s); rebuilding it from its next frames",
+                    st.station, type(exc).__name__, exc)
+        self._faults.append(analysis_fault(st.station, start, exc, now_wall_ns, msg))
+        self.counters.analysis_errors += 1
+        if self.stations.get(st.station) is st:
+            del self.stations[st.station]
+        self._orphan_reps.extend(st.reps)  # reps it finished before failing are still owed
+        st.reps.clear()
+        if start is None:
+            return []
+        self.counters.windows += 1
+        return [st.failed_window(start, start + self.config.window_ns, True, now_wall_ns)]
+
+    def add_frame(self, frame: Frame, now_wall_ns: int, msg: Message | None = None) -> list[WindowMetric]:
         self.counters.frames += 1
         st = self.station(frame.station)
-        st.add(frame, now_wall_ns)
-        metrics = st.poll(now_wall_ns)
-        self.counters.windows += len(metrics)
-        return metrics
+        try:
+            st.add(frame, now_wall_ns)
+        except Exception as exc:
+            return self._station_failed(st, exc, now_wall_ns, msg)
+        return self._poll(st, now_wall_ns)
+
+    def take_faults(self) -> list[DeadLetter]:
+        """Dead letters of analyses that raised since the last call (the analyzer publishes them)."""
+        out, self._faults = self._faults, []
+        return out
 
     def take_reps(self) -> list[RepMetric]:
         """Reps owned by windows emitted since the last call."""
-        out: list[RepMetric] = []
+        out, self._orphan_reps = self._orphan_reps, []
         for st in self.stations.values():
             if st.reps:
                 out.extend(st.reps)
@@ -165,9 +236,8 @@ class AnalyzerEngine:
     def finish(self, now_wall_ns: int) -> list[WindowMetric]:
         """End of input (a finished recording): emit every window the data covers."""
         out: list[WindowMetric] = []
-        for st in self.stations.values():
-            out.extend(st.finish(now_wall_ns))
-        self.counters.windows += len(out)
+        for st in list(self.stations.values()):
+            out.extend(self._poll(st, now_wall_ns, finishing=True))
         return out
 
     def tick(self, now_wall_ns: int) -> list[WindowMetric]:
@@ -176,10 +246,9 @@ class AnalyzerEngine:
         # A station polled at this very wall time by handle_batch has nothing more to give.
         at, polled = self._polled
         skip = polled if at == now_wall_ns else ()
-        for name, st in self.stations.items():
+        for name, st in list(self.stations.items()):
             if name not in skip:
-                out.extend(st.poll(now_wall_ns))
-        self.counters.windows += len(out)
+                out.extend(self._poll(st, now_wall_ns))
         return out
 
     def needed_from(self, station: str, topic: str) -> int | None:

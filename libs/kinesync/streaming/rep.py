@@ -8,6 +8,7 @@ and ``kinesync.analysis``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,11 @@ class RepConfig:
     emg_onset_h: float = 3.0  # Hodges–Bui threshold, SD of the baseline
     quiet_hold_s: float = 0.100  # force back within the quiet band this long ends the rep
     flight_threshold_n: float = 20.0
+    # Plausibility of a weighing: the plate must carry at least this much on average, N. Below it the
+    # plate is empty (or zeroed under the athlete); 50 N still admits a bench press's leg drive.
+    min_load_n: float = 50.0
+    # Above this a weighing is a saturated or mis-scaled channel, not a person (with bar and plates), N.
+    max_load_n: float = 20_000.0
     short_quiet_s: float = 0.5  # fallback body-weight window, s
     max_rep_s: float = 3.0  # a rep starts at most this long before its peak, s
     short_quiet_sd_ratio: float = 2.0  # 1 s SD above this × the short window's SD: use the short window
@@ -140,6 +146,24 @@ def emg_metrics(
         out.rep_start_ns = view.t0_ns + round(leg_on * NS / view.rate_hz)
 
 
+def unweighable_reason(f: np.ndarray, min_load_n: float, max_load_n: float) -> str:
+    """Why no weighing passed the plausibility rules: the flag a rep carries then.
+
+    ``force_negative``: the force mostly reads below −min_load_n (stored downward, or zeroed under the
+    athlete and now showing the flight); ``plate_unloaded``: it mostly reads near zero (nobody on the
+    plate, or zeroed with the athlete on it); ``plate_saturated``: it mostly reads above max_load_n (a
+    saturated or mis-scaled channel); ``no_body_weight``: loaded, but never quiet for long enough.
+    """
+    typical = percentile_linear(f, 50)
+    if typical > max_load_n:
+        return "plate_saturated"
+    if typical < -min_load_n:
+        return "force_negative"
+    if typical < min_load_n:
+        return "plate_unloaded"
+    return "no_body_weight"
+
+
 def _trapezoid(y: np.ndarray, dx: float) -> float:
     # np.trapezoid's own arithmetic for 1-D y and a scalar dx, without its argument handling.
     return float((dx * (y[1:] + y[:-1]) / 2.0).sum())
@@ -169,10 +193,12 @@ def force_metrics(
     # One pass of running sums for every steadiness window: body weight (1 s), the short fallback,
     # and the quiet-standing SD the jump analysis would otherwise compute again.
     spans_s = tuple(dict.fromkeys((1.0, cfg.short_quiet_s, JUMP_REST_S)))
-    steady = dict(zip(spans_s, body_weights(f, rate, spans_s), strict=True))
+    steady = dict(zip(spans_s, body_weights(f, rate, spans_s, min_load_n=cfg.min_load_n,
+                                            max_load_n=cfg.max_load_n,
+                                            flight_threshold_n=cfg.flight_threshold_n), strict=True))
     bw = steady[1.0]
     if bw is None:
-        out.flags.append("no_body_weight")
+        out.flags.append(unweighable_reason(f, cfg.min_load_n, cfg.max_load_n))
         return
     bw_n, sd_n = bw
     short = steady[cfg.short_quiet_s]
@@ -246,6 +272,15 @@ def force_metrics(
             force_t0_s=(view.t0_ns - emg.t0_ns) / NS, emg_t0_s=0.0,
             start_s=(view.time_of(onset) - emg.t0_ns) / NS, stop_s=(view.time_of(end) - emg.t0_ns) / NS,
         )
+
+
+def drop_non_finite(fields: dict[str, object], flags: list[str]) -> None:
+    """A metric that came out NaN or infinite (full-scale or overflowing input) becomes None, flagged
+    ``non_finite:<field>``: storage and the wall never see a number that is not one."""
+    for key, value in fields.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            fields[key] = None
+            flags.append(f"non_finite:{key}")
 
 
 def analyze_rep(

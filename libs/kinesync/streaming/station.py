@@ -24,7 +24,7 @@ from kinesync.dsp.force import body_weight
 from kinesync.dsp.quantile import percentile_linear
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
 from kinesync.streaming.bar import BarConfig, BarTransform, BarView, bar_metrics
-from kinesync.streaming.rep import EmgView, ForceView, RepConfig, analyze_rep
+from kinesync.streaming.rep import EmgView, ForceView, RepConfig, analyze_rep, drop_non_finite
 from kinesync.streaming.stream import SensorStream
 from kinesync.streaming.targets import StationTargets
 from kinesync.streaming.transforms import EmgTransform, ForceTransform
@@ -52,6 +52,8 @@ class AnalysisConfig:
     rep: RepConfig = field(default_factory=RepConfig)
     bar: BarConfig = field(default_factory=BarConfig)  # the optional bar sensor (kind VELOCITY)
     personal: PersonalWindowConfig = field(default_factory=PersonalWindowConfig)
+    # Fault-isolation drill: these stations' window analysis raises on purpose (never set in production).
+    fault_drill_stations: frozenset[str] = frozenset()
 
     @property
     def window_ns(self) -> int:
@@ -73,6 +75,8 @@ class StationAnalyzer:
         self.bar: SensorStream | None = None  # optional: a station without a bar sensor never waits for one
         self._bar_tf: BarTransform | None = None
         self.reps: list[RepMetric] = []  # owned reps not yet collected by the engine
+        # (window start ns, exception) of windows whose analysis raised, not yet collected by the engine
+        self.faults: list[tuple[int, Exception]] = []
         self.next_window_ns: int | None = None
         self._ready_since_wall_ns: int | None = None
         self._recent: deque[bool] = deque(maxlen=config.alignment_reps)
@@ -238,7 +242,11 @@ class StationAnalyzer:
                 partial = True
             else:
                 return out
-            out.append(self._compute(self.next_window_ns, end, partial, now_wall_ns))
+            try:
+                out.append(self._compute(self.next_window_ns, end, partial, now_wall_ns))
+            except Exception as exc:  # one window's analysis never stops the station, nor any other
+                self.faults.append((self.next_window_ns, exc))
+                out.append(self.failed_window(self.next_window_ns, end, partial, now_wall_ns))
             self._ready_since_wall_ns = None
             self.next_window_ns += c.hop_ns
             self.windows_emitted += 1
@@ -275,6 +283,8 @@ class StationAnalyzer:
 
     def _compute(self, start: int, end: int, partial: bool, now_wall_ns: int) -> WindowMetric:
         c = self.config
+        if self.station in c.fault_drill_stations:
+            raise RuntimeError(f"fault drill: analysis of {self.station} raises on purpose")
         a = self.assignment
         target = self.targets.window(a)
         low, high = target.low_ms, target.high_ms
@@ -290,10 +300,13 @@ class StationAnalyzer:
         if peak_ns is not None:
             result = analyze_rep(peak_ns, emg, force, c.rep, low, high)
             self._bar_fields(end, peak_ns, result.fields, result.flags)
+            drop_non_finite(result.fields, result.flags)
             self.targets.observe(a, result.fields)  # after judging: a rep never judges itself
             if result.fields.get("in_window") is not None:
                 self._recent.append(bool(result.fields["in_window"]))
             fields, flags = result.fields, result.flags
+        if self._emg_tf is not None and self._emg_tf.rate_flag is not None and self.emg is not None:
+            flags = [*flags, self._emg_tf.rate_flag]
         tags = {
             "station": self.station,
             "athlete": a.athlete if a else None,
@@ -319,6 +332,16 @@ class StationAnalyzer:
             **tags, window_start_ns=start, window_end_ns=end, partial=partial, rep_peak_ns=peak_ns,
             target_low_ms=low, target_high_ms=high, target_source=target.source, alignment=alignment, flags=flags,
             emitted_at_ns=now_wall_ns, **window_fields,
+        )
+
+    def failed_window(self, start: int, end: int, partial: bool, now_wall_ns: int) -> WindowMetric:
+        """The record of a window whose analysis raised: its key and tags, no metrics, ``analysis_error``."""
+        a = self.assignment
+        return WindowMetric(
+            station=self.station, athlete=a.athlete if a else None, team=a.team if a else None,
+            exercise=a.exercise if a else None, session=a.session if a else None,
+            window_start_ns=start, window_end_ns=end, partial=partial, flags=["analysis_error"],
+            emitted_at_ns=now_wall_ns,
         )
 
     def _emg_view(self, start: int, end: int) -> EmgView | None:
@@ -387,7 +410,16 @@ class StationAnalyzer:
         to_index = emg.rate_hz / NS
         j0 = int(np.ceil((slot_start - emg.t0_ns) * to_index - 1e-6))
         j1 = int(np.ceil((slot_end - emg.t0_ns) * to_index - 1e-6))
-        p = self._owned_peak(emg.leg, emg.rate_hz, j0, j1)
+        if emg.has_gap:
+            # Missing samples are zeros, so a gap through a burst leaves each side a peak that dominates
+            # ±guard on its own: one rep counted twice. Judged on the received samples only, with the
+            # guard counted in them, the two sides compete as the one burst they are.
+            received = self._received(emg)
+            k0, k1 = (int(k) for k in np.searchsorted(received, (j0, j1)))
+            k = self._owned_peak(emg.leg[received], emg.rate_hz, k0, k1)
+            p = None if k is None else int(received[k])
+        else:
+            p = self._owned_peak(emg.leg, emg.rate_hz, j0, j1)
         if p is None:
             return None
         quiet = percentile_linear(emg.leg, 10)
@@ -395,9 +427,20 @@ class StationAnalyzer:
             return None
         return _rep_time(emg.t0_ns + p * NS / emg.rate_hz)
 
+    def _received(self, emg: EmgView) -> np.ndarray:
+        """Ascending indices into ``emg`` of the samples that arrived (not gap filling)."""
+        assert self.emg is not None
+        first = self.emg.index_of(emg.t0_ns)
+        keep = np.ones(emg.leg.size, dtype=bool)
+        for a, b in self.emg.gaps:
+            keep[max(a - first, 0) : max(b - first, 0)] = False
+        return np.flatnonzero(keep)
+
     def _force_peak(self, force: ForceView, slot_start: int, slot_end: int) -> int | None:
         """On a station without EMG: the force excursion from body weight owned by this window."""
-        bw = body_weight(force.total, force.rate_hz)
+        rep = self.config.rep
+        bw = body_weight(force.total, force.rate_hz, min_load_n=rep.min_load_n, max_load_n=rep.max_load_n,
+                         flight_threshold_n=rep.flight_threshold_n)
         if bw is None:
             return None
         dev = np.abs(force.total - bw[0])

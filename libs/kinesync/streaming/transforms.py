@@ -9,6 +9,20 @@ import numpy as np
 from kinesync.dsp.filters import EnvelopeFilter
 from kinesync.streaming.roles import LEG_ROLES, emg_role_rows, force_rows
 
+EMG_HIGH_HZ = 450.0  # upper band-pass edge for surface EMG, Hz
+EMG_HIGH_SHARE_OF_RATE = 0.45  # at low rates the edge sits at this share of the rate (0.9 × Nyquist)
+MIN_EMG_RATE_HZ = 200.0  # below this rate the band left (20 Hz .. 0.45·rate) is too narrow to use, Hz
+
+
+def emg_rate_flag(rate_hz: float) -> str | None:
+    """``emg_rate_low`` when the band-pass edge must move below 450 Hz, ``emg_rate_too_low`` when no lag
+    can be measured at this rate, None at the usual rates (≥ 1 kHz)."""
+    if rate_hz < MIN_EMG_RATE_HZ:
+        return "emg_rate_too_low"
+    if EMG_HIGH_SHARE_OF_RATE * rate_hz < EMG_HIGH_HZ:
+        return "emg_rate_low"
+    return None
+
 
 class EmgTransform:
     """Raw EMG rows → [leg-drive envelope, pectoral envelope, raw role channels ...].
@@ -29,11 +43,19 @@ class EmgTransform:
         self._take = _as_slice(self.rows)
         self.raw_names = tuple(channels[r] for r in self.rows)
         self.n_out = 2 + len(self.rows)
-        self._filter = EnvelopeFilter(rate_hz, len(self.rows), cutoff_hz=cutoff_hz) if self.rows else None
+        # The band-pass needs its upper edge below Nyquist: below 1 kHz it moves down (flagged), and
+        # below MIN_EMG_RATE_HZ too little of the EMG spectrum is left to time a burst by.
+        self.rate_flag = emg_rate_flag(rate_hz)
+        high_hz = min(EMG_HIGH_HZ, EMG_HIGH_SHARE_OF_RATE * rate_hz)
+        usable_rate = self.rate_flag != "emg_rate_too_low" and cutoff_hz < rate_hz / 2.0
+        self._filter = (
+            EnvelopeFilter(rate_hz, len(self.rows), high_hz=high_hz, cutoff_hz=cutoff_hz)
+            if self.rows and usable_rate else None
+        )
 
     @property
     def usable(self) -> bool:
-        return bool(self.leg_rows) and bool(self.pec_rows)
+        return bool(self.leg_rows) and bool(self.pec_rows) and self._filter is not None
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         n = block.shape[1]

@@ -1,0 +1,1 @@
+"""Odd but valid recordings, written on demand, and what `kinesync analyze` makes of them."""
