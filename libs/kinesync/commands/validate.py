@@ -1,4 +1,10 @@
-"""``kinesync validate``: accuracy against the simulator's ground truth, and the real recordings."""
+"""``kinesync validate``: accuracy against the simulators' ground truth, and the real recordings.
+
+Two simulated grids: the legacy one (``kinesync.validation.grid``: one burst shape for every
+muscle) and the physiology one (``kinesync.validation.physiology_grid``: own shapes per muscle and
+rep, eccentric activity, ECG, crosstalk), where the product's lag is shown next to two plain
+references on the same reps. By default both grids run at CI size; ``--full`` runs every cell.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from kinesync.validation import physiology_grid as phys
 from kinesync.validation.grid import (
     EXERCISES,
     LAGS_MS,
@@ -21,6 +28,10 @@ from kinesync.validation.grid import (
     cells,
     run_cell,
 )
+
+# The CI-sized legacy grid: 20 dB (the judged SNR), three lags, every rate.
+CI_SNRS_DB = (20.0,)
+CI_LAGS_MS = (40.0, 120.0, 200.0)
 
 
 def _fmt(v: float | None, spec: str = "6.2f") -> str:
@@ -53,23 +64,95 @@ def print_grid(results: list[CellResult], out=None) -> None:
                   file=out)
 
 
+def _stats(e: phys.ErrorStats) -> str:
+    return f"{_fmt(e.median_abs_ms, '6.1f')} {_fmt(e.p95_abs_ms, '6.1f')} {_fmt(e.bias_ms, '+6.1f')}"
+
+
+def print_physiology(results: list[phys.PhysCellResult], out=None) -> None:
+    out = out or sys.stdout
+    print("\nphysiology simulator: per-rep lag error against the true lag (pectoral activation peak − "
+          "leg-drive activation peak), ms;\nproduct = the analyzer's lag_ms, xcorr = 6 Hz envelope "
+          "cross-correlation, peak = envelope peak to peak; the three on the same reps", file=out)
+    head = f"{'med':>6} {'p95':>6} {'bias':>6}"
+    print(f"{'exercise':<12} {'shapes':<11} {'ECG':>3} {'ecc':>3} {'SNR':>3} {'lag':>4} {'rate Hz':>8} "
+          f"{'m/x/miss':>9} {'n':>3} | product {head} | xcorr {head} | peak {head} | {'gain':>5}  target", file=out)
+    for r in results:
+        c = r.cell
+        verdict = {True: "met", False: "MISSED", None: ""}[r.meets_targets]
+        print(f"{c.exercise:<12} {c.shapes:<11} {'on' if c.ecg else 'off':>3} {'on' if c.eccentric else 'off':>3} "
+              f"{c.snr_db:3.0f} {c.lag_ms:4.0f} {c.rate_hz:8.3f} {f'{r.matched}/{r.extra}/{r.missed}':>9} "
+              f"{r.product.n:>3} |         {_stats(r.product)} |       {_stats(r.xcorr)} |      {_stats(r.peak)} | "
+              f"{_fmt(r.gain_over_xcorr, '5.2f')}  {verdict}", file=out)
+    print("\npooled over cells, per exercise and shape mode (median / p95 / bias, ms):", file=out)
+    for (exercise, shapes), by in phys.pooled(results):
+        print(f"  {exercise:<12} {shapes:<11} n={by['product'].n:<4} product {_stats(by['product'])} | "
+              f"xcorr {_stats(by['xcorr'])} | peak {_stats(by['peak'])}", file=out)
+    judged = [r for r in results if r.judged]
+    if judged:
+        met = sum(bool(r.meets_targets) for r in judged)
+        print(f"independent shapes at 20 dB: {met} of {len(judged)} cells meet median ≤ {phys.TARGET_MEDIAN_MS:g} ms, "
+              f"p95 ≤ {phys.TARGET_P95_MS:g} ms, |bias| ≤ {phys.TARGET_BIAS_MS:g} ms, "
+              f"≥ {phys.TARGET_GAIN_OVER_XCORR:g}× better than xcorr, one record per true rep "
+              "(reported; the exit status follows the legacy grid)", file=out)
+
+
 def default_data_dir() -> Path:
     env = os.environ.get("KINESYNC_SHARED_DATA")
     return Path(env) if env else Path("../shared/data")
 
 
+def _legacy_cells(args: argparse.Namespace) -> list:
+    if args.grid == "physiology":
+        return []
+    return list(cells(
+        exercises=args.exercises or EXERCISES,
+        snrs=args.snr or (SNRS_DB if args.full else CI_SNRS_DB),
+        lags=args.lags or (LAGS_MS if args.full else CI_LAGS_MS),
+        rates=args.rates or RATES_HZ,
+    ))
+
+
+def _physiology_cells(args: argparse.Namespace) -> list[phys.PhysCell]:
+    if args.grid == "legacy":
+        return []
+    if args.lags or args.rates or args.full:
+        lags = args.lags or phys.LAGS_MS
+        rates = args.rates or phys.RATES_HZ
+        lag_rates = [(lag, rate) for lag in lags for rate in rates]
+    else:
+        lag_rates = list(phys.CI_LAG_RATE)
+
+    def toggle(flag: bool | None) -> tuple[bool | None, ...]:
+        if flag is not None:
+            return (flag,)
+        return (True, False) if args.full else (None,)
+
+    return phys.physiology_cells(
+        exercises=args.exercises or phys.EXERCISES,
+        shapes=phys.SHAPES if args.shapes == "both" else (args.shapes,),
+        ecg=toggle(args.ecg),
+        eccentric=toggle(args.eccentric),
+        snrs=args.snr or (phys.SNRS_DB if args.full else phys.CI_SNRS_DB),
+        lag_rates=lag_rates,
+    )
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    grid = list(cells(
-        exercises=args.exercises, snrs=args.snr, lags=args.lags, rates=args.rates,
-    ))
+    grid = _legacy_cells(args)
+    phys_grid = _physiology_cells(args)
     results: list[CellResult] = []
-    for cell in tqdm(grid, desc="simulated cells", unit="cell", file=sys.stderr, disable=args.no_progress):
-        results.append(run_cell(cell, reps=args.reps, seed=args.seed))
-    print_grid(results)
+    phys_results: list[phys.PhysCellResult] = []
+    jobs = [(run_cell, c, results) for c in grid] + [(phys.run_physiology_cell, c, phys_results) for c in phys_grid]
+    for run, cell, sink in tqdm(jobs, desc="simulated cells", unit="cell", file=sys.stderr, disable=args.no_progress):
+        sink.append(run(cell, reps=args.reps, seed=args.seed))
+    if results:
+        print_grid(results)
+    if phys_results:
+        print_physiology(phys_results)
     real = []
-    if args.data is not None or default_data_dir().is_dir():
+    if not args.no_real and (args.data is not None or default_data_dir().is_dir()):
         from kinesync.validation.real import analyze_shared_data
 
         folder = args.data or default_data_dir()
@@ -83,6 +166,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         doc = {
             "cells": [asdict(r) | {"passed": r.passed} for r in results],
+            "physiology": [
+                asdict(r) | {"gain_over_xcorr": r.gain_over_xcorr, "meets_targets": r.meets_targets}
+                for r in phys_results
+            ],
+            "physiology_pooled": [
+                {"exercise": ex, "shapes": sh} | {m: asdict(s) for m, s in by.items()}
+                for (ex, sh), by in phys.pooled(phys_results)
+            ],
             "real": [{"name": r.name, "summary": r.summary, "plot": str(r.plot) if r.plot else None} for r in real],
         }
         args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
@@ -93,20 +184,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate", help="measure accuracy against simulated ground truth and analyse the real recordings",
-        description="Run the simulator over a grid (exercises × SNR × true lag × EMG rate), analyse each "
-        "cell with the live analysis code and print the per-rep lag error (median, 95th percentile, bias) "
-        "against the exact truth; then analyse the real recordings (--data, default ../shared/data) and "
-        "write one PNG plot per recording to --plots. Exit status 1 when a 20 dB cell misses the targets.",
+        description="Run the simulators over a grid, analyse each cell with the live analysis code and print "
+        "the per-rep lag error (median, 95th percentile, bias) against the exact truth. Legacy grid: one "
+        "burst shape for every muscle (exercises × SNR × true lag × EMG rate). Physiology grid: own burst "
+        "shape per muscle and rep, eccentric activity, ECG, crosstalk (also × shape mode × ECG × eccentric), "
+        "with two plain references (envelope cross-correlation, envelope peak to peak) on the same reps. "
+        "Default: a CI-sized grid (20 dB; legacy: 3 lags × 3 rates; physiology: 3 lag–rate pairs); --full "
+        "runs every cell. Then analyse the real recordings (--data, default ../shared/data) and write one "
+        "PNG plot per recording to --plots. Exit status 1 when a legacy 20 dB cell misses its targets.",
     )
-    p.add_argument("--exercises", nargs="+", default=list(EXERCISES), choices=EXERCISES, metavar="EXERCISE",
+    p.add_argument("--grid", choices=("legacy", "physiology", "both"), default="both",
+                   help="which simulated grid to run (default both)")
+    p.add_argument("--full", action="store_true",
+                   help="the whole grid: SNR 10 20 30, lags 40..200 × every rate, ECG and eccentric on and off")
+    p.add_argument("--exercises", nargs="+", default=None, choices=EXERCISES, metavar="EXERCISE",
                    help=f"exercises (default all: {' '.join(EXERCISES)})")
-    p.add_argument("--snr", nargs="+", type=float, default=list(SNRS_DB), help="SNRs, dB (default 10 20 30)")
-    p.add_argument("--lags", nargs="+", type=float, default=list(LAGS_MS), help="true lags, ms (default 40..200)")
-    p.add_argument("--rates", nargs="+", type=float, default=list(RATES_HZ),
+    p.add_argument("--snr", nargs="+", type=float, default=None, help="SNRs, dB (default 20; --full: 10 20 30)")
+    p.add_argument("--lags", nargs="+", type=float, default=None,
+                   help="true lags, ms (default: legacy 40 120 200, physiology 40/120/200 paired with the rates; "
+                   "--full: 40 80 120 160 200 × every rate)")
+    p.add_argument("--rates", nargs="+", type=float, default=None,
                    help="EMG rates, Hz (default 1925.926 2000 2148.148)")
+    p.add_argument("--shapes", choices=("independent", "identical", "both"), default="both",
+                   help="physiology grid: own burst shape per muscle and rep, one shared shape, or both (default)")
+    p.add_argument("--ecg", action=argparse.BooleanOptionalAction, default=None,
+                   help="physiology grid: ECG on the pectoral and trunk channels (default: on with independent "
+                   "shapes, off with identical ones; --full: both)")
+    p.add_argument("--eccentric", action=argparse.BooleanOptionalAction, default=None,
+                   help="physiology grid: eccentric activity in the descent (default as --ecg)")
     p.add_argument("--reps", type=int, default=30, help="reps per cell (default 30)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     p.add_argument("--data", type=Path, default=None, help="folder of real recordings (default ../shared/data)")
+    p.add_argument("--no-real", action="store_true", help="skip the real recordings")
     p.add_argument("--plots", type=Path, default=Path("validation-plots"),
                    help="folder for the PNG plots (default ./validation-plots)")
     p.add_argument("--json", type=Path, help="write all results as JSON to this path")
