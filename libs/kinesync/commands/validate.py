@@ -85,8 +85,10 @@ def print_physiology(results: list[phys.PhysCellResult], out=None) -> None:
               f"{_fmt(r.gain_over_xcorr, '5.2f')}  {verdict}", file=out)
     print("\npooled over cells, per exercise and shape mode (median / p95 / bias, ms):", file=out)
     for (exercise, shapes), by in phys.pooled(results):
+        cov = phys.pooled_coverage([r for r in results if (r.cell.exercise, r.cell.shapes) == (exercise, shapes)])
         print(f"  {exercise:<12} {shapes:<11} n={by['product'].n:<4} product {_stats(by['product'])} | "
-              f"xcorr {_stats(by['xcorr'])} | peak {_stats(by['peak'])}", file=out)
+              f"xcorr {_stats(by['xcorr'])} | peak {_stats(by['peak'])} | 95 % coverage {_fmt(cov, '4.2f')}",
+              file=out)
     judged = [r for r in results if r.judged]
     if judged:
         met = sum(bool(r.meets_targets) for r in judged)
@@ -167,7 +169,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         doc = {
             "cells": [asdict(r) | {"passed": r.passed} for r in results],
             "physiology": [
-                asdict(r) | {"gain_over_xcorr": r.gain_over_xcorr, "meets_targets": r.meets_targets}
+                asdict(r) | {"gain_over_xcorr": r.gain_over_xcorr, "meets_targets": r.meets_targets,
+                             "coverage": r.coverage}
                 for r in phys_results
             ],
             "physiology_pooled": [

@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
-# Lower-case name fragments; the first match wins. Names follow common EMG labels
-# (e.g. "R Rect" for rectus femoris, "VL" for vastus lateralis).
+import re
+
+# Muscle names, matched by whole words of the channel name (split at spaces, "_", "-", "."), never by
+# substring: "rect" alone would also match rectus abdominis and "erector". A word matches a prefix
+# when it starts with it ("pect", "pectoralis", "gluteus").
 EMG_ROLES: dict[str, tuple[str, ...]] = {
-    "quad": ("quad", "rect", "vast", "rf", "vl", "vm"),
+    "quad": ("quad", "vast", "rf", "vl", "vm"),  # plus rectus femoris, below
     "glute": ("glut", "gmax"),
     "pec": ("pec",),
 }
+# Prefixes that are only a prefix when the word is at least this long: "rf", "vl", "vm" must be whole.
+_WHOLE_WORDS = frozenset({"rf", "vl", "vm", "gmax"})
 LEG_ROLES = ("quad", "glute")
+# Words after "rect"/"rectus" that name another muscle than rectus femoris.
+_NOT_FEMORIS = ("abd", "capitis", "lat", "med", "sup", "inf")
+
+
+def _words(channel: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", channel.lower()) if w]
 
 
 def emg_role(channel: str) -> str | None:
-    name = channel.lower()
-    for role, fragments in EMG_ROLES.items():
-        if any(f in name for f in fragments):
-            return role
+    """The analysis role of an EMG channel by its muscle name, None for any other muscle.
+
+    Rectus femoris: "Rect Fem", "Rectus Femoris", "RF", or "Rect" with no other muscle word after it
+    (the "L Rect"/"R Rect" labels of common gait recordings); "Rectus Abdominis", "Rect Abd" and
+    "Erector Spinae" get no role.
+    """
+    words = _words(channel)
+    for i, w in enumerate(words):
+        if w in ("rect", "rectus"):
+            rest = words[i + 1 : i + 2]
+            if not rest or rest[0].startswith("fem") or not rest[0].isalpha() or len(rest[0]) == 1:
+                return "quad"
+            if rest[0].startswith(_NOT_FEMORIS):
+                return None
+    for role, names in EMG_ROLES.items():
+        for w in words:
+            if any(w == n if n in _WHOLE_WORDS else w.startswith(n) for n in names):
+                return role
     return None
 
 

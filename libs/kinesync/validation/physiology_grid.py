@@ -104,6 +104,13 @@ class PhysCellResult:
     xcorr: ErrorStats
     peak: ErrorStats
     errors_ms: dict[str, list[float]]  # per method, in rep order, on those same reps
+    # Per product rep (same reps): whether lag_ms ± 1.96 lag_se_ms covers the true lag.
+    covered: tuple[bool, ...] = ()
+
+    @property
+    def coverage(self) -> float | None:
+        """Share of the product's 95 % intervals that cover the true lag."""
+        return sum(self.covered) / len(self.covered) if self.covered else None
 
     @property
     def judged(self) -> bool:
@@ -185,6 +192,7 @@ def run_physiology_cell(cell: PhysCell, reps: int = 30, seed: int = 0) -> PhysCe
     refs = reference_lags(session.emg, session.emg_rate_hz, session.rows(LEG_CHANNELS), session.rows(PEC_CHANNELS),
                           spans)
     errors: dict[str, list[float]] = {m: [] for m in METHODS}
+    covered: list[bool] = []
     with_lag = 0
     for k, truth in enumerate(truths):
         i = pairs.get(k)
@@ -195,11 +203,20 @@ def run_physiology_cell(cell: PhysCell, reps: int = 30, seed: int = 0) -> PhysCe
             continue
         for name, value in zip(METHODS, (lag, xc, pk), strict=True):
             errors[name].append(float(value - truth.lag_ms))
+        se = getattr(result.reps[i], "lag_se_ms", None)  # set where the rep carries an uncertainty
+        if se is not None:
+            covered.append(abs(lag - truth.lag_ms) <= 1.96 * se)
     return PhysCellResult(
         cell=cell, reps_true=len(truths), matched=len(pairs), extra=extra, missed=missed, product_with_lag=with_lag,
         product=ErrorStats.of(errors["product"]), xcorr=ErrorStats.of(errors["xcorr"]),
-        peak=ErrorStats.of(errors["peak"]), errors_ms=errors,
+        peak=ErrorStats.of(errors["peak"]), errors_ms=errors, covered=tuple(covered),
     )
+
+
+def pooled_coverage(results: Sequence[PhysCellResult]) -> float | None:
+    """Share of the product's 95 % intervals that cover the true lag, over every rep of ``results``."""
+    flags = [c for r in results for c in r.covered]
+    return sum(flags) / len(flags) if flags else None
 
 
 def pooled(results: Sequence[PhysCellResult]) -> list[tuple[tuple[str, str], dict[str, ErrorStats]]]:

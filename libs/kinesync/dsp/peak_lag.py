@@ -1,0 +1,480 @@
+"""Phase lag as defined: pectoral activation peak minus leg-drive activation peak (numbers in, numbers out).
+
+The leg-drive activation is the mean of the leg channels' activations (quadriceps and gluteus, left
+and right), each normalised to its own reference amplitude; the pectoral activation the mean of the
+normalised pectoral channels. Muscles do not share one burst shape, so the delay that best aligns two
+envelopes (``kinesync.dsp.lag``) is a different quantity; this module estimates the two peaks.
+
+Per channel, within one rep's window (complete when it is analysed, so zero-phase processing is
+allowed and no filter delay enters):
+
+1. band-pass 30–450 Hz, 4th-order Butterworth, zero-phase. 30 Hz rather than 20 Hz because the QRS
+   complex of the ECG on pectoral and trunk electrodes keeps much of its energy between 20 and 40 Hz;
+2. squared and averaged over bins of ``bin_s`` (the mean power per bin: an unbiased estimate of the
+   activation² × gain², whatever the carrier's spectrum);
+3. smoothed with a Gaussian kernel of ``smooth_sd_s`` (zero-phase, no ringing, and its derivatives are
+   known in closed form, which gives the standard error below); the square root is the RMS envelope;
+4. divided by its reference amplitude (given, or the channel's maximum in the search span).
+
+The role activations are the means of the normalised channels; each peak is the maximum within its
+search span (the leg peak within the concentric drive, the pectoral peak from 0.2 s before to 0.8 s
+after the leg peak), refined by a parabola through the maximum bin and its neighbours.
+
+Standard error: the peak time t of a smoothed curve moves by δt = −δR'(t)/R''(t) when the binned power
+is perturbed. Bin powers of a modulated Gaussian carrier have a relative variance κ (measured per
+channel on the rep from the scatter of the bins around the smooth curve) and are nearly uncorrelated
+between bins wider than the carrier's correlation time, so Var δR'(t) is a weighted sum over bins
+(weights from the kernel's derivative). A floor (``se_floor_ms``) adds the part the linearisation
+does not see: the smoothing's bias on asymmetric bursts and the normalisation by a measured amplitude.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+BAND_LOW_HZ = 30.0
+BAND_HIGH_HZ = 450.0
+BAND_HIGH_SHARE_OF_RATE = 0.45  # the upper edge sits below Nyquist at low rates
+
+
+@dataclass(frozen=True)
+class PeakLagConfig:
+    """Parameters of the peak-lag estimator (times in s, frequencies in Hz)."""
+
+    band_low_hz: float = BAND_LOW_HZ
+    band_high_hz: float = BAND_HIGH_HZ
+    bin_s: float = 0.005
+    smooth_sd_s: float = 0.060
+    # Leg peak search relative to the rep's hint (the drive), s; the pectoral search relative to the leg peak.
+    leg_search_s: tuple[float, float] = (-0.45, 0.30)
+    pec_search_s: tuple[float, float] = (-0.2, 0.8)
+    se_floor_ms: float = 12.0
+    bias_correct: bool = False
+
+
+@dataclass(frozen=True)
+class PeakLag:
+    """Peak times (s since the first sample), the lag and its standard error (ms)."""
+
+    leg_peak_s: float
+    pec_peak_s: float
+    lag_ms: float
+    lag_se_ms: float
+    leg_se_ms: float
+    pec_se_ms: float
+
+
+@dataclass(frozen=True)
+class RoleEnvelopes:
+    """Binned, smoothed RMS envelopes per channel and what the standard error needs."""
+
+    bin_s: float
+    fs_hz: float
+    power: np.ndarray  # (channels, bins) mean power per bin, V²
+    smooth: np.ndarray  # (channels, bins) Gaussian-smoothed power, V²
+    rel_var: np.ndarray  # (channels,) relative variance of a bin's power around the smooth curve
+
+    def time_of(self, k: float) -> float:
+        """Centre of bin ``k`` (fractional allowed), s since the first sample."""
+        return (k + 0.5) * self.bin_s - 0.5 / self.fs_hz
+
+
+def bandpass_sos(fs_hz: float, cfg: PeakLagConfig = PeakLagConfig()) -> np.ndarray:
+    high = min(cfg.band_high_hz, BAND_HIGH_SHARE_OF_RATE * fs_hz)
+    return signal.butter(4, (cfg.band_low_hz, high), btype="bandpass", fs=fs_hz, output="sos")
+
+
+def gaussian_kernel(sd_bins: float, order: int = 0) -> np.ndarray:
+    """Unit-area Gaussian kernel (order 0) or its first/second derivative per bin, ±4 SD."""
+    half = max(1, math.ceil(4.0 * sd_bins))
+    x = np.arange(-half, half + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / sd_bins) ** 2)
+    g /= g.sum()
+    if order == 0:
+        return g
+    if order == 1:
+        return -x / sd_bins**2 * g
+    return (x * x / sd_bins**4 - 1.0 / sd_bins**2) * g
+
+
+def role_envelopes(raw: np.ndarray, fs_hz: float, cfg: PeakLagConfig = PeakLagConfig()) -> RoleEnvelopes:
+    """Binned power and Gaussian-smoothed power of every row of ``raw`` (rows × samples at ``fs_hz``)."""
+    x = np.atleast_2d(np.asarray(raw, dtype=np.float64))
+    # Bins hold a whole number of samples; the bin width is therefore a multiple of the sample period.
+    q = max(1, round(cfg.bin_s * fs_hz))
+    bin_s = q / fs_hz
+    n_bins = x.shape[1] // q
+    filtered = signal.sosfiltfilt(bandpass_sos(fs_hz, cfg), x, axis=-1)
+    power = (filtered[:, : n_bins * q] ** 2).reshape(x.shape[0], n_bins, q).mean(axis=2)
+    kernel = gaussian_kernel(cfg.smooth_sd_s / bin_s)
+    smooth = np.stack([_smooth(row, kernel) for row in power])
+    # Relative scatter of the bins around the smooth curve where the channel is active (its upper half):
+    # the carrier's own randomness plus noise, which is what moves the peak.
+    rel_var = np.empty(x.shape[0])
+    for c in range(x.shape[0]):
+        active = smooth[c] > 0.5 * smooth[c].max() if smooth[c].max() > 0 else np.ones(n_bins, dtype=bool)
+        r = power[c, active] / np.maximum(smooth[c, active], 1e-300) - 1.0
+        rel_var[c] = float(np.mean(r * r)) if r.size else 1.0
+    return RoleEnvelopes(bin_s=bin_s, fs_hz=fs_hz, power=power, smooth=smooth, rel_var=rel_var)
+
+
+def _smooth(row: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    # Edges are padded by reflection, so the first and last bins are not pulled towards zero.
+    half = kernel.size // 2
+    padded = np.pad(row, half, mode="reflect") if row.size > half else np.pad(row, half, mode="edge")
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def _parabola(y_m: float, y_0: float, y_p: float) -> float:
+    den = y_m - 2.0 * y_0 + y_p
+    return 0.0 if den >= 0.0 else float(np.clip(0.5 * (y_m - y_p) / den, -0.5, 0.5))
+
+
+def _role_peak(
+    env: RoleEnvelopes, rows: list[int], ref: np.ndarray, lo: int, hi: int, sd_bins: float, bias_correct: bool
+) -> tuple[float, float] | None:
+    """(peak bin, fractional; SE in bins) of the mean of the normalised RMS envelopes of ``rows`` in [lo, hi)."""
+    lo, hi = max(lo, 1), min(hi, env.smooth.shape[1] - 1)
+    if hi - lo < 3:
+        return None
+    amp = np.sqrt(np.maximum(env.smooth[rows], 0.0))  # (k, bins) RMS envelope, V
+    w = 1.0 / (len(rows) * ref[rows])
+    curve = (w[:, None] * amp).sum(axis=0)
+    i = lo + int(np.argmax(curve[lo:hi]))
+    if i in (lo, hi - 1):
+        return None  # the maximum sits on the edge of the span: no peak inside it
+    frac = _parabola(curve[i - 1], curve[i], curve[i + 1])
+    curvature = curve[i - 1] - 2.0 * curve[i] + curve[i + 1]  # per bin²
+    if not curvature < 0.0:
+        return i + frac, float("inf")
+    if bias_correct and 2 <= i < curve.size - 2:
+        # Smoothing moves the peak of an asymmetric burst towards its slower side by about
+        # s_eff^2/2 * R3/R2 (s_eff^2 = 2 sd^2 for the square root of smoothed power); the smoothed
+        # curve's own third derivative R3 estimates it.
+        third = (curve[i + 2] - 2.0 * curve[i + 1] + 2.0 * curve[i - 1] - curve[i - 2]) / 2.0
+        frac += float(np.clip(sd_bins**2 * third / curvature, -2.0 * sd_bins, 2.0 * sd_bins))
+    # d curve / d power_j at the peak: Σ_c w_c · d sqrt(S_c)'/dP_j, S' = g' * P, S = g * P.
+    g0 = gaussian_kernel(sd_bins, 0)
+    g1 = gaussian_kernel(sd_bins, 1)
+    half = g0.size // 2
+    j0, j1 = max(0, i - half), min(env.power.shape[1], i + half + 1)
+    k0, k1 = j0 - (i - half), j1 - (i - half)
+    var = 0.0
+    for n, c in enumerate(rows):
+        s = max(float(env.smooth[c, i]), 1e-300)
+        ds = float(np.dot(g1[::-1][k0:k1], env.power[c, j0:j1]))  # S'(i), per bin
+        # A'(i) = S'/(2√S); its sensitivity to bin j: g1/(2√S) − S'·g0/(4 S^1.5).
+        sens = w[n] * (g1[::-1][k0:k1] / (2.0 * math.sqrt(s)) - ds * g0[::-1][k0:k1] / (4.0 * s**1.5))
+        p = env.power[c, j0:j1]
+        sm = env.smooth[c, j0:j1]
+        var += env.rel_var[c] * float(np.dot(sens * sens, sm * sm)) * (1.0 if p.size else 0.0)
+    return i + frac, math.sqrt(var) / -curvature
+
+
+def peak_lag(
+    raw: np.ndarray,
+    fs_hz: float,
+    leg_rows: list[int],
+    pec_rows: list[int],
+    *,
+    drive_s: tuple[float, float] | None = None,
+    hint_s: float | None = None,
+    reference: np.ndarray | None = None,
+    cfg: PeakLagConfig = PeakLagConfig(),
+) -> PeakLag | None:
+    """Pectoral activation peak minus leg-drive activation peak of one rep.
+
+    Args:
+        raw: EMG of the rep's window, (channels × samples) at ``fs_hz`` Hz, V; sample 0 is time 0.
+        leg_rows, pec_rows: rows of ``raw`` that are leg (quadriceps, gluteus) and pectoral channels.
+        drive_s: the concentric drive (start, end), s since the first sample: the leg peak is searched
+            there. Without it: ``hint_s`` + ``cfg.leg_search_s`` (the rep's burst), else the whole window.
+        reference: per row, the channel's reference amplitude (RMS, V); default: its maximum RMS
+            envelope within the leg or pectoral search span.
+        cfg: bands, bin width, smoothing and the SE floor.
+
+    Returns:
+        PeakLag, or None when a role has no channel or a peak lies on the edge of its search span.
+    """
+    if not leg_rows or not pec_rows:
+        return None
+    env = role_envelopes(raw, fs_hz, cfg)
+    n_bins = env.smooth.shape[1]
+    sd_bins = cfg.smooth_sd_s / env.bin_s
+    if drive_s is not None:
+        lo_s, hi_s = drive_s
+    elif hint_s is not None:
+        lo_s, hi_s = hint_s + cfg.leg_search_s[0], hint_s + cfg.leg_search_s[1]
+    else:
+        lo_s, hi_s = 0.0, n_bins * env.bin_s
+    lo, hi = math.floor(lo_s / env.bin_s), math.ceil(hi_s / env.bin_s)
+    amp = np.sqrt(np.maximum(env.smooth, 0.0))
+    ref = np.ones(env.smooth.shape[0])
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.float64).copy()
+    else:
+        a, b = max(lo, 0), min(max(hi, 1), n_bins)
+        for c in leg_rows:
+            ref[c] = float(amp[c, a:b].max()) if b > a else float(amp[c].max())
+    ref = np.where(ref > 0.0, ref, 1.0)
+    leg = _role_peak(env, leg_rows, ref, lo, hi, sd_bins, cfg.bias_correct)
+    if leg is None:
+        return None
+    leg_k, leg_se = leg
+    p_lo = math.floor(leg_k + cfg.pec_search_s[0] / env.bin_s)
+    p_hi = math.ceil(leg_k + cfg.pec_search_s[1] / env.bin_s)
+    if reference is None:
+        a, b = max(p_lo, 0), min(max(p_hi, 1), n_bins)
+        for c in pec_rows:
+            ref[c] = float(amp[c, a:b].max()) if b > a else float(amp[c].max())
+        ref = np.where(ref > 0.0, ref, 1.0)
+    pec = _role_peak(env, pec_rows, ref, p_lo, p_hi, sd_bins, cfg.bias_correct)
+    if pec is None:
+        return None
+    pec_k, pec_se = pec
+    leg_se_ms = leg_se * env.bin_s * 1000.0
+    pec_se_ms = pec_se * env.bin_s * 1000.0
+    se = math.sqrt(leg_se_ms**2 + pec_se_ms**2 + cfg.se_floor_ms**2)
+    leg_t, pec_t = env.time_of(leg_k), env.time_of(pec_k)
+    return PeakLag(leg_peak_s=leg_t, pec_peak_s=pec_t, lag_ms=(pec_t - leg_t) * 1000.0, lag_se_ms=se,
+                   leg_se_ms=leg_se_ms, pec_se_ms=pec_se_ms)
+
+
+def p_in_window(lag_ms: float, se_ms: float, low_ms: float, high_ms: float) -> float:
+    """Probability that the true lag lies in [low_ms, high_ms] for an estimate ~ N(lag_ms, se_ms²)."""
+    if not se_ms > 0.0 or not math.isfinite(se_ms):
+        return float(low_ms <= lag_ms <= high_ms)
+    z = 1.0 / (se_ms * math.sqrt(2.0))
+    return max(0.0, 0.5 * (math.erf((high_ms - lag_ms) * z) - math.erf((low_ms - lag_ms) * z)))
+
+
+# ---- burst-model fit ------------------------------------------------------------------------
+
+FIT_LEVEL = 0.3  # a channel's fit covers its burst down to this share of its height above baseline
+FIT_MAX_HALF_S = 0.5  # and at most this far either side of its envelope peak, s
+FIT_ITERATIONS = 12
+P_RANGE = (1.0, 5.0)
+
+
+@dataclass(frozen=True)
+class BurstFit:
+    """Per channel: asymmetric generalised-Gaussian burst on a baseline, in RMS amplitude (V, s)."""
+
+    peak_s: np.ndarray
+    height: np.ndarray
+    base: np.ndarray
+    s_rise: np.ndarray
+    s_fall: np.ndarray
+    p_rise: np.ndarray
+    p_fall: np.ndarray
+    cov: np.ndarray  # (channels, 6, 6) over (peak, height, log s_rise, log s_fall, p_rise, p_fall)
+
+    def shape(self, t_s: np.ndarray, rows: list[int] | np.ndarray) -> np.ndarray:
+        """Unit-height burst of each of ``rows`` at times ``t_s`` (rows × times)."""
+        rows = np.asarray(rows)
+        d = t_s[None, :] - self.peak_s[rows, None]
+        rise = d < 0.0
+        s = np.where(rise, self.s_rise[rows, None], self.s_fall[rows, None])
+        p = np.where(rise, self.p_rise[rows, None], self.p_fall[rows, None])
+        return np.exp(-((np.abs(d) / s) ** p))
+
+
+def _burst_jacobian(t, tp, h, ls_r, ls_f, p_r, p_f):
+    """Model and Jacobian over (tp, h, log s_r, log s_f, p_r, p_f); arrays (channels, bins)."""
+    d = t - tp[:, None]
+    rise = d < 0.0
+    s = np.exp(np.where(rise, ls_r[:, None], ls_f[:, None]))
+    p = np.where(rise, p_r[:, None], p_f[:, None])
+    u = np.abs(d) / s
+    up = u**p
+    e = np.exp(-up)
+    he = h[:, None] * e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up1 = np.where(u > 0.0, up / np.where(u > 0.0, u, 1.0), 0.0)  # u^(p−1)
+        lnu = np.where(u > 0.0, np.log(np.where(u > 0.0, u, 1.0)), 0.0)
+    j = np.empty((*d.shape, 6))
+    j[..., 0] = he * p * up1 * np.sign(d) / s
+    j[..., 1] = e
+    dls = he * p * up
+    j[..., 2] = np.where(rise, dls, 0.0)
+    j[..., 3] = np.where(rise, 0.0, dls)
+    dp = -he * up * lnu
+    j[..., 4] = np.where(rise, dp, 0.0)
+    j[..., 5] = np.where(rise, 0.0, dp)
+    return he, j
+
+
+def fit_bursts(
+    amp: np.ndarray, smooth_amp: np.ndarray, bin_s: float, t0_s: float, spans: list[tuple[int, int]]
+) -> BurstFit:
+    """Least-squares fit of one asymmetric burst per row of ``amp`` (binned RMS amplitude, V) around the
+    maximum of ``smooth_amp`` within each row's span [lo, hi) of bins (Levenberg–Marquardt, batched)."""
+    n_ch, n_bins = amp.shape
+    t = t0_s + (np.arange(n_bins) + 0.5) * bin_s
+    tgrid = np.broadcast_to(t, (n_ch, n_bins))
+    base = np.empty(n_ch)
+    tp = np.empty(n_ch)
+    h = np.empty(n_ch)
+    ls_r = np.empty(n_ch)
+    ls_f = np.empty(n_ch)
+    w = np.zeros((n_ch, n_bins))
+    max_half = max(2, round(FIT_MAX_HALF_S / bin_s))
+    for c, (lo, hi) in enumerate(spans):
+        lo, hi = max(lo, 0), min(hi, n_bins)
+        row = smooth_amp[c]
+        base[c] = float(np.percentile(row, 5))
+        k = lo + int(np.argmax(row[lo:hi])) if hi > lo else int(np.argmax(row))
+        top = float(row[k])
+        level = base[c] + FIT_LEVEL * (top - base[c])
+        a = k
+        while a > max(0, k - max_half) and row[a - 1] >= level:
+            a -= 1
+        b = k
+        while b < min(n_bins - 1, k + max_half) and row[b + 1] >= level:
+            b += 1
+        w[c, a : b + 1] = 1.0
+        tp[c] = t[k]
+        h[c] = max(top - base[c], 1e-30)
+        # Widths from where the envelope falls to the fit level: exp(−u²) = level share at u = √ln(1/0.3).
+        u_level = math.sqrt(math.log(1.0 / FIT_LEVEL))
+        ls_r[c] = math.log(max((k - a + 1) * bin_s, 2 * bin_s) / u_level)
+        ls_f[c] = math.log(max((b - k + 1) * bin_s, 2 * bin_s) / u_level)
+    p_r = np.full(n_ch, 2.0)
+    p_f = np.full(n_ch, 2.0)
+    y = amp - base[:, None]
+    theta = np.stack([tp, h, ls_r, ls_f, p_r, p_f], axis=1)
+    lam = np.full(n_ch, 1e-2)
+    model, jac = _burst_jacobian(tgrid, *theta.T)
+    resid = (y - model) * w
+    cost = (resid * resid).sum(axis=1)
+    eye = np.eye(6)
+    for _ in range(FIT_ITERATIONS):
+        jw = jac * w[..., None]
+        jtj = np.einsum("cni,cnj->cij", jw, jac)
+        jtr = np.einsum("cni,cn->ci", jw, resid)
+        diag = np.einsum("cii->ci", jtj)
+        a_mat = jtj + lam[:, None, None] * (diag[:, :, None] * eye + 1e-12 * eye)
+        try:
+            step = np.linalg.solve(a_mat, jtr[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            break
+        trial = theta + step
+        trial[:, 4:] = np.clip(trial[:, 4:], *P_RANGE)
+        trial[:, 1] = np.maximum(trial[:, 1], 1e-30)
+        m2, j2 = _burst_jacobian(tgrid, *trial.T)
+        r2 = (y - m2) * w
+        c2 = (r2 * r2).sum(axis=1)
+        better = c2 < cost
+        theta = np.where(better[:, None], trial, theta)
+        model = np.where(better[:, None], m2, model)
+        jac = np.where(better[:, None, None], j2, jac)
+        resid = np.where(better[:, None], r2, resid)
+        cost = np.where(better, c2, cost)
+        lam = np.where(better, lam * 0.3, lam * 10.0)
+    jw = jac * w[..., None]
+    jtj = np.einsum("cni,cnj->cij", jw, jac)
+    dof = np.maximum(w.sum(axis=1) - 6.0, 1.0)
+    sigma2 = cost / dof
+    cov = np.linalg.pinv(jtj) * sigma2[:, None, None]
+    tp, h, ls_r, ls_f, p_r, p_f = theta.T
+    return BurstFit(peak_s=tp, height=h, base=base, s_rise=np.exp(ls_r), s_fall=np.exp(ls_f), p_rise=p_r,
+                    p_fall=p_f, cov=cov)
+
+
+def _unit_slope(t: float, tp: np.ndarray, s_r: np.ndarray, s_f: np.ndarray, p_r: np.ndarray,
+                p_f: np.ndarray) -> np.ndarray:
+    """d/dt of unit-height bursts at time ``t`` (one per parameter set)."""
+    d = t - tp
+    rise = d < 0.0
+    s = np.where(rise, s_r, s_f)
+    p = np.where(rise, p_r, p_f)
+    u = np.abs(d) / s
+    return -np.exp(-(u**p)) * p * np.where(u > 0.0, u ** (p - 1.0), 0.0) * np.sign(d) / s
+
+
+def _combined_peak(fit: BurstFit, rows: list[int], lo_s: float, hi_s: float, step_s: float) -> tuple[float, float]:
+    """(time of the maximum of the mean unit-height burst of ``rows`` in [lo_s, hi_s], SE in s)."""
+    grid = np.arange(lo_s, hi_s + step_s, step_s)
+    curve = fit.shape(grid, rows).mean(axis=0)
+    i = int(np.argmax(curve))
+    if i == 0 or i == grid.size - 1:
+        return float("nan"), float("inf")
+    frac = _parabola(curve[i - 1], curve[i], curve[i + 1])
+    t_star = float(grid[i] + frac * step_s)
+    curvature = (curve[i - 1] - 2.0 * curve[i] + curve[i + 1]) / step_s**2
+    if not curvature < 0.0:
+        return t_star, float("inf")
+    # Sensitivity of the mean slope at t* to each channel's shape parameters, by central differences.
+    var = 0.0
+    idx = np.asarray(rows)
+    base = np.stack([fit.peak_s[idx], np.log(fit.s_rise[idx]), np.log(fit.s_fall[idx]), fit.p_rise[idx],
+                     fit.p_fall[idx]], axis=1)  # (k, 5): the height does not change a unit-height shape
+    eps = np.array([1e-4, 1e-3, 1e-3, 1e-3, 1e-3])
+    grads = np.empty_like(base)
+    for j in range(5):
+        up, dn = base.copy(), base.copy()
+        up[:, j] += eps[j]
+        dn[:, j] -= eps[j]
+        s_up = _unit_slope(t_star, up[:, 0], np.exp(up[:, 1]), np.exp(up[:, 2]), up[:, 3], up[:, 4])
+        s_dn = _unit_slope(t_star, dn[:, 0], np.exp(dn[:, 1]), np.exp(dn[:, 2]), dn[:, 3], dn[:, 4])
+        grads[:, j] = (s_up - s_dn) / (2.0 * eps[j]) / len(rows)
+    keep = [0, 2, 3, 4, 5]  # covariance rows of (peak, log s_rise, log s_fall, p_rise, p_fall)
+    for n, c in enumerate(rows):
+        cov = fit.cov[c][np.ix_(keep, keep)]
+        var += float(grads[n] @ cov @ grads[n])
+    return t_star, math.sqrt(max(var, 0.0)) / -curvature
+
+
+def peak_lag_fit(
+    raw: np.ndarray,
+    fs_hz: float,
+    leg_rows: list[int],
+    pec_rows: list[int],
+    *,
+    drive_s: tuple[float, float] | None = None,
+    hint_s: float | None = None,
+    reference: np.ndarray | None = None,
+    cfg: PeakLagConfig = PeakLagConfig(),
+) -> PeakLag | None:
+    """``peak_lag`` with each channel's burst fitted (an asymmetric generalised Gaussian on a baseline):
+    the role activation is the mean of the fitted unit-height bursts and its peak the model's maximum."""
+    if not leg_rows or not pec_rows:
+        return None
+    env = role_envelopes(raw, fs_hz, cfg)
+    n_bins = env.smooth.shape[1]
+    amp = np.sqrt(env.power)
+    smooth_amp = np.sqrt(np.maximum(env.smooth, 0.0))
+    if drive_s is not None:
+        lo_s, hi_s = drive_s
+    elif hint_s is not None:
+        lo_s, hi_s = hint_s + cfg.leg_search_s[0], hint_s + cfg.leg_search_s[1]
+    else:
+        lo_s, hi_s = 0.0, n_bins * env.bin_s
+    lo, hi = math.floor(lo_s / env.bin_s), math.ceil(hi_s / env.bin_s)
+    # The pectoral span follows the leg envelope's peak; the fitted peak refines it below.
+    sm_ref = smooth_amp[leg_rows] / np.maximum(smooth_amp[leg_rows, max(lo, 0) : max(min(hi, n_bins), 1)].max(
+        axis=1, keepdims=True), 1e-300)
+    k_leg = max(lo, 0) + int(np.argmax(sm_ref.mean(axis=0)[max(lo, 0) : min(hi, n_bins)]))
+    p_lo = k_leg + math.floor(cfg.pec_search_s[0] / env.bin_s)
+    p_hi = k_leg + math.ceil(cfg.pec_search_s[1] / env.bin_s)
+    rows = list(leg_rows) + list(pec_rows)
+    spans = [(lo, hi)] * len(leg_rows) + [(p_lo, p_hi)] * len(pec_rows)
+    t0 = -0.5 / fs_hz
+    fit = fit_bursts(amp[rows], smooth_amp[rows], env.bin_s, t0, spans)
+    n_leg = len(leg_rows)
+    leg_i = list(range(n_leg))
+    pec_i = list(range(n_leg, len(rows)))
+    leg_t, leg_se = _combined_peak(fit, leg_i, lo_s, hi_s, 0.0005)
+    if not math.isfinite(leg_t):
+        return None
+    pec_t, pec_se = _combined_peak(fit, pec_i, leg_t + cfg.pec_search_s[0], leg_t + cfg.pec_search_s[1], 0.0005)
+    if not math.isfinite(pec_t):
+        return None
+    leg_se_ms, pec_se_ms = leg_se * 1000.0, pec_se * 1000.0
+    se = math.sqrt(leg_se_ms**2 + pec_se_ms**2 + cfg.se_floor_ms**2)
+    return PeakLag(leg_peak_s=leg_t, pec_peak_s=pec_t, lag_ms=(pec_t - leg_t) * 1000.0, lag_se_ms=se,
+                   leg_se_ms=leg_se_ms, pec_se_ms=pec_se_ms)
