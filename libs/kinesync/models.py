@@ -38,8 +38,11 @@ class WindowMetric(BaseModel):
     alignment: float | None = Field(None, description="share of the last N lags in the target window, 0..1")
     body_weight_n: float | None = Field(None, description="vertical force of quiet standing, N")
     force_onset_ns: int | None = Field(None, description="first departure from body weight in the window, ns")
-    rfd_0_100_n_per_s: float | None = Field(None, description="mean RFD 0-100 ms from force onset, N/s")
-    peak_force_n: float | None = Field(None, description="peak vertical force in the window, N")
+    rfd_0_100_n_per_s: float | None = Field(
+        None, description="mean RFD 0-100 ms of the owned rep, from the start of propulsion (from onset for a "
+        "movement from rest), N/s")
+    peak_propulsive_force_n: float | None = Field(
+        None, description="peak vertical force of the owned rep's propulsion (never the landing), N")
     transfer_index: float | None = Field(None, description="share of propulsive impulse while the chest is active")
     mean_velocity_m_s: float | None = Field(None, description="mean concentric bar velocity of the owned rep, m/s")
     flags: list[str] = Field(default_factory=list, description="signal-quality problems of the owned rep")
@@ -77,22 +80,55 @@ class RepMetric(BaseModel):
     leg_onset_to_pec_peak_ms: float | None = Field(None, description="pec envelope peak minus leg onset, ms")
     alignment: float | None = Field(None, description="share of the last N reps in the target window")
     body_weight_n: float | None = Field(None, description="vertical force of quiet standing, N")
-    force_onset_ns: int | None = None
-    rfd_0_50_n_per_s: float | None = None
-    rfd_0_100_n_per_s: float | None = None
-    rfd_0_200_n_per_s: float | None = None
+    force_onset_ns: int | None = Field(None, description="5 SD departure from body weight, back-dated 30 ms")
+    # Force-plate phase metrics (docs/metrics.md, "Force-plate phases and metrics"); None where the
+    # movement has no such phase or no weighing.
+    rfd_0_50_n_per_s: float | None = Field(
+        None, description="mean RFD 0-50 ms from the start of propulsion (from onset for a movement from rest), N/s")
+    rfd_0_100_n_per_s: float | None = Field(None, description="as rfd_0_50 over 0-100 ms, N/s")
+    rfd_0_200_n_per_s: float | None = Field(None, description="as rfd_0_50 over 0-200 ms, N/s")
     peak_rfd_n_per_s: float | None = Field(None, description="steepest 20 ms slope in the first 200 ms, N/s")
-    peak_force_n: float | None = None
-    net_impulse_n_s: float | None = Field(None, description="∫(F − BW) dt from onset to rep end, N·s")
-    propulsive_impulse_n_s: float | None = Field(None, description="∫max(F − BW, 0) dt, N·s")
-    asymmetry_peak_pct: float | None = Field(None, description="(L − R)/(L + R)·100 of peak force, %")
-    asymmetry_impulse_pct: float | None = Field(None, description="(L − R)/(L + R)·100 of impulse, %")
+    braking_rfd_n_per_s: float | None = Field(None, description="(F at v = 0 - F at v min) / braking duration, N/s")
+    time_to_takeoff_s: float | None = Field(None, description="onset to take-off, s")
+    rsi_modified: float | None = Field(None, description="impulse-momentum jump height / time to take-off, m/s")
+    countermovement_depth_m: float | None = Field(None, description="lowest centre-of-mass point, m (negative)")
+    braking_impulse_n_s: float | None = Field(None, description="integral of (F - BW) over braking, N·s")
+    propulsive_impulse_n_s: float | None = Field(
+        None, description="integral of (F - BW) over the drive (start of propulsion to take-off or velocity peak), N·s")
+    mean_braking_force_n: float | None = Field(None, description="mean vertical force over braking, N")
+    mean_propulsive_force_n: float | None = Field(None, description="mean vertical force over the drive, N")
+    peak_propulsive_force_n: float | None = Field(
+        None, description="peak vertical force of the propulsion, never the landing, N")
+    peak_landing_force_n: float | None = Field(None, description="peak vertical force within 0.5 s of touchdown, N")
+    peak_power_w: float | None = Field(None, description="peak F·v of the centre of mass in propulsion, W")
+    mean_propulsive_power_w: float | None = Field(None, description="mean F·v over the drive, W")
+    peak_power_w_per_kg: float | None = Field(None, description="peak power per kg of the mass on the plates, W/kg")
+    mean_braking_force_n_per_kg: float | None = Field(None, description="mean braking force per kg, N/kg")
+    mean_propulsive_force_n_per_kg: float | None = Field(None, description="mean propulsive force per kg, N/kg")
+    peak_propulsive_force_n_per_kg: float | None = Field(None, description="peak propulsive force per kg, N/kg")
+    peak_landing_force_n_per_kg: float | None = Field(None, description="peak landing force per kg, N/kg")
+    asymmetry_propulsive_impulse_pct: float | None = Field(
+        None, description="(stronger - weaker)/stronger·100 of the plates' propulsive impulses, each net of "
+        "its stance load, %")
+    asymmetry_braking_impulse_pct: float | None = Field(None, description="as above for the braking impulse, %")
+    asymmetry_peak_force_pct: float | None = Field(None, description="as above for the peak propulsive force, %")
+    asymmetry_side: Literal["left", "right"] | None = Field(
+        None, description="stronger side of the propulsive impulse (of the peak force without one)")
     transfer_index: float | None = Field(None, description="share of propulsive impulse while the chest is active")
-    jump_height_flight_m: float | None = None
-    jump_height_impulse_m: float | None = None
+    jump_height_flight_m: float | None = Field(None, description="g·t²/8 of the flight time, m")
+    jump_height_impulse_m: float | None = Field(None, description="v0²/(2g), take-off velocity by impulse-momentum, m")
     mean_velocity_m_s: float | None = Field(None, description="mean concentric bar velocity (rise / duration), m/s")
     peak_velocity_m_s: float | None = Field(None, description="peak concentric bar velocity, m/s")
     concentric_displacement_m: float | None = Field(None, description="bar rise over the concentric phase, m")
+    mean_propulsive_velocity_m_s: float | None = Field(
+        None, description="mean bar velocity up to the first acceleration below -g (Sanchez-Medina 2010), m/s"
+    )
+    mean_concentric_power_w: float | None = Field(
+        None, description="mean of load·(g + a)·v over the concentric phase, W (needs the session's load)"
+    )
+    velocity_loss_pct: float | None = Field(
+        None, description="MCV loss against the best of the set's first two reps, %"
+    )
     flags: list[str] = Field(default_factory=list, description="quality problems of this rep; empty when clean")
     # Position in the session plan (docs/api.md, "Session plans and rep attribution"); None without a plan.
     block_index: int | None = Field(None, description="0-based block of the session plan")
@@ -156,6 +192,7 @@ class SessionAssignment(BaseModel):
     bar_sensor: bool = Field(
         False, description="the station has a bar sensor (LPT or IMU): its windows wait for it like for EMG and force"
     )
+    load_kg: float | None = Field(None, ge=0.0, description="external load on the bar, kg: gives the bar power")
     updated_at_ns: int = 0
 
     def key(self) -> bytes:

@@ -38,7 +38,7 @@ WindowKey = tuple[str, int]  # station, window start (ns)
 # What the analysis computes; identity, tags and the emission time are compared elsewhere or not at all.
 COMPARED_FIELDS: tuple[str, ...] = (
     "window_end_ns", "partial", "rep_peak_ns", "lag_ms", "coupling", "in_window", "alignment", "body_weight_n",
-    "force_onset_ns", "rfd_0_100_n_per_s", "peak_force_n", "transfer_index",
+    "force_onset_ns", "rfd_0_100_n_per_s", "peak_propulsive_force_n", "transfer_index",
 )
 
 

@@ -51,7 +51,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "Transfer": (0.0, 1.0), "transfer": (0.0, 1.0),
     "target low": (80.0, 80.0), "target high": (120.0, 120.0),
     # negative when the onset is an unweighting dip (countermovement) rather than the drive
-    "RFD 0-100 ms": (-50_000.0, 100_000.0), "peak force": (500.0, 5000.0),
+    "RFD 0-100 ms": (-50_000.0, 100_000.0), "peak propulsive force": (500.0, 5000.0),
     "windows": (1.0, 1e6), "windows/s": (0.01, 1e5), "dead letters": (0.0, 1e6), "analysis errors": (0.0, 1e6),
     # sim_realtime=False runs ahead of the wall clock, so window end → stored can be negative here
     "e2e max": (-120_000.0, 120_000.0),

@@ -22,7 +22,7 @@ def _metrics(n: int, station: str) -> list[WindowMetric]:
             station=station, athlete="Athlete 07", team="first-team", exercise="back_squat", session="s-1",
             window_start_ns=T0 + i * HOP, window_end_ns=T0 + i * HOP + 2_000_000_000,
             lag_ms=80.0 + i * 0.5, coupling=0.75, in_window=i % 2 == 0, alignment=0.1 * (i % 10),
-            body_weight_n=812.25, rfd_0_100_n_per_s=5400.0 + i, peak_force_n=1900.5,
+            body_weight_n=812.25, rfd_0_100_n_per_s=5400.0 + i, peak_propulsive_force_n=1900.5,
             emitted_at_ns=T0 + i * HOP + 2_100_000_000,
         )
         for i in range(n)

@@ -86,7 +86,7 @@ def test_signal_loss_longer_than_t_seconds() -> None:
     seq += [w(20, lag_ms=100.0, in_window=True)]
     events = [(k, e) for k, m in enumerate(seq) for e in engine.observe(m)]
     assert [(k, e.state) for k, e in events] == [(15, "firing"), (20, "resolved")]
-    flat = [w(k, lag_ms=None, peak_force_n=900.0, flags=["flat:pec"]) for k in range(40, 70)]
+    flat = [w(k, lag_ms=None, peak_propulsive_force_n=900.0, flags=["flat:pec"]) for k in range(40, 70)]
     events = [e for m in flat for e in engine.observe(m)]
     assert [e.state for e in events] == ["firing"] and "flat:pec" in events[0].message
 

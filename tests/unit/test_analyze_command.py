@@ -49,8 +49,8 @@ def test_emg_and_force_csv_pair_gives_per_rep_metrics_near_truth(sim_csvs, tmp_p
     doc = json.loads(out.read_text())
     reps = doc["reps"]
     assert len(reps) >= len(truth) - 2
-    for key in ("rep_start_s", "lag_ms", "onset_lag_ms", "in_window", "coupling", "peak_force_n",
-                "rfd_0_100_n_per_s", "net_impulse_n_s", "transfer_index", "flags"):
+    for key in ("rep_start_s", "lag_ms", "onset_lag_ms", "in_window", "coupling", "peak_propulsive_force_n",
+                "rfd_0_100_n_per_s", "propulsive_impulse_n_s", "transfer_index", "flags"):
         assert key in reps[0], key
     true_lags = {round(t.leg_peak_s, 1): t.lag_s * 1000 for t in truth}
     errors = []
@@ -72,7 +72,7 @@ def test_force_only_csv_gives_force_metrics_and_no_lag(sim_csvs, tmp_path: Path)
     assert len(reps) >= len(truth) - 2
     assert all(r["lag_ms"] is None for r in reps)
     for r in reps:
-        assert r["peak_force_n"] > r["body_weight_n"] > 0
+        assert r["peak_propulsive_force_n"] > r["body_weight_n"] > 0
         assert r["rfd_0_100_n_per_s"] is not None
 
 

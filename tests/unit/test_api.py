@@ -64,7 +64,8 @@ async def test_health(client: httpx.AsyncClient, state: LiveState) -> None:
 
 async def test_stations_contents_sorted(client: httpx.AsyncClient, state: LiveState, clock: Clock) -> None:
     assert (await client.get("/api/stations")).json() == []
-    state.update(metric("s10", lag_ms=97.0, in_window=True, coupling=0.8, alignment=0.75, peak_force_n=1900.0))
+    state.update(metric("s10", lag_ms=97.0, in_window=True, coupling=0.8, alignment=0.75,
+                        peak_propulsive_force_n=1900.0))
     state.update(metric("s02", lag_ms=140.0, in_window=False, target_low_ms=90.0, target_high_ms=130.0))
     r = await client.get("/api/stations")
     assert r.status_code == 200
@@ -72,7 +73,7 @@ async def test_stations_contents_sorted(client: httpx.AsyncClient, state: LiveSt
     rows = [StationStatus.model_validate(x) for x in r.json()]
     assert [s.station for s in rows] == ["s02", "s10"]
     s02, s10 = rows
-    assert (s10.lag_ms, s10.in_window, s10.coupling, s10.alignment, s10.peak_force_n) == (
+    assert (s10.lag_ms, s10.in_window, s10.coupling, s10.alignment, s10.peak_propulsive_force_n) == (
         97.0,
         True,
         0.8,
@@ -89,11 +90,11 @@ async def test_stations_contents_sorted(client: httpx.AsyncClient, state: LiveSt
 async def test_lag_is_kept_across_windows_without_rep(state: LiveState, clock: Clock) -> None:
     state.update(metric(i=0, lag_ms=101.0, in_window=True, coupling=0.9, alignment=0.5))
     clock.t += 1.0
-    state.update(metric(i=4, lag_ms=None, alignment=None, peak_force_n=800.0))
+    state.update(metric(i=4, lag_ms=None, alignment=None, peak_propulsive_force_n=800.0))
     clock.t += 1.0
     (s,) = state.snapshot()
     assert s.lag_ms == 101.0 and s.in_window is True and s.coupling == 0.9
-    assert s.alignment == 0.5 and s.peak_force_n == 800.0
+    assert s.alignment == 0.5 and s.peak_propulsive_force_n == 800.0
     assert s.lag_age_s == 2.0 and s.age_s == 1.0  # lag is older than the record, and says so
     assert s.window_start_ns == T0 + 4 * HOP
 

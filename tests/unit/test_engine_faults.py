@@ -126,7 +126,7 @@ def test_a_plate_without_a_weighing_gives_a_flag_and_no_force_metrics(force, fla
     assert len(reps) >= 3  # the EMG still finds the reps and times them
     for r in reps:
         assert flag in r.flags, r.flags
-        assert r.body_weight_n is None and r.peak_force_n is None and r.jump_height_flight_m is None
+        assert r.body_weight_n is None and r.peak_propulsive_force_n is None and r.jump_height_flight_m is None
         assert r.lag_ms is not None
 
 

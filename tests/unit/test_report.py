@@ -77,7 +77,8 @@ def test_report_has_plots_and_table_and_matches_analyze(session_csvs, tmp_path: 
     rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
     assert len(rows) == len(reps)
     for row, rep in zip(rows, reps, strict=True):
-        for key in ("lag_ms", "coupling", "peak_force_n", "rfd_0_100_n_per_s", "net_impulse_n_s", "transfer_index"):
+        for key in ("lag_ms", "coupling", "peak_propulsive_force_n", "rfd_0_100_n_per_s", "propulsive_impulse_n_s",
+                    "transfer_index"):
             assert float(row[key]) == pytest.approx(rep[key], rel=1e-12), key
         assert row["in_window"] == str(rep["in_window"])
     ARTIFACTS.mkdir(exist_ok=True)

@@ -26,7 +26,7 @@ def full_metric(**overrides: object) -> WindowMetric:
         body_weight_n=812.25,
         force_onset_ns=1_700_000_000_900_000_000,
         rfd_0_100_n_per_s=5400.0,
-        peak_force_n=1900.5,
+        peak_propulsive_force_n=1900.5,
         emitted_at_ns=1_700_000_004_000_000_123,
     )
     values.update(overrides)
@@ -37,7 +37,7 @@ def test_full_metric_exact_line() -> None:
     assert metric_to_line(full_metric()) == (
         "window_metrics,station=s01,athlete=a17,team=red,exercise=push_press,session=sess-3 "
         "lag_ms=97.5,coupling=0.82,alignment=0.7,body_weight_n=812.25,rfd_0_100_n_per_s=5400.0,"
-        "peak_force_n=1900.5,target_low_ms=80.0,target_high_ms=120.0,in_window=true,partial=false,"
+        "peak_propulsive_force_n=1900.5,target_low_ms=80.0,target_high_ms=120.0,in_window=true,partial=false,"
         "window_end_ns=1700000002000000000i,force_onset_ns=1700000000900000000i,"
         "rep_peak_ns=1700000001200000000i,emitted_at_ns=1700000004000000123i,target_source=\"fixed\" "
         "1700000000000000000"
@@ -86,8 +86,8 @@ def test_deterministic_timestamp_is_window_start() -> None:
 
 
 def test_floats_stay_floats() -> None:
-    line = metric_to_line(full_metric(lag_ms=100, peak_force_n=2000))
-    assert "lag_ms=100.0," in line and "peak_force_n=2000.0," in line
+    line = metric_to_line(full_metric(lag_ms=100, peak_propulsive_force_n=2000))
+    assert "lag_ms=100.0," in line and "peak_propulsive_force_n=2000.0," in line
 
 
 def _split(line: str) -> tuple[str, str, str]:

@@ -43,7 +43,7 @@ def make_metrics(stations: int, windows: int, *, t0: int = T0, lag: float = 95.0
                     body_weight_n=700.0 + s,
                     force_onset_ns=start + 900_000_000 if has_rep else None,
                     rfd_0_100_n_per_s=5000.0 + w if has_rep else None,
-                    peak_force_n=1800.0 + w,
+                    peak_propulsive_force_n=1800.0 + w,
                     emitted_at_ns=start + 2_100_000_000,
                 )
             )
@@ -220,3 +220,30 @@ async def test_a_file_from_the_first_schema_gains_the_new_columns(tmp_path: Path
         await store.write([m])
         (back,) = await store.query()
     assert back.transfer_index == 0.4 and back.flags == ["flat:pec", "hum:quad"]
+
+
+async def test_a_schema_4_file_gains_the_peak_propulsive_force_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = [(name, kind) for name, kind in COLUMNS if name != "peak_propulsive_force_n"]
+    old.insert(18, ("peak_force_n", "REAL"))
+    conn = sqlite3.connect(path)
+    conn.execute(f"CREATE TABLE {TABLE} ({', '.join(f'{n} {k}' for n, k in old)}, "
+                 "PRIMARY KEY (station, window_start_ns)) WITHOUT ROWID")
+    conn.execute(f"INSERT INTO {TABLE} (station, window_start_ns, window_end_ns, partial, target_low_ms, "
+                 f"target_high_ms, emitted_at_ns, peak_force_n) VALUES ('s00', {T0}, {T0 + 1}, 0, 80, 120, 0, 3900.0)")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    await store.start()
+    try:
+        (kept,) = await store.query()
+        # The old peak included a jump's landing: it is not carried over as a propulsive peak.
+        assert kept.station == "s00" and kept.peak_propulsive_force_n is None
+        new = make_metrics(1, 2, t0=T0 + HOP_NS)
+        await store.write(new)
+        assert [m.peak_propulsive_force_n for m in await store.query()] == [None, 1800.0, 1801.0]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5

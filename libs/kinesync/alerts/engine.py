@@ -92,7 +92,7 @@ SILENCE_TICK_NS = 250_000_000  # one window hop without any record from a statio
 def _bad_signal(m: WindowMetric) -> bool | None:
     if m.partial or any(f.startswith(("flat:", "gap:")) for f in m.flags):
         return True
-    if m.lag_ms is not None or m.peak_force_n is not None:
+    if m.lag_ms is not None or m.peak_propulsive_force_n is not None:
         return False
     return None  # a quiet window between reps: signal flags exist only for windows that own a rep
 
@@ -220,7 +220,7 @@ class RuleEngine:
             stand_in = last.model_copy(update={
                 "window_start_ns": last.window_end_ns + quiet_ns - SILENCE_TICK_NS,
                 "window_end_ns": last.window_end_ns + quiet_ns,
-                "partial": True, "flags": ["silent"], "lag_ms": None, "peak_force_n": None,
+                "partial": True, "flags": ["silent"], "lag_ms": None, "peak_propulsive_force_n": None,
             })
             events.extend(self.observe(stand_in, now_ns, kinds=frozenset({"signal_loss"})))
         return events

@@ -7,10 +7,10 @@ Estimate: among the last ``history_reps`` reps with a lag and an outcome, take t
 the ``top_k`` with the highest outcome, those within ``near_best_share`` of the best one (at least
 ``min_best``, so a lucky single rep never sets the window alone, and no rep clearly below the
 best). The outcome is the first of ``outcome_fields`` that every rep in the history carries: mean
-concentric bar velocity, else the propulsive impulse (m·Δv of the drive, the force plate's measure
-of how fast the system left the bottom), else the peak RFD. The mean RFD 0–100 ms is not used: on
-a countermovement (squat, push press) it measures the unweighting and is negative, and it depends
-on where the onset was detected. Centre = the median of their lags; half-width = half the range of
+concentric bar velocity, else the propulsive impulse (∫(F − BW) dt over the drive = m·Δv, the force
+plate's measure of how fast the system left the bottom: higher is better by definition), else the
+peak RFD (from the start of propulsion, or the onset of a movement from rest).
+Centre = the median of their lags; half-width = half the range of
 their lags, clipped to [``min_half_width_ms``, ``max_half_width_ms``]. The window is then kept
 inside [``bound_low_ms``, ``bound_high_ms``]: the centre is clamped so that a full minimum-width
 window fits, and each edge is clipped to its bound. Until ``min_reps`` reps were seen, the seed

@@ -23,7 +23,7 @@ Indices are fractional sample indices into the arrays passed in (``index / fs_hz
 from the first sample). Functions never raise on finite 1-D input of any length or content: what
 cannot be computed is None and a flag names why. ``ValueError`` is for programmer errors only (a
 2-D array, a non-positive rate, an unknown option). Definitions, references and how ForceDecks and
-Hawkin Dynamics define the same metrics: docs/force-metrics.md.
+Hawkin Dynamics define the same metrics: docs/metrics.md, "Force-plate phases and metrics".
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class StationStatus(BaseModel):
     lag_age_s: float | None = Field(None, description="seconds since the record that carried lag_ms arrived")
     alignment: float | None = None
     rfd_0_100_n_per_s: float | None = None
-    peak_force_n: float | None = None
+    peak_propulsive_force_n: float | None = None
     body_weight_n: float | None = None
     transfer_index: float | None = Field(None, description="latest force transfer index, 0..1")
     mean_velocity_m_s: float | None = Field(None, description="latest mean concentric bar velocity, m/s")
@@ -56,7 +56,7 @@ class _Station:
     lag_received_at: float | None = None
     alignment: float | None = None
     rfd_0_100_n_per_s: float | None = None
-    peak_force_n: float | None = None
+    peak_propulsive_force_n: float | None = None
     body_weight_n: float | None = None
     transfer_index: float | None = None
     mean_velocity_m_s: float | None = None
@@ -100,7 +100,7 @@ class LiveState:
             st.latest, st.received_at = m, now
         if m.lag_ms is not None:
             st.lag, st.lag_received_at = m, now
-        for name in ("alignment", "rfd_0_100_n_per_s", "peak_force_n", "body_weight_n", "transfer_index",
+        for name in ("alignment", "rfd_0_100_n_per_s", "peak_propulsive_force_n", "body_weight_n", "transfer_index",
                      "mean_velocity_m_s"):
             value = getattr(m, name)
             if value is not None:
@@ -145,7 +145,7 @@ class LiveState:
                     lag_age_s=round(max(0.0, now - st.lag_received_at), 3) if st.lag_received_at else None,
                     alignment=st.alignment,
                     rfd_0_100_n_per_s=st.rfd_0_100_n_per_s,
-                    peak_force_n=st.peak_force_n,
+                    peak_propulsive_force_n=st.peak_propulsive_force_n,
                     body_weight_n=st.body_weight_n,
                     transfer_index=st.transfer_index,
                     mean_velocity_m_s=st.mean_velocity_m_s,

@@ -35,9 +35,10 @@ _COLUMNS = (
     ("onset_lag_ms", "onset ms", "{:8.1f}"),
     ("in_window", "in win", "{!s:>6}"),
     ("coupling", "coupl", "{:5.2f}"),
-    ("peak_force_n", "peak N", "{:7.0f}"),
+    ("peak_propulsive_force_n", "peak N", "{:7.0f}"),
     ("rfd_0_100_n_per_s", "RFD100 N/s", "{:10.0f}"),
-    ("net_impulse_n_s", "impulse Ns", "{:10.1f}"),
+    ("propulsive_impulse_n_s", "prop Ns", "{:7.1f}"),
+    ("asymmetry_propulsive_impulse_pct", "asym %", "{:6.1f}"),
     ("transfer_index", "transfer", "{:8.2f}"),
     ("jump_height_flight_m", "jump m", "{:6.3f}"),
 )
@@ -63,7 +64,8 @@ def summarize(reps: list[dict[str, object]]) -> dict[str, object]:
         summary.update(lag_median_ms=statistics.median(lags), lag_mean_ms=statistics.fmean(lags))
     if judged:
         summary["in_window_share"] = sum(bool(j) for j in judged) / len(judged)
-    for key in ("peak_force_n", "rfd_0_100_n_per_s", "net_impulse_n_s", "transfer_index", "jump_height_flight_m"):
+    for key in ("peak_propulsive_force_n", "rfd_0_100_n_per_s", "propulsive_impulse_n_s", "transfer_index",
+                "jump_height_flight_m", "rsi_modified"):
         v = values(key)
         if v:
             summary[f"{key}_median"] = statistics.median(v)

@@ -128,7 +128,8 @@ def build() -> Dashboard:
         .with_panel(_series("Force transfer index", "percentunit",
                             _trend("A", "transfer_index", "transfer")).min(0).max(1))
         .with_panel(_series("RFD 0-100 ms", "suffix: N/s", _trend("A", "rfd_0_100_n_per_s", "RFD 0-100 ms")))
-        .with_panel(_series("Peak force", "forceN", _trend("A", "peak_force_n", "peak force")))
+        .with_panel(_series("Peak propulsive force", "forceN",
+                            _trend("A", "peak_propulsive_force_n", "peak propulsive force")))
         .with_panel(_series("Bar velocity (mean concentric)", "velocityms",
                             _trend("A", "mean_velocity_m_s", "mean concentric velocity")).min(0))
         .with_panel(envelope_panel())

@@ -10,8 +10,10 @@ velocity exceeds ``min_velocity_m_s`` (0.05 m/s): from the bottom of the rep, as
 rise, to the top, as the velocity returns to about zero. Its ends are refined between samples by
 linear interpolation of the velocity. Mean concentric velocity (MCV) is the rise of the smoothed
 position over the phase divided by its duration (the exact mean of the velocity over the phase);
-peak concentric velocity (PCV) is the largest velocity in it. Definitions and references:
-docs/metrics.md, "Bar velocity".
+peak concentric velocity (PCV) is the largest velocity in it. A jump's phase ends at takeoff, where
+the bar starts to fall freely. The propulsive phase runs from the same start to the first instant
+the bar's acceleration falls below −g (Sánchez-Medina et al. 2010); its mean is the mean propulsive
+velocity (MPV). Definitions and references: docs/metrics.md, "Bar velocity".
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class ConcentricPhase:
     peak_velocity_m_s: float
     displacement_m: float
     duration_s: float
+    propulsive_end_index: float
+    mean_propulsive_velocity_m_s: float
+    takeoff: bool = False  # the phase ended at a jump's takeoff
 
 
 def _window_samples(fs_hz: float, window_s: float, polyorder: int) -> int:
@@ -64,6 +69,15 @@ def bar_velocity(position_m: np.ndarray, fs_hz: float, window_s: float = 0.08, p
     if x.size < n:
         return np.gradient(x, 1.0 / fs_hz) if x.size >= 2 else np.zeros_like(x)
     return savgol_filter(x, n, polyorder, deriv=1, delta=1.0 / fs_hz, mode="interp")
+
+
+def bar_acceleration(position_m: np.ndarray, fs_hz: float, window_s: float = 0.08, polyorder: int = 4) -> np.ndarray:
+    """Vertical bar acceleration (m/s², gravity not included): Savitzky–Golay second derivative."""
+    x = np.asarray(position_m, dtype=np.float64)
+    n = _window_samples(fs_hz, window_s, polyorder)
+    if x.size < n:
+        return np.gradient(np.gradient(x, 1.0 / fs_hz), 1.0 / fs_hz) if x.size >= 3 else np.zeros_like(x)
+    return savgol_filter(x, n, polyorder, deriv=2, delta=1.0 / fs_hz, mode="interp")
 
 
 def velocity_from_acceleration(accel_m_s2: np.ndarray, fs_hz: float, *, gravity_m_s2: float = STANDARD_GRAVITY_M_S2,
@@ -165,8 +179,9 @@ def concentric_phase(
     smoothing_s: float = 0.08,
     polyorder: int = 4,
     velocity_m_s: np.ndarray | None = None,
+    gravity_m_s2: float = STANDARD_GRAVITY_M_S2,
 ) -> ConcentricPhase | None:
-    """The concentric phase of a rep in a position record, with its mean and peak velocity.
+    """The concentric phase of a rep in a position record, with its mean, peak and propulsive velocity.
 
     Args:
         position_m: vertical bar position, m (up positive).
@@ -177,10 +192,11 @@ def concentric_phase(
         min_velocity_m_s: velocity above which the bar counts as rising, m/s.
         min_displacement_m: a phase must raise the bar at least this much (noise never does), m.
         search_s: how far from ``near_index`` a phase may lie, s.
-        smoothing_s: Savitzky–Golay window for position and velocity, s.
+        smoothing_s: Savitzky–Golay window for position, velocity and acceleration, s.
         polyorder: Savitzky–Golay polynomial order.
         velocity_m_s: the velocity, if already known (e.g. integrated from an accelerometer); else
             derived from ``position_m``.
+        gravity_m_s2: g, for the propulsive phase and the free fall after a jump's takeoff.
 
     Returns:
         The phase, or None if there is no complete one (a phase touching either end of the record
@@ -191,20 +207,26 @@ def concentric_phase(
         return None
     if velocity_m_s is None:
         v = bar_velocity(x, fs_hz, smoothing_s, polyorder)
+        y = smooth_position(x, fs_hz, smoothing_s, polyorder)
+        acc = bar_acceleration(x, fs_hz, smoothing_s, polyorder)
+
+        def height(index: float) -> float:
+            return _interp(y, index)
     else:
         v = np.asarray(velocity_m_s, dtype=np.float64)
-    y = smooth_position(x, fs_hz, smoothing_s, polyorder)
+        acc = np.gradient(v, 1.0 / fs_hz)
+        # Position from the given velocity, so an accelerometer needs no position channel.
+        cumulative = np.concatenate(([0.0], np.cumsum((v[1:] + v[:-1]) * (0.5 / fs_hz))))
+
+        def height(index: float) -> float:
+            return _integral_to(cumulative, v, index, fs_hz)
     candidates = []
     for a, b in concentric_runs(v, min_velocity_m_s):
         if a == 0 or b == v.size:
             continue
         start = _crossing(v, a - 1, a, min_velocity_m_s)
         end = _crossing(v, b - 1, b, min_velocity_m_s)
-        rise = _interp(y, end) - _interp(y, start)
-        if velocity_m_s is not None:
-            # Position from the given velocity, so an accelerometer needs no position channel.
-            seg = v[a - 1 : b + 1]
-            rise = float(np.trapezoid(seg, dx=1.0 / fs_hz)) - _edge_correction(v, a, b, start, end, fs_hz)
+        rise = height(end) - height(start)
         if rise >= min_displacement_m:
             candidates.append((a, b, start, end, rise))
     if not candidates:
@@ -219,19 +241,53 @@ def concentric_phase(
         if distance((a, b, start, end, rise)) > search_s * fs_hz:
             return None
     peak = a + int(np.argmax(v[a:b]))
+    takeoff = _takeoff(acc, peak, b, fs_hz, gravity_m_s2)
+    if takeoff is not None:
+        end, rise = takeoff, height(takeoff) - height(start)
+    prop_end = _propulsive_end(acc, start, end, gravity_m_s2)
     duration = (end - start) / fs_hz
     return ConcentricPhase(
         start_index=start, end_index=end, peak_index=peak, mean_velocity_m_s=rise / duration,
         peak_velocity_m_s=float(v[peak]), displacement_m=rise, duration_s=duration,
+        propulsive_end_index=prop_end,
+        mean_propulsive_velocity_m_s=(height(prop_end) - height(start)) / ((prop_end - start) / fs_hz),
+        takeoff=takeoff is not None,
     )
 
 
-def _edge_correction(v: np.ndarray, a: int, b: int, start: float, end: float, fs_hz: float) -> float:
-    """∫v over [a − 1, start] and [end, b] (the parts of the trapezoid sum outside the phase), m."""
-    def part(i0: int, t0: float, t1: float) -> float:
-        va, vb = float(v[i0]), float(v[i0 + 1])
-        f0, f1 = t0 - i0, t1 - i0
-        # Linear velocity between samples i0 and i0 + 1, integrated from fraction f0 to f1.
-        return ((f1 - f0) * va + (vb - va) * (f1 * f1 - f0 * f0) / 2.0) / fs_hz
+def _integral_to(cumulative: np.ndarray, v: np.ndarray, index: float, fs_hz: float) -> float:
+    """∫v from sample 0 to a fractional index, the velocity linear between samples, m."""
+    i = min(max(math.floor(index), 0), v.size - 2)
+    f = index - i
+    return float(cumulative[i] + (f * v[i] + (v[i + 1] - v[i]) * f * f / 2.0) / fs_hz)
 
-    return part(a - 1, a - 1, start) + part(b - 1, end, b)
+
+def _takeoff(acc: np.ndarray, peak: int, stop: int, fs_hz: float, g: float,
+             flight_s: float = 0.1, tolerance_m_s2: float = 1.0, level_g: float = 0.8) -> float | None:
+    """A jump's takeoff after the peak velocity, or None when the bar never flies (a lift).
+
+    Flight: after the acceleration falls below −g/2 it stays at −g (within ``tolerance_m_s2``) for
+    ``flight_s``. The takeoff is where it falls through −``level_g``·g: the smoothing filter rounds
+    the corner where the force reaches 0 N, and at the force's steep fall there (tens of kN/s) the
+    smoothed curve passes −0.8 g within a few ms of the true corner.
+    """
+    below = np.flatnonzero(acc[peak:stop] < -g / 2.0)
+    if below.size == 0:
+        return None
+    i = peak + int(below[0])
+    # Skip the smoothing filter's transition before asking for a steady −g.
+    lo, hi = i + round(0.04 * fs_hz), i + round((0.04 + flight_s) * fs_hz)
+    if i == 0 or hi > acc.size or abs(float(np.median(acc[lo:hi])) + g) > tolerance_m_s2:
+        return None
+    j = i + int(np.argmax(acc[i:hi] < -level_g * g))
+    return _crossing(acc, j - 1, j, -level_g * g)
+
+
+def _propulsive_end(acc: np.ndarray, start: float, end: float, g: float) -> float:
+    """First instant in (start, end) where the acceleration falls below −g; ``end`` if it never does."""
+    i0, i1 = math.floor(start) + 1, math.ceil(end)
+    below = np.flatnonzero(acc[i0:i1] < -g)
+    if below.size == 0:
+        return end
+    i = i0 + int(below[0])
+    return max(start, min(end, _crossing(acc, i - 1, i, -g)))

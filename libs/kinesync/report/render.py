@@ -154,8 +154,12 @@ def render_html(data: SessionData) -> str:
 
 CSV_FIELDS = ("rep", "rep_start_s", "rep_peak_s", "lag_ms", "coupling", "in_window", "target_low_ms", "target_high_ms",
               "onset_lag_ms", "leg_onset_to_pec_peak_ms", "alignment", "body_weight_n", "rfd_0_50_n_per_s",
-              "rfd_0_100_n_per_s", "rfd_0_200_n_per_s", "peak_rfd_n_per_s", "peak_force_n", "net_impulse_n_s",
-              "propulsive_impulse_n_s", "asymmetry_peak_pct", "asymmetry_impulse_pct", "transfer_index",
+              "rfd_0_100_n_per_s", "rfd_0_200_n_per_s", "peak_rfd_n_per_s", "braking_rfd_n_per_s",
+              "braking_impulse_n_s", "propulsive_impulse_n_s", "mean_braking_force_n", "mean_propulsive_force_n",
+              "peak_propulsive_force_n", "peak_propulsive_force_n_per_kg", "peak_landing_force_n", "peak_power_w",
+              "mean_propulsive_power_w", "peak_power_w_per_kg", "countermovement_depth_m", "time_to_takeoff_s",
+              "rsi_modified", "asymmetry_propulsive_impulse_pct", "asymmetry_braking_impulse_pct",
+              "asymmetry_peak_force_pct", "asymmetry_side", "transfer_index",
               "jump_height_flight_m", "jump_height_impulse_m", "flags", "block_index", "block_kind", "set_index",
               "rep_in_set")
 

@@ -247,7 +247,8 @@ class RepTruth:
     takeoff for a jump. Jumps: ``takeoff_impulse_n_s`` = ∫(F − BW) dt from onset to takeoff = m·v0,
     ``flight_time_s`` = 2·v0/g, ``jump_height_m`` = v0²/(2g). Bar: the concentric phase
     [``concentric_start_s``, ``concentric_end_s``] (velocity above 0.05 m/s around its peak), its rise
-    ``concentric_displacement_m``, mean velocity (rise/duration) and peak velocity (``kinesync.sim.bar``).
+    ``concentric_displacement_m``, mean velocity (rise/duration) and peak velocity, cut at takeoff for a
+    jump; the propulsive phase's end and mean velocity (``kinesync.sim.bar``).
     """
 
     index: int
@@ -285,6 +286,8 @@ class RepTruth:
     concentric_displacement_m: float | None = None
     mean_concentric_velocity_m_s: float | None = None
     peak_concentric_velocity_m_s: float | None = None
+    mean_propulsive_velocity_m_s: float | None = None
+    propulsive_end_s: float | None = None
 
     @property
     def asymmetry_pct(self) -> float:
@@ -413,6 +416,8 @@ class SimAthlete:
             concentric_displacement_m=bar.displacement_m,
             mean_concentric_velocity_m_s=bar.mean_velocity_m_s,
             peak_concentric_velocity_m_s=bar.peak_velocity_m_s,
+            mean_propulsive_velocity_m_s=bar.mean_propulsive_velocity_m_s,
+            propulsive_end_s=t0 + bar.propulsive_end_tau_s,
         ))
 
     def drive_gain(self, k: int) -> float:

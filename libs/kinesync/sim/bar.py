@@ -20,10 +20,13 @@ A rep's drive gain (1 unless the athlete's timing is coupled to the outcome) sca
 excursion: for the standing exercises that is what scaling the centre-of-mass acceleration does,
 and on the bench the leg drive scales the press the same way.
 
-Concentric truth (the definition ``kinesync.dsp.velocity`` measures): the contiguous stretch around
-the peak upward velocity where the velocity exceeds ``CONCENTRIC_MIN_VELOCITY_M_S``; its mean
-velocity is its rise over its duration, its peak the largest velocity in it, both from the exact
-curve on a 10 µs grid with the ends interpolated.
+Concentric truth (the definition ``kinesync.dsp.velocity`` measures), from the exact curve on a
+10 µs grid with the ends interpolated: the contiguous stretch around the peak upward velocity where
+the velocity exceeds ``CONCENTRIC_MIN_VELOCITY_M_S``, cut at takeoff for a jump (the athlete leaves
+the plates and the bar flies: the drive is over); its mean velocity is its rise over its duration,
+its peak the largest velocity in it. The propulsive phase (Sánchez-Medina et al. 2010) runs from the
+same start to the first instant the bar's acceleration falls below −g, or to the phase's end when it
+never does; its mean velocity is its rise over its duration.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class BarTruth:
     mean_velocity_m_s: float
     peak_velocity_m_s: float
     peak_velocity_tau_s: float
+    propulsive_end_tau_s: float
+    mean_propulsive_velocity_m_s: float
 
 
 class BarProfile:
@@ -121,12 +126,24 @@ def _truth(bar: BarProfile, gain: float) -> BarTruth:
     # The exact crossings: linear between grid points 10 µs apart, then the exact curve there.
     start = tau[a - 1] + (level - v[a - 1]) / (v[a] - v[a - 1]) * _TRUTH_STEP_S
     end = tau[b] + (v[b] - level) / (v[b] - v[b + 1]) * _TRUTH_STEP_S
-    ys, _ = bar.kinematics(np.array([start, end]), gain)
+    if p.takeoff_tau_s is not None and start < p.takeoff_tau_s < end:
+        end = p.takeoff_tau_s
+        b = int(np.searchsorted(tau, end)) - 1
+    # The propulsive end: the bar decelerates faster than gravity would (a < −g) for the first time.
+    acc = bar.acceleration(tau[a:b + 1], gain)
+    below = np.flatnonzero(acc < -STANDARD_GRAVITY_M_S2)
+    prop_end = end
+    if below.size and below[0] > 0:
+        i = a + int(below[0])
+        g = -STANDARD_GRAVITY_M_S2
+        prop_end = tau[i - 1] + (g - acc[i - 1 - a]) / (acc[i - a] - acc[i - 1 - a]) * _TRUTH_STEP_S
+    ys, _ = bar.kinematics(np.array([start, end, prop_end]), gain)
     rise = float(ys[1] - ys[0])
     return BarTruth(
         start_tau_s=float(start), end_tau_s=float(end), displacement_m=rise,
         mean_velocity_m_s=rise / float(end - start), peak_velocity_m_s=float(v[peak]),
-        peak_velocity_tau_s=float(tau[peak]),
+        peak_velocity_tau_s=float(tau[peak]), propulsive_end_tau_s=float(prop_end),
+        mean_propulsive_velocity_m_s=float(ys[2] - ys[0]) / float(prop_end - start),
     )
 
 

@@ -24,7 +24,7 @@ FLOAT_FIELDS: tuple[str, ...] = (
     "alignment",
     "body_weight_n",
     "rfd_0_100_n_per_s",
-    "peak_force_n",
+    "peak_propulsive_force_n",
     "target_low_ms",
     "target_high_ms",
     "transfer_index",
@@ -106,6 +106,8 @@ ENVELOPE_MEASUREMENT = "emg_envelope"
 # Tags of the reps measurement only: the plan block's kind (priming, working, control; three values), so
 # dashboards can compare block kinds with GROUP BY.
 REP_TAG_KEYS: tuple[str, ...] = ("block_kind",)
+# Short codes of the reps measurement stored as string fields: the stronger side of an asymmetry.
+REP_STRING_FIELDS: tuple[str, ...] = ("asymmetry_side",)
 _REP_SKIP = frozenset({*TAG_KEYS, *REP_TAG_KEYS, "rep_peak_ns", "flags", "envelopes_uv", "envelope_t0_ns",
                        "envelope_step_ns"})
 
@@ -132,7 +134,7 @@ def rep_to_lines(rep: RepMetric) -> list[str]:
     fields = [f for key, value in rep.model_dump().items() if key not in _REP_SKIP and (f := _field(key, value))]
     if rep.flags:
         fields.append(f"flags={escape_string_field(','.join(rep.flags))}")
-    for key in STRING_FIELDS:
+    for key in (*STRING_FIELDS, *REP_STRING_FIELDS):
         if value := getattr(rep, key, None):
             fields.append(f"{key}={escape_string_field(value)}")
     rep_tags = [f"{key}={escape_key(v)}" for key in REP_TAG_KEYS if (v := getattr(rep, key, None))]

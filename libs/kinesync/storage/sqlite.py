@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TABLE = "window_metrics"
-SCHEMA_VERSION = 4  # 3: target_source; 4: mean_velocity_m_s
+SCHEMA_VERSION = 5  # 3: target_source; 4: mean_velocity_m_s; 5: peak_propulsive_force_n replaces peak_force_n
 
 # (column, SQL type) for every WindowMetric field; tests check that nothing is missing.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -46,12 +46,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("body_weight_n", "REAL"),
     ("force_onset_ns", "INTEGER"),
     ("rfd_0_100_n_per_s", "REAL"),
-    ("peak_force_n", "REAL"),
     ("transfer_index", "REAL"),
     ("flags", "TEXT"),  # comma-joined quality flags
     ("emitted_at_ns", "INTEGER NOT NULL"),
     ("target_source", "TEXT"),  # fixed, personal or locked; NULL in rows written before it existed
     ("mean_velocity_m_s", "REAL"),  # mean concentric bar velocity; NULL without a bar sensor
+    # Schema 5. The old peak_force_n column (the peak over the whole rep, a jump's landing included)
+    # stays in older files unread: its values mean something else.
+    ("peak_propulsive_force_n", "REAL"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
 _BOOL_COLUMNS = frozenset({"partial", "in_window"})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kinesync.dsp.velocity import STANDARD_GRAVITY_M_S2, concentric_phase, velocity_from_rest
+from kinesync.dsp.velocity import STANDARD_GRAVITY_M_S2, bar_velocity, concentric_phase, velocity_from_rest
 from kinesync.streaming.roles import bar_rows
 
 NS = 1_000_000_000
@@ -69,8 +69,10 @@ class BarView:
     acceleration: bool = False
 
 
-def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict, flags: list[str]) -> None:
-    """Mean and peak concentric velocity of the rep at ``peak_ns`` into ``fields``, problems into ``flags``."""
+def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict, flags: list[str],
+                load_kg: float | None = None) -> None:
+    """Mean, peak and mean propulsive velocity of the rep at ``peak_ns`` into ``fields`` (and its mean
+    concentric power when the external load ``load_kg`` is known), problems into ``flags``."""
     if view is None or view.samples.size < 3:
         flags.append("no_bar_data")
         return
@@ -97,3 +99,60 @@ def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict
     fields["mean_velocity_m_s"] = phase.mean_velocity_m_s
     fields["peak_velocity_m_s"] = phase.peak_velocity_m_s
     fields["concentric_displacement_m"] = phase.displacement_m
+    fields["mean_propulsive_velocity_m_s"] = phase.mean_propulsive_velocity_m_s
+    if load_kg is not None and load_kg > 0.0:
+        fields["mean_concentric_power_w"] = mean_concentric_power_w(
+            load_kg, phase.displacement_m, phase.duration_s, *_end_velocities(phase, velocity, view, cfg))
+
+
+def _end_velocities(phase, velocity: np.ndarray | None, view: BarView, cfg: BarConfig) -> tuple[float, float]:
+    """Velocity at the phase's start and end: the threshold, except at a jump's takeoff, m/s."""
+    if not phase.takeoff:
+        return cfg.min_velocity_m_s, cfg.min_velocity_m_s
+    if velocity is None:
+        velocity = bar_velocity(view.samples, view.rate_hz, cfg.smoothing_s)
+    i = min(max(int(phase.end_index), 0), velocity.size - 2)
+    f = phase.end_index - i
+    return cfg.min_velocity_m_s, float(velocity[i] + f * (velocity[i + 1] - velocity[i]))
+
+
+def mean_concentric_power_w(load_kg: float, rise_m: float, duration_s: float, v_start_m_s: float,
+                            v_end_m_s: float) -> float:
+    """Mean of m·(g + a)·v over the concentric phase, W: the work against gravity plus the kinetic
+    energy gained, over the duration (∫(g + a)·v dt = g·rise + (v_end² − v_start²)/2, exactly)."""
+    work = load_kg * (STANDARD_GRAVITY_M_S2 * rise_m + (v_end_m_s**2 - v_start_m_s**2) / 2.0)
+    return work / duration_s
+
+
+class VelocityLoss:
+    """Per-set velocity loss of a station's reps: (reference MCV − rep MCV) / reference · 100.
+
+    The reference is the best MCV of the set's first two reps (the fastest rep of a set is usually
+    the first or the second: Sánchez-Medina & González-Badillo 2011); the first rep is judged
+    against itself. A set is the plan's set when the station follows a plan, else reps separated
+    by at most ``set_gap_s``; another athlete starts a new set.
+    """
+
+    def __init__(self, set_gap_s: float) -> None:
+        self._gap_ns = round(set_gap_s * NS)
+        self._key: object = None
+        self._last_ns: int | None = None
+        self._first: list[float] = []
+
+    def observe(self, rep_ns: int, mcv_m_s: float | None, athlete: str | None, position: dict) -> float | None:
+        """The loss of a rep at ``rep_ns`` (reps in time order), %; None without its MCV."""
+        if position:
+            key: object = (athlete, position.get("block_index"), position.get("set_index"))
+            new = key != self._key
+        else:
+            key = (athlete, None)
+            new = key != self._key or self._last_ns is None or rep_ns - self._last_ns > self._gap_ns
+        self._last_ns = rep_ns
+        if new:
+            self._key, self._first = key, []
+        if mcv_m_s is None or not mcv_m_s > 0.0:
+            return None
+        if len(self._first) < 2:
+            self._first.append(mcv_m_s)
+        reference = max(self._first)
+        return (reference - mcv_m_s) / reference * 100.0

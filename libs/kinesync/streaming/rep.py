@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kinesync.analysis.jump import REST_S as JUMP_REST_S
-from kinesync.analysis.jump import jump_heights
+from kinesync.analysis import phases
 from kinesync.analysis.quality import channel_qualities
 from kinesync.analysis.transfer import force_transfer_index
-from kinesync.dsp.force import body_weights, force_onset, net_impulse, peak_rfd, rfds
 from kinesync.dsp.lag import onset_lag, phase_lag
 from kinesync.dsp.moments import mean_sd
-from kinesync.dsp.onset import threshold_onset, window_counts
+from kinesync.dsp.onset import threshold_onset
 from kinesync.dsp.quantile import percentile_linear
 
 NS = 1_000_000_000
@@ -62,19 +60,28 @@ class RepConfig:
     min_lag_s: float = -0.100
     max_lag_s: float = 0.400
     activity_ratio: float = 2.5  # burst peak / quiet envelope level that counts as activity
-    onset_k_sd: float = 5.0  # force onset threshold, SD of quiet standing
+    onset_k_sd: float = 5.0  # force onset threshold, SD of the weighing
     onset_backdate_s: float = 0.030
     emg_onset_h: float = 3.0  # Hodges–Bui threshold, SD of the baseline
-    quiet_hold_s: float = 0.100  # force back within the quiet band this long ends the rep
     flight_threshold_n: float = 20.0
+    min_flight_s: float = 0.100
+    max_flight_s: float = 1.5  # a longer unloaded stretch is someone stepping off, s
     # Plausibility of a weighing: the plate must carry at least this much on average, N. Below it the
     # plate is empty (or zeroed under the athlete); 50 N still admits a bench press's leg drive.
     min_load_n: float = 50.0
     # Above this a weighing is a saturated or mis-scaled channel, not a person (with bar and plates), N.
     max_load_n: float = 20_000.0
-    short_quiet_s: float = 0.5  # fallback body-weight window, s
-    max_rep_s: float = 3.0  # a rep starts at most this long before its peak, s
-    short_quiet_sd_ratio: float = 2.0  # 1 s SD above this × the short window's SD: use the short window
+    # A weighing's SD at most this share of its mean. Quiet standing reads 0.2–0.5 % of BW; the phase
+    # library's own bound (2 %) also admits the slow end of standing up from the previous rep, whose
+    # mean is off by ~1 % — a 3 cm error in an impulse–momentum jump height.
+    max_sd_share: float = 0.01
+    max_rep_s: float = 2.5  # a rep's movement starts at most this long before its peak, s
+    weighing_s: float = 1.0  # quiet standing that weighs the athlete, s
+    weighing_search_s: float = 4.5  # the weighing is searched this far before the rep peak, s
+    max_bw_change_share: float = 0.05  # windows within this share of the reference belong to one weighing
+    carry_quiet_s: float = 0.25  # quiet standing that confirms a carried weighing, s
+    max_carry_s: float = 60.0  # a weighing is carried to reps at most this long after it, s
+    max_after_movement_s: float = 1.0  # the movement found ends at most this long before the rep peak, s
 
 
 @dataclass
@@ -82,6 +89,7 @@ class RepResult:
     fields: dict[str, object] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     rep_start_ns: int | None = None
+    weighing: StationWeighing | None = None  # a fresh valid weighing, for the station to carry
 
 
 def _active(x: np.ndarray, ratio: float) -> bool:
@@ -164,113 +172,176 @@ def unweighable_reason(f: np.ndarray, min_load_n: float, max_load_n: float) -> s
     return "no_body_weight"
 
 
-def _trapezoid(y: np.ndarray, dx: float) -> float:
-    # np.trapezoid's own arithmetic for 1-D y and a scalar dx, without its argument handling.
-    return float((dx * (y[1:] + y[:-1]) / 2.0).sum())
+# RepMetric fields filled from ``phases.jump_metrics`` / ``phases.lift_metrics`` under the same name.
+# ``peak_velocity_m_s`` of a lift is the centre of mass's, not the bar's, and stays out.
+PHASE_FIELDS: tuple[str, ...] = (
+    "jump_height_flight_m", "jump_height_impulse_m", "time_to_takeoff_s", "rsi_modified",
+    "countermovement_depth_m", "braking_impulse_n_s", "propulsive_impulse_n_s", "mean_braking_force_n",
+    "mean_propulsive_force_n", "braking_rfd_n_per_s", "peak_propulsive_force_n", "peak_landing_force_n",
+    "peak_power_w", "mean_propulsive_power_w", "peak_power_w_per_kg", "mean_braking_force_n_per_kg",
+    "mean_propulsive_force_n_per_kg", "peak_propulsive_force_n_per_kg", "peak_landing_force_n_per_kg",
+    "rfd_0_50_n_per_s", "rfd_0_100_n_per_s", "rfd_0_200_n_per_s", "peak_rfd_n_per_s",
+)
+# Phase flags that say nothing about the rep's quality: the library's own bookkeeping.
+_QUIET_PHASE_FLAGS = frozenset({"no_com_velocity", "no_flight"})
 
 
-def _asymmetry_pct(left: float, right: float) -> float | None:
-    total = left + right
-    return None if abs(total) < 1e-9 else (left - right) / total * 100.0
+@dataclass(frozen=True)
+class StationWeighing:
+    """A valid weighing, kept by the station for the next reps of a set (docs/metrics.md, "Weighing").
+
+    ``left_n``/``right_n``: each plate's load over the weighing window (None on a single plate);
+    ``end_ns``: facility time of the window's end.
+    """
+
+    bw_n: float
+    sd_n: float
+    left_n: float | None
+    right_n: float | None
+    end_ns: int
 
 
-def _jump_at(jumps: list, p: int, rate: float):
-    """The jump this rep's peak belongs to: peak from 1 s before takeoff to 0.5 s after landing."""
-    near = [j for j in jumps if j.takeoff_index - rate <= p <= j.landing_index + 0.5 * rate]
-    return min(near, key=lambda j: abs((j.takeoff_index + j.landing_index) / 2 - p), default=None)
+def _flight_at(f: np.ndarray, rate: float, p: int, cfg: RepConfig) -> int | None:
+    """First sample of the flight that rep peak ``p`` belongs to (the peak lies from 1 s before its
+    take-off to 0.5 s after its landing), else None."""
+    low = f < cfg.flight_threshold_n
+    if not low.any():
+        return None
+    edges = np.flatnonzero(np.diff(low.astype(np.int8)))
+    starts = [int(e) + 1 for e in edges if not low[e]]
+    ends = [int(e) + 1 for e in edges if low[e]]
+    shortest = max(1, math.ceil(cfg.min_flight_s * rate - 1e-9))
+    best = None
+    for a in starts:
+        b = next((e for e in ends if e > a), None)
+        if b is None or b - a < shortest or b - a > cfg.max_flight_s * rate:
+            continue  # the record ends in it, or someone stepped off
+        if a - rate <= p <= b + 0.5 * rate:
+            mid = (a + b) / 2
+            if best is None or abs(mid - p) < abs((best[0] + best[1]) / 2 - p):
+                best = (a, b)
+    return None if best is None else best[0]
+
+
+def _weigh(
+    view: ForceView, p: int, cfg: RepConfig, carried: StationWeighing | None, out: RepResult
+) -> tuple[float, float, int, tuple[float, float] | None] | None:
+    """Body weight, its SD, where the movement search starts and the plate loads; None (flagged) without.
+
+    A fresh weighing (1 s of quiet standing contiguous with the rep) wins; without one, the station's
+    last weighing is carried when a short quiet stretch before the rep agrees with it.
+    """
+    f, rate = view.total, view.rate_hz
+    lo = max(0, p - round(cfg.weighing_search_s * rate))
+    common = {"search_start_index": lo, "k_sd": cfg.onset_k_sd, "min_load_n": cfg.min_load_n,
+              "max_sd_share": cfg.max_sd_share, "flight_threshold_n": cfg.flight_threshold_n,
+              "max_bw_change_share": cfg.max_bw_change_share}
+    w = phases.find_weighing(f, rate, p, window_s=cfg.weighing_s, **common)
+    # A weighing that ends long before the peak weighed an earlier rep's standing: in a set with short
+    # standing the last quiet second can lie before the previous rep.
+    if w.ok and w.bw_n <= cfg.max_load_n and w.end_index >= p - cfg.max_rep_s * rate:
+        loads = None
+        if view.left is not None and view.right is not None:
+            loads = phases.plate_loads(view.left, view.right, w)
+        out.weighing = StationWeighing(w.bw_n, w.sd_n, *(loads or (None, None)), view.time_of(w.end_index))
+        return w.bw_n, w.sd_n, w.end_index, loads
+    if carried is not None and 0 <= view.time_of(p) - carried.end_ns <= cfg.max_carry_s * NS:
+        q = phases.find_weighing(f, rate, p, window_s=cfg.carry_quiet_s, reference_bw_n=carried.bw_n, **common)
+        if q.ok:
+            out.flags.append("weighing_carried")
+            loads = None if carried.left_n is None or carried.right_n is None else (carried.left_n, carried.right_n)
+            return carried.bw_n, carried.sd_n, q.end_index, loads
+    out.flags.append(unweighable_reason(f, cfg.min_load_n, cfg.max_load_n))
+    return None
+
+
+def _flight_only(view: ForceView, p: int, cfg: RepConfig, out: RepResult) -> None:
+    """Without body weight a jump still has its flight: flight-time height and peak landing force."""
+    a = _flight_at(view.total, view.rate_hz, p, cfg)
+    if a is None:
+        return
+    ph = phases.segment_phases(view.total, view.rate_hz, None, None, max(0, a - 1),
+                               flight_threshold_n=cfg.flight_threshold_n, min_flight_s=cfg.min_flight_s,
+                               max_flight_s=cfg.max_flight_s)
+    m = phases.jump_metrics(view.total, view.rate_hz, ph)
+    out.fields["jump_height_flight_m"] = m.jump_height_flight_m
+    out.fields["peak_landing_force_n"] = m.peak_landing_force_n
+
+
+def _asymmetry_fields(asym: phases.Asymmetry, out: RepResult) -> None:
+    for name, side in (("propulsive_impulse", asym.propulsive_impulse), ("braking_impulse", asym.braking_impulse),
+                       ("peak_force", asym.peak_propulsive_force)):
+        out.fields[f"asymmetry_{name}_pct"] = None if side is None else side.asymmetry_pct
+    # The side named is the one that delivered more of the drive; its peak force where there is no impulse.
+    lead = asym.propulsive_impulse or asym.peak_propulsive_force
+    out.fields["asymmetry_side"] = None if lead is None else lead.stronger
 
 
 def force_metrics(
-    view: ForceView, peak_ns: int, emg: EmgView | None, cfg: RepConfig, out: RepResult, pec_active: bool | None = None
+    view: ForceView,
+    peak_ns: int,
+    emg: EmgView | None,
+    cfg: RepConfig,
+    out: RepResult,
+    pec_active: bool | None = None,
+    *,
+    carried: StationWeighing | None = None,
+    com_on_plate: bool = True,
 ) -> None:
-    """Body weight, onset, RFD, peak force, impulses, asymmetry, jump heights and transfer (``pec_active``:
-    the pectoral activity test of ``emg``, when the caller has made it already)."""
+    """Weighing, onset, phases and the phase metrics of ``kinesync.analysis.phases``, asymmetry per
+    plate and the transfer index (``pec_active``: the pectoral activity test of ``emg``, when the
+    caller has made it already; ``carried``: the station's last weighing; ``com_on_plate``: False when
+    the plates carry only the feet, as under a bench press)."""
     if view.has_gap:
         out.flags.append("gap:force")
         return
     f = view.total
     rate = view.rate_hz
-    # One pass of running sums for every steadiness window: body weight (1 s), the short fallback,
-    # and the quiet-standing SD the jump analysis would otherwise compute again.
-    spans_s = tuple(dict.fromkeys((1.0, cfg.short_quiet_s, JUMP_REST_S)))
-    steady = dict(zip(spans_s, body_weights(f, rate, spans_s, min_load_n=cfg.min_load_n,
-                                            max_load_n=cfg.max_load_n,
-                                            flight_threshold_n=cfg.flight_threshold_n), strict=True))
-    bw = steady[1.0]
-    if bw is None:
-        out.flags.append(unweighable_reason(f, cfg.min_load_n, cfg.max_load_n))
+    if f.size < 3 or not np.isfinite(f).all():
+        out.flags.append("non_finite_force" if f.size >= 3 else "no_body_weight")
         return
-    bw_n, sd_n = bw
-    short = steady[cfg.short_quiet_s]
-    if short is not None and sd_n > cfg.short_quiet_sd_ratio * short[1]:
-        # No steady full second (athletes who barely stand still between jumps): the 1 s window
-        # straddles movement and misreads the weight, so the steadiest shorter stretch stands in.
-        bw_n, sd_n = short
-        out.flags.append("short_quiet_standing")
-    out.fields["body_weight_n"] = bw_n
     p = min(max(view.index_of(peak_ns), 0), f.size - 1)
-    band = cfg.onset_k_sd * sd_n
-    hold = max(1, int(cfg.quiet_hold_s * rate))
-    rest = steady[JUMP_REST_S]
-    jumps = jump_heights(f, rate, bw_n, flight_threshold_n=cfg.flight_threshold_n,
-                         rest_sd_n=rest[1] if rest is not None else float("nan"))
-    jump = _jump_at(jumps, p, rate)
-    if jump is not None:
-        out.fields["jump_height_flight_m"] = jump.height_flight_m
-        out.fields["jump_height_impulse_m"] = jump.height_impulse_m
-        if jump.inconsistent:
-            out.flags.append("jump_heights_disagree")
-        if jump.height_impulse_m is None:
-            out.flags.append("no_rest_before_jump")
-    # The rep starts after the last rest within max_rep_s before its peak; rests further back
-    # belong to earlier reps.
-    lo = max(0, p - int(cfg.max_rep_s * rate))
-    # held[i - lo]: force stays within the quiet band for the hold time from sample i on. A single
-    # in-band sample is no rest: force passes through body weight on the way to every peak. Nothing
-    # before lo is looked at, so nothing before it is computed.
-    held = window_counts(np.abs(f[lo:] - bw_n) <= band, hold) == hold
-    rests = lo + np.flatnonzero(held[: max(0, p - hold + 1 - lo)])
-    if rests.size == 0:
-        out.flags.append("no_quiet_before_rep")
+    weighed = _weigh(view, p, cfg, carried, out)
+    if weighed is None:
+        _flight_only(view, p, cfg, out)
         return
-    onset = force_onset(f, rate, bw_n, sd_n, k_sd=cfg.onset_k_sd, backdate_s=cfg.onset_backdate_s,
-                        start=int(rests[-1]) + hold - 1)
-    if onset is None or onset > p:
+    bw_n, sd_n, start, loads = weighed
+    out.fields["body_weight_n"] = bw_n
+    ph = phases.segment_phases(
+        f, rate, bw_n, sd_n, start, k_sd=cfg.onset_k_sd, backdate_s=cfg.onset_backdate_s,
+        flight_threshold_n=cfg.flight_threshold_n, min_flight_s=cfg.min_flight_s, max_flight_s=cfg.max_flight_s,
+        com_on_plate=com_on_plate,
+    )
+    if ph.onset_index is None or ph.onset_index > p:
         out.flags.append("no_force_onset")
+        _flight_only(view, p, cfg, out)
         return
-    # The rep ends where force has settled in the quiet band again (else at the data end).
-    settled = np.flatnonzero(held[p - lo :])
-    end = p + int(settled[0]) if settled.size else f.size - 1
-    if not settled.size:
-        out.flags.append("rep_end_after_window")
-    i0 = int(np.ceil(onset))
-    out.rep_start_ns = view.time_of(onset)
-    out.fields["force_onset_ns"] = view.time_of(onset)
-    spans_ms = (50, 100, 200)
-    for span_ms, value in zip(spans_ms, rfds(f, rate, onset, tuple(ms / 1000.0 for ms in spans_ms)), strict=True):
-        out.fields[f"rfd_0_{span_ms}_n_per_s"] = value
-    out.fields["peak_rfd_n_per_s"] = peak_rfd(f, rate, onset)
-    seg = f[i0 : end + 1]
-    out.fields["peak_force_n"] = float(seg.max())
-    # A jump's net impulse runs from onset to takeoff: it is what sets the takeoff velocity.
-    impulse_end = jump.takeoff_index if jump is not None and i0 <= jump.takeoff_index <= end else end
-    out.fields["net_impulse_n_s"] = net_impulse(f, rate, bw_n, i0, impulse_end)
-    excess = np.maximum(f[i0 : impulse_end + 1] - bw_n, 0.0)  # clip(·, 0, None), without clip's wrapper
-    out.fields["propulsive_impulse_n_s"] = _trapezoid(excess, 1.0 / rate)
-    if view.left is not None and view.right is not None:
-        left, right = view.left[i0 : end + 1], view.right[i0 : end + 1]
-        out.fields["asymmetry_peak_pct"] = _asymmetry_pct(float(left.max()), float(right.max()))
-        out.fields["asymmetry_impulse_pct"] = _asymmetry_pct(
-            _trapezoid(left, 1.0 / rate), _trapezoid(right, 1.0 / rate)
-        )
-    if emg is not None and not emg.has_gap and (
-        pec_active if pec_active is not None else _active(emg.pec, cfg.activity_ratio)
+    # The movement after the weighing must be this rep's, not an earlier one the peak came after.
+    last = ph.landing_end_index or ph.landing_index or ph.propulsion_end_index
+    if last is not None and last < p - cfg.max_after_movement_s * rate:
+        out.flags.append("movement_before_rep")
+        return
+    onset_ns = view.time_of(ph.onset_index)
+    out.rep_start_ns = onset_ns
+    out.fields["force_onset_ns"] = onset_ns
+    metrics = phases.jump_metrics(f, rate, ph) if ph.is_jump else phases.lift_metrics(f, rate, ph)
+    for name in PHASE_FIELDS:
+        value = getattr(metrics, name, None)
+        if value is not None:
+            out.fields[name] = value
+    out.flags.extend(x for x in metrics.flags if x not in _QUIET_PHASE_FLAGS and x not in out.flags)
+    if loads is not None and view.left is not None and view.right is not None:
+        _asymmetry_fields(phases.asymmetry(view.left, view.right, rate, ph, *loads), out)
+    a, b = ph.propulsion_start_index, ph.propulsion_end_index
+    if (
+        a is not None and b is not None and emg is not None and not emg.has_gap
+        and (pec_active if pec_active is not None else _active(emg.pec, cfg.activity_ratio))
     ):
         threshold = pec_active_threshold(emg.pec, emg.rate_hz, cfg.emg_onset_h)
         out.fields["transfer_index"] = force_transfer_index(
             f, rate, bw_n, emg.pec, emg.rate_hz, threshold,
             force_t0_s=(view.t0_ns - emg.t0_ns) / NS, emg_t0_s=0.0,
-            start_s=(view.time_of(onset) - emg.t0_ns) / NS, stop_s=(view.time_of(end) - emg.t0_ns) / NS,
+            start_s=(view.time_of(a) - emg.t0_ns) / NS, stop_s=(view.time_of(b) - emg.t0_ns) / NS,
         )
 
 
@@ -284,7 +355,15 @@ def drop_non_finite(fields: dict[str, object], flags: list[str]) -> None:
 
 
 def analyze_rep(
-    peak_ns: int, emg: EmgView | None, force: ForceView | None, cfg: RepConfig, low_ms: float, high_ms: float
+    peak_ns: int,
+    emg: EmgView | None,
+    force: ForceView | None,
+    cfg: RepConfig,
+    low_ms: float,
+    high_ms: float,
+    *,
+    carried: StationWeighing | None = None,
+    com_on_plate: bool = True,
 ) -> RepResult:
     out = RepResult()
     # Both halves ask whether the pectoralis worked; a gap in the EMG means neither does.
@@ -293,7 +372,7 @@ def analyze_rep(
         emg_metrics(emg, cfg, low_ms, high_ms, out, pec_active)
     emg_start = out.rep_start_ns
     if force is not None:
-        force_metrics(force, peak_ns, emg, cfg, out, pec_active)
+        force_metrics(force, peak_ns, emg, cfg, out, pec_active, carried=carried, com_on_plate=com_on_plate)
     if out.rep_start_ns is None:
         out.rep_start_ns = emg_start
     return out

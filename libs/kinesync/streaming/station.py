@@ -23,12 +23,13 @@ from kinesync.codec.frame import Frame, SensorKind
 from kinesync.dsp.force import body_weight
 from kinesync.dsp.quantile import percentile_linear
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
-from kinesync.streaming.bar import BarConfig, BarTransform, BarView, bar_metrics
-from kinesync.streaming.rep import EmgView, ForceView, RepConfig, analyze_rep, drop_non_finite
+from kinesync.streaming.bar import BarConfig, BarTransform, BarView, VelocityLoss, bar_metrics
+from kinesync.streaming.rep import EmgView, ForceView, RepConfig, StationWeighing, analyze_rep, drop_non_finite
 from kinesync.streaming.stream import SensorStream
 from kinesync.streaming.targets import StationTargets
 from kinesync.streaming.transforms import EmgTransform, ForceTransform
 from kinesync.training.plan import PlanCursor
+from kinesync.training.plan_models import DEFAULT_SET_GAP_S
 
 NS = 1_000_000_000
 
@@ -82,7 +83,11 @@ class StationAnalyzer:
         self._recent: deque[bool] = deque(maxlen=config.alignment_reps)
         self.targets = StationTargets(config.personal)  # fixed or personal window, per the session
         self._plan = PlanCursor()  # block/set/rep of the session plan, counted per owned rep
+        self._velocity_loss = VelocityLoss(DEFAULT_SET_GAP_S)
         self.assignment: SessionAssignment | None = None
+        # The athlete's last valid weighing, carried to the next reps of a set that stand < 1 s between
+        # reps (docs/metrics.md, "Weighing"); with the athlete it belongs to.
+        self._weighing: tuple[str | None, StationWeighing] | None = None
         self.windows_emitted = 0
         self._seen_wall_ns: dict[int, int] = {}
         self._created_wall_ns: int | None = None
@@ -298,7 +303,18 @@ class StationAnalyzer:
         fields: dict[str, object] = {}
         flags: list[str] = []
         if peak_ns is not None:
-            result = analyze_rep(peak_ns, emg, force, c.rep, low, high)
+            athlete = a.athlete if a else None
+            carried = self._weighing[1] if self._weighing and self._weighing[0] == athlete else None
+            # Under a bench press the plates carry only the feet: no centre-of-mass velocity.
+            bench = a is not None and a.exercise is not None and a.exercise.startswith("bench")
+            result = analyze_rep(peak_ns, emg, force, c.rep, low, high, carried=carried, com_on_plate=not bench)
+            if result.weighing is not None:
+                self._weighing = (athlete, result.weighing)
+            if emg is None and "no_propulsion" in result.flags:
+                # Force alone, a movement that never rises (the descent into a squat jump's hold) is
+                # part of the rep that follows, not a rep of its own.
+                peak_ns = None
+        if peak_ns is not None:
             self._bar_fields(end, peak_ns, result.fields, result.flags)
             drop_non_finite(result.fields, result.flags)
             self.targets.observe(a, result.fields)  # after judging: a rep never judges itself
@@ -317,6 +333,11 @@ class StationAnalyzer:
         alignment = (sum(self._recent) / len(self._recent)) if self._recent else None
         if peak_ns is not None:
             envelope = _envelopes_uv(emg, ENVELOPE_STEP_NS) if emg is not None else None
+            position = self._plan.attribute(a, peak_ns)
+            loss = self._velocity_loss.observe(
+                peak_ns, fields.get("mean_velocity_m_s"), a.athlete if a else None, position)
+            if loss is not None:
+                fields["velocity_loss_pct"] = loss
             self.reps.append(RepMetric(
                 **tags, rep_peak_ns=peak_ns, rep_start_ns=result.rep_start_ns or start, window_start_ns=start,
                 target_low_ms=low, target_high_ms=high, target_source=target.source, window_end_ns=end,
@@ -325,7 +346,7 @@ class StationAnalyzer:
                 envelope_t0_ns=envelope[0] if envelope else None,
                 envelope_step_ns=ENVELOPE_STEP_NS if envelope else None,
                 envelopes_uv=envelope[1] if envelope else {},
-                **fields, **self._plan.attribute(a, peak_ns),
+                **fields, **position,
             ))
         window_fields = {k: fields.get(k) for k in _WINDOW_FIELDS}
         return WindowMetric(
@@ -379,7 +400,8 @@ class StationAnalyzer:
         if self._bar_tf is not None and not self._bar_tf.usable:
             flags.append("no_bar_channel")
             return
-        bar_metrics(self._bar_view(end), peak_ns, self.config.bar, fields, flags)
+        load = self.assignment.load_kg if self.assignment is not None else None
+        bar_metrics(self._bar_view(end), peak_ns, self.config.bar, fields, flags, load_kg=load)
 
     def _bar_view(self, end: int) -> BarView | None:
         bar = self.bar
@@ -437,15 +459,22 @@ class StationAnalyzer:
         return np.flatnonzero(keep)
 
     def _force_peak(self, force: ForceView, slot_start: int, slot_end: int) -> int | None:
-        """On a station without EMG: the force excursion from body weight owned by this window."""
+        """On a station without EMG: the rise of vertical force above body weight owned by this window.
+
+        Only rises count: an unweighting dip belongs to the drive that follows it. A jump is one rep,
+        owned by its landing peak: a rise followed by a flight within 1 s is the jump's propulsion.
+        """
         rep = self.config.rep
         bw = body_weight(force.total, force.rate_hz, min_load_n=rep.min_load_n, max_load_n=rep.max_load_n,
                          flight_threshold_n=rep.flight_threshold_n)
         if bw is None:
             return None
-        dev = np.abs(force.total - bw[0])
-        p = self._owned_peak(dev, force.rate_hz, force.index_of(slot_start), force.index_of(slot_end))
-        if p is None or dev[p] < self.config.force_peak_k_sd * bw[1]:
+        rise = force.total - bw[0]
+        p = self._owned_peak(rise, force.rate_hz, force.index_of(slot_start), force.index_of(slot_end))
+        if p is None or rise[p] < self.config.force_peak_k_sd * bw[1]:
+            return None
+        after = force.total[p : p + round(force.rate_hz)] < rep.flight_threshold_n
+        if np.count_nonzero(after) >= max(1, round(rep.min_flight_s * force.rate_hz)):
             return None
         return _rep_time(force.t0_ns + p * NS / force.rate_hz)
 
@@ -480,5 +509,5 @@ def _envelopes_uv(emg: EmgView, step_ns: int) -> tuple[int, dict[str, list[float
 # The per-rep fields a window record repeats for the wall and the dashboards.
 _WINDOW_FIELDS = (
     "lag_ms", "coupling", "in_window", "body_weight_n", "force_onset_ns", "rfd_0_100_n_per_s",
-    "peak_force_n", "transfer_index", "mean_velocity_m_s",
+    "peak_propulsive_force_n", "transfer_index", "mean_velocity_m_s",
 )

@@ -31,6 +31,10 @@ class Summary(BaseModel):
     rfd_0_100_n_per_s: float | None = None
     peak_rfd_n_per_s: float | None = None
     transfer_index: float | None = None
+    propulsive_impulse_n_s: float | None = None
+    peak_propulsive_force_n: float | None = None
+    jump_height_flight_m: float | None = None
+    rsi_modified: float | None = None
     mean_velocity_m_s: float | None = None
     peak_velocity_m_s: float | None = None
 
@@ -73,6 +77,10 @@ def summarize(reps: Sequence[RepMetric]) -> dict[str, object]:
         "rfd_0_100_n_per_s": _mean(r.rfd_0_100_n_per_s for r in reps),
         "peak_rfd_n_per_s": _mean(r.peak_rfd_n_per_s for r in reps),
         "transfer_index": _mean(r.transfer_index for r in reps),
+        "propulsive_impulse_n_s": _mean(r.propulsive_impulse_n_s for r in reps),
+        "peak_propulsive_force_n": _mean(r.peak_propulsive_force_n for r in reps),
+        "jump_height_flight_m": _mean(r.jump_height_flight_m for r in reps),
+        "rsi_modified": _mean(r.rsi_modified for r in reps),
         # getattr: bar velocity is a newer RepMetric field
         "mean_velocity_m_s": _mean(getattr(r, "mean_velocity_m_s", None) for r in reps),
         "peak_velocity_m_s": _mean(getattr(r, "peak_velocity_m_s", None) for r in reps),
