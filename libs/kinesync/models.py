@@ -44,7 +44,8 @@ class WindowMetric(BaseModel):
     peak_propulsive_force_n: float | None = Field(
         None, description="peak vertical force of the owned rep's propulsion (never the landing), N")
     transfer_index: float | None = Field(None, description="share of propulsive impulse while the chest is active")
-    mean_velocity_m_s: float | None = Field(None, description="mean concentric bar velocity of the owned rep, m/s")
+    mean_concentric_velocity_m_s: float | None = Field(
+        None, description="mean concentric bar velocity of the owned rep (zero crossing to zero crossing), m/s")
     flags: list[str] = Field(default_factory=list, description="signal-quality problems of the owned rep")
     emitted_at_ns: int = Field(0, description="wall-clock time the analyzer emitted this record, ns")
 
@@ -117,8 +118,9 @@ class RepMetric(BaseModel):
     transfer_index: float | None = Field(None, description="share of propulsive impulse while the chest is active")
     jump_height_flight_m: float | None = Field(None, description="g·t²/8 of the flight time, m")
     jump_height_impulse_m: float | None = Field(None, description="v0²/(2g), take-off velocity by impulse-momentum, m")
-    mean_velocity_m_s: float | None = Field(None, description="mean concentric bar velocity (rise / duration), m/s")
-    peak_velocity_m_s: float | None = Field(None, description="peak concentric bar velocity, m/s")
+    mean_concentric_velocity_m_s: float | None = Field(
+        None, description="mean concentric bar velocity (rise / duration, zero crossing to zero crossing), m/s")
+    peak_concentric_velocity_m_s: float | None = Field(None, description="peak concentric bar velocity, m/s")
     concentric_displacement_m: float | None = Field(None, description="bar rise over the concentric phase, m")
     mean_propulsive_velocity_m_s: float | None = Field(
         None, description="mean bar velocity up to the first acceleration below -g (Sanchez-Medina 2010), m/s"

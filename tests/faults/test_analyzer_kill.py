@@ -188,7 +188,7 @@ async def test_kill_9_analyzer_then_restart_loses_and_duplicates_nothing(
         assert near_duplicates == 0, report[-1]
         assert len(peaks) >= (session_s - 10) / 3
         # The replay after the restart rebuilt the bar buffers too: no rep lost its bar velocity.
-        no_bar = [r.flags for r in reps if r.station == station and r.mean_velocity_m_s is None]
+        no_bar = [r.flags for r in reps if r.station == station and r.mean_concentric_velocity_m_s is None]
         assert not no_bar, f"{station}: reps without bar velocity {no_bar[:3]}"
     expected = sum(span_count(v) for v in starts.values())
     assert rows == keys == expected, f"rows {rows}, distinct windows {keys}, expected from the spans {expected}"

@@ -41,21 +41,21 @@ async def test_bar_velocity_reaches_storage_within_2_percent_of_truth(kafka_sett
         all_reps, reps = [], []
         while time.monotonic() < deadline:
             all_reps = await store.query_reps()
-            reps = [r for r in all_reps if r.mean_velocity_m_s is not None]
+            reps = [r for r in all_reps if r.mean_concentric_velocity_m_s is not None]
             if len(reps) >= 5:
                 break
             await asyncio.sleep(0.25)
     finally:
         stop.set()
         await asyncio.gather(analyzer, writer)
-    windows = [w for w in await store.query() if w.mean_velocity_m_s is not None]
+    windows = [w for w in await store.query() if w.mean_concentric_velocity_m_s is not None]
     await store.close()
     assert len(reps) >= 4, f"bar velocity did not reach storage: {[r.flags for r in all_reps]}"
     # The gateway publishes the whole session at once, so the analyzer may read EMG and force frames
     # well before the first bar frame; the session declares the bar sensor, so no window closes
     # without it and every rep carries its velocity.
-    assert len(reps) == len(all_reps), [(r.flags, r.mean_velocity_m_s) for r in all_reps]
+    assert len(reps) == len(all_reps), [(r.flags, r.mean_concentric_velocity_m_s) for r in all_reps]
     for rep in reps:
-        assert rep.mean_velocity_m_s == pytest.approx(truth.mean_concentric_velocity_m_s, rel=0.02)
-        assert rep.peak_velocity_m_s == pytest.approx(truth.peak_concentric_velocity_m_s, rel=0.03)
+        assert rep.mean_concentric_velocity_m_s == pytest.approx(truth.mean_concentric_velocity_m_s, rel=0.02)
+        assert rep.peak_concentric_velocity_m_s == pytest.approx(truth.peak_concentric_velocity_m_s, rel=0.03)
     assert windows, "the window records carry the MCV for the wall"

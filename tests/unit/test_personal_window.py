@@ -62,8 +62,8 @@ def test_fixed_until_enough_reps_then_personal_lock_and_unlock() -> None:
 
 def test_velocity_ranks_when_every_rep_has_it() -> None:
     est = PersonalWindow(dataclasses.replace(CONFIG, min_reps=2, min_best=1, top_k=1), (80.0, 120.0))
-    est.observe(90.0, {"propulsive_impulse_n_s": 200.0, "mean_velocity_m_s": 0.5})
-    est.observe(140.0, {"propulsive_impulse_n_s": 100.0, "mean_velocity_m_s": 0.9})
+    est.observe(90.0, {"propulsive_impulse_n_s": 200.0, "mean_concentric_velocity_m_s": 0.5})
+    est.observe(140.0, {"propulsive_impulse_n_s": 100.0, "mean_concentric_velocity_m_s": 0.9})
     w = est.current()
     assert w.low_ms < 140.0 < w.high_ms
 

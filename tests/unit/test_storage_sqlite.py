@@ -12,7 +12,7 @@ from kinesync.models import WindowMetric
 from kinesync.settings import Settings
 from kinesync.storage import StorageUnavailable, open_store
 from kinesync.storage.influx_v1 import InfluxV1Store
-from kinesync.storage.sqlite import COLUMN_NAMES, COLUMNS, TABLE, SqliteStore
+from kinesync.storage.sqlite import COLUMN_NAMES, COLUMNS, SCHEMA_VERSION, TABLE, SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 HOP_NS = 250_000_000
@@ -224,8 +224,10 @@ async def test_a_file_from_the_first_schema_gains_the_new_columns(tmp_path: Path
 
 async def test_a_schema_4_file_gains_the_peak_propulsive_force_column_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    old = [(name, kind) for name, kind in COLUMNS if name != "peak_propulsive_force_n"]
+    old = [(name, kind) for name, kind in COLUMNS
+           if name not in ("peak_propulsive_force_n", "mean_concentric_velocity_m_s")]
     old.insert(18, ("peak_force_n", "REAL"))
+    old.append(("mean_velocity_m_s", "REAL"))
     conn = sqlite3.connect(path)
     conn.execute(f"CREATE TABLE {TABLE} ({', '.join(f'{n} {k}' for n, k in old)}, "
                  "PRIMARY KEY (station, window_start_ns)) WITHOUT ROWID")
@@ -246,4 +248,28 @@ async def test_a_schema_4_file_gains_the_peak_propulsive_force_column_and_keeps_
     finally:
         await store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_a_schema_5_file_gains_the_concentric_velocity_column_without_the_old_values(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = [(name, kind) for name, kind in COLUMNS if name != "mean_concentric_velocity_m_s"]
+    old.append(("mean_velocity_m_s", "REAL"))
+    conn = sqlite3.connect(path)
+    conn.execute(f"CREATE TABLE {TABLE} ({', '.join(f'{n} {k}' for n, k in old)}, "
+                 "PRIMARY KEY (station, window_start_ns)) WITHOUT ROWID")
+    conn.execute(f"INSERT INTO {TABLE} (station, window_start_ns, window_end_ns, partial, target_low_ms, "
+                 "target_high_ms, emitted_at_ns, mean_velocity_m_s) "
+                 f"VALUES ('s00', {T0}, {T0 + 1}, 0, 80, 120, 0, 0.7)")
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    async with SqliteStore(path) as store:
+        (kept,) = await store.query()
+        # Between 0.05 m/s thresholds the old value read a few % high: not carried over.
+        assert kept.station == "s00" and kept.mean_concentric_velocity_m_s is None
+        new = make_metrics(1, 1, t0=T0 + HOP_NS)[0].model_copy(update={"mean_concentric_velocity_m_s": 0.6})
+        await store.write([new])
+        assert [m.mean_concentric_velocity_m_s for m in await store.query()] == [None, 0.6]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -81,7 +81,7 @@ def test_the_analyzer_reads_the_velocity_topic() -> None:
     windows = asyncio.run(run())
     reps = engine.take_reps()
     assert windows and not any(w.partial for w in windows)
-    assert len(reps) >= 2 and all(r.mean_velocity_m_s is not None for r in reps)
+    assert len(reps) >= 2 and all(r.mean_concentric_velocity_m_s is not None for r in reps)
 
 
 @pytest.mark.timeout(30)

@@ -40,7 +40,7 @@ class PersonalWindowConfig:
     min_reps: int = 6
     min_half_width_ms: float = 8.0
     max_half_width_ms: float = 30.0
-    outcome_fields: tuple[str, ...] = ("mean_velocity_m_s", "propulsive_impulse_n_s", "peak_rfd_n_per_s")
+    outcome_fields: tuple[str, ...] = ("mean_concentric_velocity_m_s", "propulsive_impulse_n_s", "peak_rfd_n_per_s")
 
     def __post_init__(self) -> None:
         if not self.bound_low_ms < self.bound_high_ms:

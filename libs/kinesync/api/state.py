@@ -33,7 +33,7 @@ class StationStatus(BaseModel):
     peak_propulsive_force_n: float | None = None
     body_weight_n: float | None = None
     transfer_index: float | None = Field(None, description="latest force transfer index, 0..1")
-    mean_velocity_m_s: float | None = Field(None, description="latest mean concentric bar velocity, m/s")
+    mean_concentric_velocity_m_s: float | None = Field(None, description="latest mean concentric bar velocity, m/s")
     last_alert: str | None = Field(None, description="message of the station's latest alert event")
     last_alert_state: Literal["firing", "resolved"] | None = None
     last_alert_age_s: float | None = Field(None, description="seconds since that alert event arrived")
@@ -59,7 +59,7 @@ class _Station:
     peak_propulsive_force_n: float | None = None
     body_weight_n: float | None = None
     transfer_index: float | None = None
-    mean_velocity_m_s: float | None = None
+    mean_concentric_velocity_m_s: float | None = None
     alert: tuple[str, str, float] | None = None  # (message, state, received at)
 
 
@@ -101,7 +101,7 @@ class LiveState:
         if m.lag_ms is not None:
             st.lag, st.lag_received_at = m, now
         for name in ("alignment", "rfd_0_100_n_per_s", "peak_propulsive_force_n", "body_weight_n", "transfer_index",
-                     "mean_velocity_m_s"):
+                     "mean_concentric_velocity_m_s"):
             value = getattr(m, name)
             if value is not None:
                 setattr(st, name, value)
@@ -148,7 +148,7 @@ class LiveState:
                     peak_propulsive_force_n=st.peak_propulsive_force_n,
                     body_weight_n=st.body_weight_n,
                     transfer_index=st.transfer_index,
-                    mean_velocity_m_s=st.mean_velocity_m_s,
+                    mean_concentric_velocity_m_s=st.mean_concentric_velocity_m_s,
                     last_alert=st.alert[0] if st.alert else None,
                     last_alert_state=st.alert[1] if st.alert else None,  # type: ignore[arg-type]
                     last_alert_age_s=round(max(0.0, now - st.alert[2]), 3) if st.alert else None,

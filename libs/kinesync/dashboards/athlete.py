@@ -131,7 +131,7 @@ def build() -> Dashboard:
         .with_panel(_series("Peak propulsive force", "forceN",
                             _trend("A", "peak_propulsive_force_n", "peak propulsive force")))
         .with_panel(_series("Bar velocity (mean concentric)", "velocityms",
-                            _trend("A", "mean_velocity_m_s", "mean concentric velocity")).min(0))
+                            _trend("A", "mean_concentric_velocity_m_s", "mean concentric velocity")).min(0))
         .with_panel(envelope_panel())
         .with_panel(alerts_panel())
         .with_panel(block_lag_panel())

@@ -5,11 +5,13 @@ Numbers in, numbers out: ``position_m`` is the vertical bar position (m, up posi
 (Savitzky–Golay, 80 ms), which differentiates and low-passes in one step without a phase shift; it runs
 on a finished rep, so a zero-phase filter is harmless here (unlike EMG onsets).
 
-The concentric phase of a rep is the contiguous stretch around its peak upward velocity where the
-velocity exceeds ``min_velocity_m_s`` (0.05 m/s): from the bottom of the rep, as the bar starts to
-rise, to the top, as the velocity returns to about zero. Its ends are refined between samples by
-linear interpolation of the velocity. Mean concentric velocity (MCV) is the rise of the smoothed
-position over the phase divided by its duration (the exact mean of the velocity over the phase);
+The concentric phase of a rep runs from the bottom, where the velocity crosses zero upwards (or the
+bar leaves rest), to the top, where the velocity is back at zero: the definition of load–velocity
+tables. A turn at the bottom is the smoothed velocity's zero crossing, interpolated between
+samples; a stop at the top (and a start from rest) is located by fitting the shape of a bar coming
+to (or leaving) rest to the raw position, which the smoothing filter would round off (to the
+velocity, with an accelerometer). Mean concentric velocity
+(MCV) is the rise over the phase divided by its duration (the exact mean of the velocity over it);
 peak concentric velocity (PCV) is the largest velocity in it. A jump's phase ends at takeoff, where
 the bar starts to fall freely. The propulsive phase runs from the same start to the first instant
 the bar's acceleration falls below −g (Sánchez-Medina et al. 2010); its mean is the mean propulsive
@@ -25,6 +27,7 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 STANDARD_GRAVITY_M_S2 = 9.80665
+_PEAK_SMOOTHING_S = 0.1  # velocity filter for a lift's peak concentric velocity, s
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,8 @@ class ConcentricPhase:
     start_index: float
     end_index: float
     peak_index: int
-    mean_velocity_m_s: float
-    peak_velocity_m_s: float
+    mean_concentric_velocity_m_s: float
+    peak_concentric_velocity_m_s: float
     displacement_m: float
     duration_s: float
     propulsive_end_index: float
@@ -183,19 +186,26 @@ def concentric_phase(
 ) -> ConcentricPhase | None:
     """The concentric phase of a rep in a position record, with its mean, peak and propulsive velocity.
 
+    The phase runs from the bottom, where the velocity crosses zero upwards (or the bar leaves rest),
+    to the top, where it is back at zero (or to a jump's takeoff): the definition of load–velocity
+    tables. A rise is detected where the velocity exceeds ``min_velocity_m_s`` (noise never does)
+    and then extended to the zero crossings on either side, so a sticking region that slows the bar
+    below that level stays inside the phase.
+
     Args:
         position_m: vertical bar position, m (up positive).
         fs_hz: sampling rate, Hz.
         near_index: the rep's reference sample (e.g. its peak drive force); the phase chosen is the
             one containing it, else the nearest within ``search_s``. None: the phase with the
             largest rise.
-        min_velocity_m_s: velocity above which the bar counts as rising, m/s.
+        min_velocity_m_s: velocity the bar must exceed for a rise to count, m/s.
         min_displacement_m: a phase must raise the bar at least this much (noise never does), m.
         search_s: how far from ``near_index`` a phase may lie, s.
         smoothing_s: Savitzky–Golay window for position, velocity and acceleration, s.
         polyorder: Savitzky–Golay polynomial order.
-        velocity_m_s: the velocity, if already known (e.g. integrated from an accelerometer); else
-            derived from ``position_m``.
+        velocity_m_s: the velocity, if already known (e.g. integrated from an accelerometer, at rest
+            at index 0: the level it settles at after the top is taken for drift and removed as a
+            ramp from there); else derived from ``position_m``.
         gravity_m_s2: g, for the propulsive phase and the free fall after a jump's takeoff.
 
     Returns:
@@ -205,7 +215,8 @@ def concentric_phase(
     x = np.asarray(position_m, dtype=np.float64)
     if x.size < 3:
         return None
-    if velocity_m_s is None:
+    from_position = velocity_m_s is None
+    if from_position:
         v = bar_velocity(x, fs_hz, smoothing_s, polyorder)
         y = smooth_position(x, fs_hz, smoothing_s, polyorder)
         acc = bar_acceleration(x, fs_hz, smoothing_s, polyorder)
@@ -220,39 +231,160 @@ def concentric_phase(
 
         def height(index: float) -> float:
             return _integral_to(cumulative, v, index, fs_hz)
-    candidates = []
+    candidates: set[tuple[int, int]] = set()
     for a, b in concentric_runs(v, min_velocity_m_s):
         if a == 0 or b == v.size:
             continue
-        start = _crossing(v, a - 1, a, min_velocity_m_s)
-        end = _crossing(v, b - 1, b, min_velocity_m_s)
+        # Out to the zero crossings: i0 the last sample at or below zero before, i1 the first after.
+        i0 = a - 1
+        while i0 > 0 and v[i0] > 0.0:
+            i0 -= 1
+        # The top, roughly: back below half the detection level (an accelerometer's slowly drifting
+        # velocity may never cross zero at rest); the stop itself is located below.
+        i1 = b
+        while i1 < v.size - 1 and v[i1] > 0.5 * min_velocity_m_s:
+            i1 += 1
+        if v[i0] > 0.0 or v[i1] > 0.5 * min_velocity_m_s:
+            continue
+        candidates.add((i0, i1))  # runs split by a sticking region share their crossings
+    phases = []
+    for i0, i1 in sorted(candidates):
+        start = _crossing(v, i0, i0 + 1, 0.0)
+        end = _crossing(v, i1 - 1, i1, min(0.5 * min_velocity_m_s, float(v[i1 - 1])))
         rise = height(end) - height(start)
         if rise >= min_displacement_m:
-            candidates.append((a, b, start, end, rise))
-    if not candidates:
+            phases.append((i0 + 1, i1, start, end, rise))
+    if not phases:
         return None
     if near_index is None:
-        a, b, start, end, rise = max(candidates, key=lambda c: c[4])
+        a, b, start, end, rise = max(phases, key=lambda c: c[4])
     else:
         def distance(c: tuple) -> float:
             return max(c[2] - near_index, near_index - c[3], 0.0)
 
-        a, b, start, end, rise = min(candidates, key=distance)
+        a, b, start, end, rise = min(phases, key=distance)
         if distance((a, b, start, end, rise)) > search_s * fs_hz:
             return None
     peak = a + int(np.argmax(v[a:b]))
+    rest = round(0.1 * fs_hz)
+    if float(v[max(0, a - rest):a].min(initial=0.0)) > -min_velocity_m_s:
+        # The bar leaves rest (a jump from a pause) rather than turning at the bottom: the velocity
+        # creeps up from zero, so its crossing is where noise ends, not where the movement starts.
+        rise_index = a + int(np.argmax(v[a:peak + 1] > min_velocity_m_s))
+        start = _leave_rest(x, v, rise_index, peak, fs_hz, start, position=from_position)
     takeoff = _takeoff(acc, peak, b, fs_hz, gravity_m_s2)
     if takeoff is not None:
-        end, rise = takeoff, height(takeoff) - height(start)
+        end = takeoff
+    elif from_position:
+        # A lift stops at the top with a finite deceleration and stays there; the smoothing filter
+        # rounds that corner, so the shape of a stop is fitted to the raw position instead, pinned
+        # by the flat rest after it.
+        end = _rest_edge(x, end, fs_hz, (2, 3))
+    else:
+        # An accelerometer's velocity keeps the corner (it is not smoothed) but drifts slowly, so
+        # the same shape, one order down, is fitted to it: the level after the stop is its zero.
+        end, level = _rest_edge(v, end, fs_hz, (1, 2), with_level=True)
+        # The record starts at rest (velocity zero), so the level after the stop is the drift the
+        # integration gathered since: removed as a ramp, as velocity_from_acceleration does.
+        if abs(level) < min_velocity_m_s and end > 0:
+            v = v - level * np.arange(v.size) / end
+            cumulative = np.concatenate(([0.0], np.cumsum((v[1:] + v[:-1]) * (0.5 / fs_hz))))
+            i = math.floor(start)
+            if 0 <= i < v.size - 1 and v[i] <= 0.0 < v[i + 1]:
+                start = _crossing(v, i, i + 1, 0.0)
+    rise = height(end) - height(start)
     prop_end = _propulsive_end(acc, start, end, gravity_m_s2)
+    prop_rise = height(prop_end) - height(start)
     duration = (end - start) / fs_hz
+    peak_velocity = float(v[peak])
+    if from_position:
+        # The largest of noisy samples reads high; a longer window halves that and still follows
+        # the peak of a lift (a jump's peak, at takeoff, is sharper: its window stays as it is).
+        wide = bar_velocity(x, fs_hz, max(smoothing_s, _PEAK_SMOOTHING_S), polyorder) if takeoff is None else v
+        inside = wide[math.ceil(start):math.floor(end) + 1]
+        if inside.size:
+            peak_velocity = float(inside.max())
     return ConcentricPhase(
-        start_index=start, end_index=end, peak_index=peak, mean_velocity_m_s=rise / duration,
-        peak_velocity_m_s=float(v[peak]), displacement_m=rise, duration_s=duration,
+        start_index=start, end_index=end, peak_index=peak, mean_concentric_velocity_m_s=rise / duration,
+        peak_concentric_velocity_m_s=peak_velocity, displacement_m=rise, duration_s=duration,
         propulsive_end_index=prop_end,
-        mean_propulsive_velocity_m_s=(height(prop_end) - height(start)) / ((prop_end - start) / fs_hz),
+        mean_propulsive_velocity_m_s=prop_rise / ((prop_end - start) / fs_hz),
         takeoff=takeoff is not None,
     )
+
+
+def _leave_rest(x: np.ndarray, v: np.ndarray, rise: int, peak: int, fs_hz: float, guess: float, *,
+                position: bool) -> float:
+    """Where the bar leaves rest; ``rise`` is where the velocity ``v`` first exceeds the detection
+    level, ``guess`` the answer if the fit fails.
+
+    The force leaves its resting value at a finite rate, so the velocity grows as d² first for d the
+    time since the start. Fitted by least squares from 120 ms before ``rise`` up to where the velocity
+    reaches 40 % of its peak (at most 0.5 m/s): with ``position``, the raw position ``x`` as
+    c₀ + c₃d³ + c₄d⁴ + c₅d⁵ (the smoothed velocity would smear the start); else the velocity as
+    c₀ + c₁t + c₂d² + c₃d³ + c₄d⁴ (c₀ + c₁t: an integrated accelerometer's slow drift). The start is
+    searched on the sample grid in the 80 ms before ``rise`` and refined by a parabola through the
+    residuals.
+    """
+    top = min(0.5, 0.4 * float(v[peak]))
+    hi = rise + int(np.argmax(v[rise:peak + 1] > top))
+    lo = rise - round(0.12 * fs_hz)
+    if lo < 0 or hi - rise < 5:
+        return guess
+    seg = x[lo:hi] if position else v[lo:hi]
+    t = np.arange(lo, hi, dtype=np.float64)
+    starts = np.arange(rise - round(0.08 * fs_hz), rise + 1, dtype=np.float64)
+    sse = np.empty(starts.size)
+    for k, e in enumerate(starts):
+        d = np.maximum(t - e, 0.0) / fs_hz
+        if position:
+            basis = np.column_stack((np.ones_like(d), d**3, d**4, d**5))
+        else:
+            basis = np.column_stack((np.ones_like(d), t - rise, d * d, d**3, d**4))
+        coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)
+        r = seg - basis @ coef
+        sse[k] = float(r @ r)
+    k = int(np.argmin(sse))
+    if k == 0 or k == starts.size - 1:
+        return guess
+    den = sse[k - 1] - 2.0 * sse[k] + sse[k + 1]
+    return float(starts[k] + (0.5 * (sse[k - 1] - sse[k + 1]) / den if den > 0 else 0.0))
+
+
+def _rest_edge(x: np.ndarray, guess: float, fs_hz: float, powers: tuple[int, ...], *, reach_s: float = 0.04,
+               span_s: float = 0.08, with_level: bool = False):
+    """Where the bar comes to rest at the top, near ``guess`` (fractional index); ``guess`` if not found.
+
+    ``x`` is the position (``powers`` (2, 3)) or the velocity ((1, 2)). Model: flat after the stop,
+    and before it that level plus Σ kₚ·dᵖ for d the time left to the stop (the velocity reaches zero
+    linearly, with any finite deceleration and jerk). The stop is the one of least squared residual over
+    ``span_s`` either side, searched within ``reach_s`` of the estimate, which is re-centred until
+    the best stop lies inside the search, and refined between samples by a parabola through the
+    residuals. With ``with_level``: (stop, the level after it).
+    """
+    reach, span = round(reach_s * fs_hz), round(span_s * fs_hz)
+    centre = round(guess)
+    for _ in range(4):
+        lo, hi = centre - reach - span, centre + reach + span
+        if lo < 0 or hi > x.size:
+            return (guess, 0.0) if with_level else guess
+        seg = x[lo:hi]
+        t = np.arange(lo, hi, dtype=np.float64)
+        stops = np.arange(centre - reach, centre + reach + 1, dtype=np.float64)
+        sse, levels = np.empty(stops.size), np.empty(stops.size)
+        for k, e in enumerate(stops):
+            d = np.maximum(e - t, 0.0) / fs_hz
+            basis = np.column_stack([np.ones_like(d)] + [d**p for p in powers])
+            coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)
+            r = seg - basis @ coef
+            sse[k], levels[k] = float(r @ r), float(coef[0])
+        k = int(np.argmin(sse))
+        if 0 < k < stops.size - 1:
+            den = sse[k - 1] - 2.0 * sse[k] + sse[k + 1]
+            stop = float(stops[k] + (0.5 * (sse[k - 1] - sse[k + 1]) / den if den > 0 else 0.0))
+            return (stop, float(levels[k])) if with_level else stop
+        centre = int(stops[k])
+    return (guess, 0.0) if with_level else guess
 
 
 def _integral_to(cumulative: np.ndarray, v: np.ndarray, index: float, fs_hz: float) -> float:

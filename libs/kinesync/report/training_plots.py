@@ -60,7 +60,7 @@ def trend_panels(t: Trends) -> bytes:
     """Weekly alignment, timing error, RFD 0–100 ms, transfer and bar velocity (where measured)."""
     series = [("alignment", "alignment (share in window)"), ("timing_error_ms", "|lag − centre|, ms"),
               ("rfd_0_100_n_per_s", "RFD 0–100 ms, N/s"), ("transfer_index", "transfer index"),
-              ("mean_velocity_m_s", "mean bar velocity, m/s")]
+              ("mean_concentric_velocity_m_s", "mean bar velocity, m/s")]
     series = [s for s in series if any(getattr(w, s[0]) is not None for w in t.weekly)] or series[:1]
     fig, axes = plt.subplots(len(series), 1, figsize=(9, 2.0 * len(series) + 0.6), sharex=True, squeeze=False)
     xs = _weeks(t)

@@ -61,7 +61,7 @@ def _fmt(v: object) -> str:
 
 def render_trends_html(t: Trends) -> str:
     cols = ("reps", "lag_mean_ms", "lag_sd_ms", "timing_error_ms", "alignment", "rfd_0_100_n_per_s",
-            "transfer_index", "mean_velocity_m_s")
+            "transfer_index", "mean_concentric_velocity_m_s")
     head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)
     week_rows = "".join(
         f'<tr data-week="{w.week}"><th>{w.week}</th><td>{w.sessions}</td>'

@@ -39,6 +39,7 @@ from kinesync.sim.exercise import (
     STANDARD_GRAVITY_M_S2,
     ForceProfile,
     build_profile,
+    descent_s,
     movement_duration_s,
 )
 from kinesync.sim.outcome import UNCOUPLED_EXERCISES, LagOutcome, couple_force, couple_truth
@@ -110,6 +111,8 @@ class AthleteSpec:
         bar_height_m: bar height above the transducer at rest (standing, or lock-out on the bench), m.
         bench_travel_m: bench press: bar travel from lock-out to the chest, m (bar model:
             ``kinesync.sim.bar``).
+        concentric_share: back squat and bench press: share of ``movement_s`` spent rising from the
+            bottom (0.5: as long as the descent; more: a slow ascent, a grind with a sticking region).
         imu_rate_hz, imu_noise_m_s2, imu_bias_m_s2: a bar-mounted accelerometer's rate (Hz), white
             noise SD and constant bias of its vertical axis (m/s²).
         outcome: lag–outcome coupling (``kinesync.sim.outcome``): the drive, and so RFD, peak force
@@ -130,6 +133,7 @@ class AthleteSpec:
     seed: int = 0
     movement_s: float = 1.4
     depth_m: float = 0.4
+    concentric_share: float = 0.5
     rise_s: float = 0.1
     fall_s: float = 0.2
     tonic_share: float = 0.02
@@ -190,6 +194,8 @@ class AthleteSpec:
             name, start_s, duration_s = dropout
             if name not in _ALL_CHANNEL_NAMES or start_s < 0 or duration_s < 0:
                 raise ValueError(f"bad dropout {dropout}: need (channel name, start_s >= 0, duration_s >= 0)")
+        if not 0.3 <= self.concentric_share <= 0.85:
+            raise ValueError(f"concentric_share must lie in [0.3, 0.85], got {self.concentric_share}")
         if not 0.0 <= self.tonic_share < 1.0:
             raise ValueError(f"tonic_share must lie in [0, 1), got {self.tonic_share}")
         if self.quiet_s < MIN_QUIET_S:
@@ -316,7 +322,8 @@ class SimAthlete:
         self.body_weight_n = self.profile.baseline_n
         self.bar_profile: BarProfile = build_bar(s, self.profile)
         self._system_mass_kg = s.body_mass_kg + s.bar_mass_kg
-        self._peak_accel_m_s2 = 4.0 * s.depth_m * (math.pi / s.movement_s) ** 2
+        # The squat's bottom: the descent −D·sin⁴(πu/2) reaches y'' = D·π²/descent² there.
+        self._peak_accel_m_s2 = s.depth_m * (math.pi / descent_s(s)) ** 2
         self._burst_peak_v = s.emg_amplitude_v / self._fwhm_rms_per_peak()
         self.noise_rms_v = s.emg_amplitude_v / 10.0 ** (s.snr_db / 20.0)
         self._emg_cache: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -361,10 +368,8 @@ class SimAthlete:
         leg_onset = leg_peak - s.rise_s
         truth = self.profile.truth
         if s.exercise == "back_squat":
-            m, u_half = self._system_mass_kg, math.pi / s.movement_s
-            # Acceleration is positive while sin²(πu) ≥ 3/4; the velocity gained there is m·Δv.
-            propulsive = m * 1.5 * math.sqrt(3.0) * s.depth_m * u_half
-            peak_force_s, peak_force_n = leg_peak, self.body_weight_n + m * self._peak_accel_m_s2
+            propulsive = truth.propulsive_impulse_n_s
+            peak_force_s, peak_force_n = leg_peak, self.body_weight_n + self._system_mass_kg * self._peak_accel_m_s2
             force_end_s = move_s + s.movement_s
         else:
             propulsive = truth.propulsive_impulse_n_s
@@ -414,8 +419,8 @@ class SimAthlete:
             concentric_start_s=t0 + bar.start_tau_s,
             concentric_end_s=t0 + bar.end_tau_s,
             concentric_displacement_m=bar.displacement_m,
-            mean_concentric_velocity_m_s=bar.mean_velocity_m_s,
-            peak_concentric_velocity_m_s=bar.peak_velocity_m_s,
+            mean_concentric_velocity_m_s=bar.mean_concentric_velocity_m_s,
+            peak_concentric_velocity_m_s=bar.peak_concentric_velocity_m_s,
             mean_propulsive_velocity_m_s=bar.mean_propulsive_velocity_m_s,
             propulsive_end_s=t0 + bar.propulsive_end_tau_s,
         ))
@@ -441,12 +446,7 @@ class SimAthlete:
         """Noise-free total vertical force at times ``t_s`` (s since session start), N."""
         s = self.spec
         tau = np.mod(np.asarray(t_s, dtype=np.float64), s.rep_period_s)
-        if s.exercise != "back_squat":
-            return self.profile.force_n(tau)
-        u = np.clip((tau - s.quiet_s) / s.movement_s, 0.0, 1.0)
-        s2 = np.square(np.sin(np.pi * u))
-        accel = self._peak_accel_m_s2 * (4.0 * s2 * s2 - 3.0 * s2)
-        return self._system_mass_kg * (STANDARD_GRAVITY_M_S2 + accel)
+        return self.profile.force_n(tau)
 
     # ---- period generation ------------------------------------------------------------------
 

@@ -3,30 +3,37 @@
 A linear position transducer (LPT) on the floor reads the bar's height. The bar's vertical
 displacement from rest y(τ) (m, up positive; τ = time since the rep period start, s) per exercise:
 
-- ``back_squat``: the bar sits on the back and moves with the system's centre of mass, y = −D·sin⁴(πu)
-  over ``movement_s`` (D = ``depth_m``): exactly the motion whose F = m·(g + y'') the plates read.
+- ``back_squat``: the bar sits on the back and moves with the system's centre of mass,
+  ``kinesync.sim.exercise.lift_kinematics`` over ``movement_s`` (depth ``depth_m``): exactly the
+  motion whose F = m·(g + y'') the plates read. Like a real lift it turns at the bottom with the
+  velocity crossing zero linearly and stops at the top with a finite deceleration.
 - ``squat_jump``: the bar (or a dowel) moves with the centre of mass too: the minimum-jerk descent,
   the hold, the propulsion polynomial (rest to v0 at takeoff, back at standing height), the ballistic
   flight y = v0·t − g·t²/2 and the landing polynomial of ``kinesync.sim.exercise``.
 - ``push_press``: the body dips and drives (−``dip_m``·sin⁴ over 45 % of ``movement_s``) and the bar
-  rides on the shoulders, then the press raises the bar 0.45 m above them (minimum-jerk step from 30 % to
-  60 % of the movement) and lowers it from 70 %. The system's centre of mass is the dip plus
-  bar_mass/system_mass of the press: the rise the force curve carries.
+  rides on the shoulders, then the press raises the bar 0.45 m above them
+  (``kinesync.sim.exercise.press_kinematics`` from 30 % to 60 % of the movement, stopping at
+  lock-out with a finite deceleration) and a minimum-jerk step lowers it from 70 %. The system's
+  centre of mass is the dip plus bar_mass/system_mass of the press: the rise the force curve carries.
 - ``bench_press``: the plates are under the feet and do not see the bar; the bar is lowered from
-  lock-out to the chest and pressed back, y = −``bench_travel_m``·sin⁴(πu) over ``movement_s``, so it
-  turns at the chest exactly when the leg drive peaks (the middle of the movement).
+  lock-out to the chest and pressed back with the squat's lift shape over ``movement_s``
+  (travel ``bench_travel_m``), so by default it turns at the chest exactly when the leg drive
+  peaks (the middle of the movement).
 
-A rep's drive gain (1 unless the athlete's timing is coupled to the outcome) scales the
-excursion: for the standing exercises that is what scaling the centre-of-mass acceleration does,
-and on the bench the leg drive scales the press the same way.
+``concentric_share`` above 0.5 (back squat, bench press) makes a slow ascent with a sticking
+region: a grind. A rep's drive gain (1 unless the athlete's timing is coupled to the outcome)
+scales the excursion: for the standing exercises that is what scaling the centre-of-mass
+acceleration does, and on the bench the leg drive scales the press the same way.
 
-Concentric truth (the definition ``kinesync.dsp.velocity`` measures), from the exact curve on a
-10 µs grid with the ends interpolated: the contiguous stretch around the peak upward velocity where
-the velocity exceeds ``CONCENTRIC_MIN_VELOCITY_M_S``, cut at takeoff for a jump (the athlete leaves
-the plates and the bar flies: the drive is over); its mean velocity is its rise over its duration,
-its peak the largest velocity in it. The propulsive phase (Sánchez-Medina et al. 2010) runs from the
-same start to the first instant the bar's acceleration falls below −g, or to the phase's end when it
-never does; its mean velocity is its rise over its duration.
+Concentric truth (the definition ``kinesync.dsp.velocity`` measures, and that of load–velocity
+tables), from the exact curve on a 10 µs grid: the stretch of positive velocity around the peak
+upward velocity, from the velocity's zero crossing at the bottom (or the bar leaving rest) to its
+return to zero at the top, the crossings interpolated between grid points; a jump's phase is cut
+at takeoff (the athlete leaves the plates and the bar flies: the drive is over). Its mean velocity
+is its rise over its duration, its peak the largest velocity in it. The propulsive phase
+(Sánchez-Medina et al. 2010) runs from the same start to the first instant the bar's acceleration
+falls below −g, or to the phase's end when it never does; its mean velocity is its rise over its
+duration.
 """
 
 from __future__ import annotations
@@ -38,12 +45,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinesync.sim.exercise import JUMP_DESCENT_S, JUMP_LANDING_S, JUMP_PUSH_S, STANDARD_GRAVITY_M_S2, ForceProfile
+from kinesync.sim.exercise import (
+    JUMP_DESCENT_S,
+    JUMP_LANDING_S,
+    JUMP_PUSH_S,
+    STANDARD_GRAVITY_M_S2,
+    ForceProfile,
+    descent_s,
+    lift_kinematics,
+    press_kinematics,
+)
 
 if TYPE_CHECKING:
     from kinesync.sim.athlete import AthleteSpec
 
-CONCENTRIC_MIN_VELOCITY_M_S = 0.05
 PRESS_TRAVEL_M = 0.45  # push press: bar from the shoulders to lock-out (as in kinesync.sim.exercise)
 _TRUTH_STEP_S = 1e-5
 
@@ -55,8 +70,8 @@ class BarTruth:
     start_tau_s: float
     end_tau_s: float
     displacement_m: float
-    mean_velocity_m_s: float
-    peak_velocity_m_s: float
+    mean_concentric_velocity_m_s: float
+    peak_concentric_velocity_m_s: float
     peak_velocity_tau_s: float
     propulsive_end_tau_s: float
     mean_propulsive_velocity_m_s: float
@@ -71,14 +86,16 @@ class BarProfile:
         self._profile = profile
         t0 = profile.quiet_s
         self._pieces: list = []  # callables τ -> (y, v, a), each at rest outside its support
-        if s.exercise == "back_squat":
-            self._pieces.append(functools.partial(_sin4, t0=t0, dur=s.movement_s, depth=s.depth_m))
-        elif s.exercise == "bench_press":
-            self._pieces.append(functools.partial(_sin4, t0=t0, dur=s.movement_s, depth=s.bench_travel_m))
+        if s.exercise in ("back_squat", "bench_press"):
+            depth = s.depth_m if s.exercise == "back_squat" else s.bench_travel_m
+            down = descent_s(s)
+            self._pieces.append(functools.partial(
+                lift_kinematics, t0=t0, descent_s=down, ascent_s=s.movement_s - down, depth=depth))
         elif s.exercise == "push_press":
             big_m = s.movement_s
             self._pieces.append(functools.partial(_sin4, t0=t0, dur=0.45 * big_m, depth=s.dip_m))
-            self._pieces.append(functools.partial(_minjerk, t0=t0 + 0.3 * big_m, dur=0.3 * big_m, dy=PRESS_TRAVEL_M))
+            self._pieces.append(functools.partial(press_kinematics, t0=t0 + 0.3 * big_m, dur=0.3 * big_m,
+                                                  dy=PRESS_TRAVEL_M))
             self._pieces.append(functools.partial(_minjerk, t0=t0 + 0.7 * big_m, dur=0.3 * big_m, dy=-PRESS_TRAVEL_M))
         elif s.exercise == "squat_jump":
             self._pieces.append(functools.partial(_jump, spec=s, profile=profile))
@@ -114,18 +131,18 @@ def _truth(bar: BarProfile, gain: float) -> BarTruth:
     # The whole movement (on the bench the force onset is the leg drive's, mid-movement).
     tau = np.arange(p.quiet_s, p.quiet_s + p.duration_s + _TRUTH_STEP_S / 2, _TRUTH_STEP_S)
     _, v = bar.kinematics(tau, gain)
-    level = CONCENTRIC_MIN_VELOCITY_M_S
     peak = int(np.argmax(v))
-    above = v > level
+    up = v > 1e-9  # exactly at rest, up to the rounding of the shapes that have ended
     a = peak
-    while a > 0 and above[a - 1]:
+    while a > 0 and up[a - 1]:
         a -= 1
     b = peak
-    while b < v.size - 1 and above[b + 1]:
+    while b < v.size - 1 and up[b + 1]:
         b += 1
-    # The exact crossings: linear between grid points 10 µs apart, then the exact curve there.
-    start = tau[a - 1] + (level - v[a - 1]) / (v[a] - v[a - 1]) * _TRUTH_STEP_S
-    end = tau[b] + (v[b] - level) / (v[b] - v[b + 1]) * _TRUTH_STEP_S
+    # The zero crossings: linear between grid points 10 µs apart (a start from rest: the last grid
+    # point at rest; a stop at the top: the first grid point back at rest).
+    start = tau[a - 1] + (0.0 - v[a - 1]) / (v[a] - v[a - 1]) * _TRUTH_STEP_S if a > 0 else tau[0]
+    end = tau[b] + v[b] / (v[b] - v[b + 1]) * _TRUTH_STEP_S if b < v.size - 1 else tau[-1]
     if p.takeoff_tau_s is not None and start < p.takeoff_tau_s < end:
         end = p.takeoff_tau_s
         b = int(np.searchsorted(tau, end)) - 1
@@ -141,7 +158,7 @@ def _truth(bar: BarProfile, gain: float) -> BarTruth:
     rise = float(ys[1] - ys[0])
     return BarTruth(
         start_tau_s=float(start), end_tau_s=float(end), displacement_m=rise,
-        mean_velocity_m_s=rise / float(end - start), peak_velocity_m_s=float(v[peak]),
+        mean_concentric_velocity_m_s=rise / float(end - start), peak_concentric_velocity_m_s=float(v[peak]),
         peak_velocity_tau_s=float(tau[peak]), propulsive_end_tau_s=float(prop_end),
         mean_propulsive_velocity_m_s=float(ys[2] - ys[0]) / float(prop_end - start),
     )

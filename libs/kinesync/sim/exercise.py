@@ -9,10 +9,15 @@ athlete lies on a bench and the plates under the feet read a foot preload plus t
 every rep) and knows its truth: force onset, peak force, RFD, impulses and, for jumps, takeoff,
 landing, takeoff velocity and jump height.
 
-- ``back_squat``: y = −D·sin⁴(π·u) over ``movement_s`` (the original simulator; unchanged).
-- ``push_press``: the same dip-and-drive shape with dip depth ``dip_m`` over 45 % of ``movement_s``,
-  then the bar pressed to lock-out raises the system's centre of mass by
-  ``bar_mass / system_mass · 0.45 m`` (a minimum-jerk step) and lowers it again at the end.
+- ``back_squat``: a lift (``lift_kinematics``): the descent of −D·sin⁴ from rest to the bottom,
+  whose velocity crosses zero linearly there, and an ascent of ``concentric_share`` of
+  ``movement_s`` that leaves the bottom with the descent's acceleration and comes to a stop at
+  the top with a finite deceleration (the lifter stops at lock-out; the force steps back to body
+  weight). A long ascent (a grind) slows down in the middle, a sticking region, and pushes through.
+- ``push_press``: the dip-and-drive shape −``dip_m``·sin⁴ over 45 % of ``movement_s``, then the bar
+  pressed to lock-out raises the system's centre of mass by ``bar_mass / system_mass · 0.45 m``
+  (``press_kinematics``: from rest with no jolt, stopping with a finite deceleration) and a
+  minimum-jerk step lowers it again at the end.
 - ``squat_jump``: a minimum-jerk descent by ``depth_m`` (0.8 s), a hold of ``squat_hold_s``, a
   propulsion of 0.3 s whose acceleration is a polynomial solved so that the velocity at takeoff is
   exactly v0 = √(2·g·h) for h = ``jump_height_m``, the body is back at standing height, the force
@@ -42,6 +47,7 @@ JUMP_DESCENT_S = 0.8
 JUMP_PUSH_S = 0.3
 JUMP_LANDING_S = 0.5
 _TAKEOFF_SLOPE_N_S = 60_000.0
+_PUSH_START_SLOPE_N_S = 8_000.0  # the force leaves the hold rising at a finite rate, as on real plates
 _LANDING_SLOPE_N_S = 100_000.0
 _PRESS_TRAVEL_M = 0.45  # bar travel from the shoulders to lock-out
 _BENCH_DRIVE_SHARE = 0.4
@@ -80,6 +86,7 @@ class ForceProfile:
         s = spec
         self.exercise = s.exercise
         self._depth_m = s.depth_m
+        self._descent_s = descent_s(s)
         self.quiet_s = quiet_s
         g = STANDARD_GRAVITY_M_S2
         self._accel: list = []  # callables τ -> m/s², each zero outside its support
@@ -105,14 +112,15 @@ class ForceProfile:
             self.mass_kg = s.body_mass_kg + s.bar_mass_kg
             self.baseline_n = self.mass_kg * g
             if s.exercise == "back_squat":
-                self._accel.append(functools.partial(_sin4_accel, t0=t0, dur=s.movement_s, depth=s.depth_m))
+                self._accel.append(functools.partial(
+                    _lift_accel, t0=t0, descent_s=descent_s(s), ascent_s=s.movement_s - descent_s(s), depth=s.depth_m))
                 self.duration_s = s.movement_s
             elif s.exercise == "push_press":
                 m_total = self.mass_kg
                 rise = (s.bar_mass_kg / m_total) * _PRESS_TRAVEL_M if m_total > 0 else 0.0
                 big_m = s.movement_s
                 self._accel.append(functools.partial(_sin4_accel, t0=t0, dur=0.45 * big_m, depth=s.dip_m))
-                self._accel.append(functools.partial(_minjerk_accel, t0=t0 + 0.3 * big_m, dur=0.3 * big_m, dy=rise))
+                self._accel.append(functools.partial(_press_accel, t0=t0 + 0.3 * big_m, dur=0.3 * big_m, dy=rise))
                 self._accel.append(functools.partial(_minjerk_accel, t0=t0 + 0.7 * big_m, dur=0.3 * big_m, dy=-rise))
                 self.duration_s = big_m
             elif s.exercise == "squat_jump":
@@ -125,7 +133,7 @@ class ForceProfile:
                 push = _solve_poly(
                     JUMP_PUSH_S,
                     values=((0.0, 0.0), (1.0, -g)),
-                    slopes=((0.0, 0.0), (1.0, -_TAKEOFF_SLOPE_N_S / m)),
+                    slopes=((0.0, _PUSH_START_SLOPE_N_S / m), (1.0, -_TAKEOFF_SLOPE_N_S / m)),
                     dv=v0,
                     dy=s.depth_m,
                     v_start=0.0,
@@ -181,8 +189,6 @@ class ForceProfile:
         if self._bench is not None:
             _, width, amp = self._bench
             net = propulsive = amp * width / 2.0  # ∫ A·sin²(πu) dτ over the drive, exact
-        elif self.exercise == "back_squat":
-            propulsive = self.mass_kg * 1.5 * math.sqrt(3.0) * self._depth_m * math.pi / self.duration_s
         onset = self.onset
         f_on = float(self.force_n(np.array([onset]))[0])
         rfds = tuple(float((self.force_n(np.array([onset + span]))[0] - f_on) / span) for span in RFD_SPANS_S)
@@ -220,8 +226,10 @@ class ForceProfile:
     def leg_peak_offset_s(self) -> float:
         """When the leg-drive EMG peaks, s after the end of quiet standing: at the drive's peak force
         (the squat's bottom, the dip's turn, the jump's propulsion peak, the bench's leg-drive peak)."""
-        if self.exercise in ("back_squat", "bench_press"):
+        if self.exercise == "bench_press":
             return self.duration_s / 2.0
+        if self.exercise == "back_squat":
+            return self._descent_s
         lo = self.propulsion_onset if self.propulsion_onset is not None else self.onset
         hi = self._flight[0] if self._flight is not None else self.end
         tau = np.arange(lo, hi, 1e-4)
@@ -254,7 +262,94 @@ def movement_duration_s(spec: AthleteSpec) -> float:
     return spec.movement_s
 
 
+def descent_s(spec: AthleteSpec) -> float:
+    """Duration of a squat's or bench press's descent to the bottom, s (the rest of ``movement_s`` is the ascent)."""
+    return spec.movement_s * (1.0 - spec.concentric_share)
+
+
+Kinematics = tuple[np.ndarray, np.ndarray, np.ndarray]  # displacement m, velocity m/s, acceleration m/s²
+
+
+def _ascent_poly(descent_s: float, ascent_s: float) -> np.ndarray:
+    """Ascent velocity shape w(s) = s(1 − s)·(p0·(1 − s)ⁿ + c·sᵐ) (ascending coefficients in s = time/ascent).
+
+    w'(0) = p0 = π²(ascent/descent)² continues the descent's acceleration at the bottom (no force
+    step there); ∫w = 1 brings the bar back to its start; w'(1) = −c < 0 is the finite deceleration
+    of a lift stopping at lock-out. n is the smallest power that keeps c clearly positive; a slow
+    ascent (m = 2) sags in the middle before pushing through: the sticking region of a grind.
+    """
+    p0 = (math.pi * ascent_s / descent_s) ** 2
+    m = 1 if ascent_s <= 1.2 * descent_s else 2
+    n = 2
+    while (n + 2) * (n + 3) < 1.25 * p0:
+        n += 1
+    c = (m + 2) * (m + 3) * (1.0 - p0 / ((n + 2) * (n + 3)))
+    P = np.polynomial.polynomial
+    one_minus = P.polypow([1.0, -1.0], n)
+    q = P.polyadd(p0 * one_minus, c * np.eye(m + 1)[m])
+    return P.polymul([0.0, 1.0, -1.0], q)
+
+
+@functools.lru_cache(maxsize=64)
+def _ascent_cached(descent_s: float, ascent_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    P = np.polynomial.polynomial
+    w = _ascent_poly(descent_s, ascent_s)
+    return P.polyint(w), w, P.polyder(w)
+
+
+def lift_kinematics(tau: np.ndarray, *, t0: float, descent_s: float, ascent_s: float, depth: float) -> Kinematics:
+    """A lift from rest to rest: displacement (m), velocity (m/s), acceleration (m/s²) at τ (s).
+
+    Descent: y = −D·sin⁴(πu/2) for u = (τ − t0)/descent in [0, 1] (from rest with no jolt; the
+    velocity crosses zero linearly at the bottom). Ascent: y = −D + D·W(s), v = D/T·w(s) with the
+    shape of ``_ascent_poly``, ending at rest with a finite deceleration.
+    """
+    tau = np.asarray(tau, dtype=np.float64)
+    u = np.clip((tau - t0) / (2.0 * descent_s), 0.0, 0.5)
+    sn, cs = np.sin(np.pi * u), np.cos(np.pi * u)
+    s2 = sn * sn
+    k = math.pi / (2.0 * descent_s)
+    y = -depth * s2 * s2
+    v = -4.0 * depth * k * s2 * sn * cs
+    a = 4.0 * depth * k * k * (4.0 * s2 * s2 - 3.0 * s2)
+    ws = _ascent_cached(descent_s, ascent_s)
+    s = (tau - t0 - descent_s) / ascent_s
+    up = (s >= 0.0) & (s < 1.0)
+    if up.any():
+        P = np.polynomial.polynomial
+        su = s[up]
+        y[up] = -depth + depth * P.polyval(su, ws[0])
+        v[up] = depth / ascent_s * P.polyval(su, ws[1])
+        a[up] = depth / ascent_s**2 * P.polyval(su, ws[2])
+    done = s >= 1.0
+    y[done], v[done], a[done] = 0.0, 0.0, 0.0
+    return y, v, a
+
+
+def press_kinematics(tau: np.ndarray, *, t0: float, dur: float, dy: float) -> Kinematics:
+    """A press by ``dy`` (m) over ``dur`` (s) from τ = t0: v = Δy/T·s²(1 − s)(24 − 20s).
+
+    It leaves rest with no jolt (a(0) = 0) and stops at lock-out with the finite deceleration
+    4·Δy/T² (∫ of the shape = 1).
+    """
+    s = np.clip((np.asarray(tau, dtype=np.float64) - t0) / dur, 0.0, 1.0)
+    inside = (s > 0.0) & (s < 1.0)
+    y = dy * (8.0 * s**3 - 11.0 * s**4 + 4.0 * s**5)
+    v = dy / dur * (24.0 * s**2 - 44.0 * s**3 + 20.0 * s**4)
+    a = np.where(inside, dy / dur**2 * (48.0 * s - 132.0 * s**2 + 80.0 * s**3), 0.0)
+    return y, np.where(inside, v, 0.0), a
+
+
 # ---- acceleration components (each zero outside its support) ----------------------------------
+
+
+def _lift_accel(tau: np.ndarray, *, t0: float, descent_s: float, ascent_s: float, depth: float) -> np.ndarray:
+    return lift_kinematics(tau, t0=t0, descent_s=descent_s, ascent_s=ascent_s, depth=depth)[2]
+
+
+def _press_accel(tau: np.ndarray, *, t0: float, dur: float, dy: float) -> np.ndarray:
+    return press_kinematics(tau, t0=t0, dur=dur, dy=dy)[2]
+
 
 
 def _sin4_accel(tau: np.ndarray, *, t0: float, dur: float, depth: float) -> np.ndarray:

@@ -541,7 +541,8 @@ class _Planner:
             i = int(np.argmin(np.where(sel, y, np.inf)))
             rep.bottom = rep.ascent_start = float(grid[i])
         hi = rep.ascent_end if drive_end is None else drive_end
-        rep.drive_peaks = self._force_peaks(rep, rep.bottom - 0.3, hi, 2 if rep.double else 1)
+        # The drive gets out of the hole: after a pause the descent's braking peak is no drive peak.
+        rep.drive_peaks = self._force_peaks(rep, rep.ascent_start - 0.3, hi, 2 if rep.double else 1)
 
     def _displacement(self, t: np.ndarray, rep: _Rep) -> np.ndarray:
         y = np.zeros_like(t)

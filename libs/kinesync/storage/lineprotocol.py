@@ -28,7 +28,7 @@ FLOAT_FIELDS: tuple[str, ...] = (
     "target_low_ms",
     "target_high_ms",
     "transfer_index",
-    "mean_velocity_m_s",
+    "mean_concentric_velocity_m_s",
 )
 BOOL_FIELDS: tuple[str, ...] = ("in_window", "partial")
 INT_FIELDS: tuple[str, ...] = ("window_end_ns", "force_onset_ns", "rep_peak_ns", "emitted_at_ns")

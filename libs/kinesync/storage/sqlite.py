@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TABLE = "window_metrics"
-SCHEMA_VERSION = 5  # 3: target_source; 4: mean_velocity_m_s; 5: peak_propulsive_force_n replaces peak_force_n
+SCHEMA_VERSION = 6  # 3: target_source; 4: mean_velocity_m_s; 5: peak_propulsive_force_n replaces peak_force_n;
+# 6: mean_concentric_velocity_m_s (zero crossing to zero crossing) replaces mean_velocity_m_s (0.05 m/s thresholds)
 
 # (column, SQL type) for every WindowMetric field; tests check that nothing is missing.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -50,10 +51,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("flags", "TEXT"),  # comma-joined quality flags
     ("emitted_at_ns", "INTEGER NOT NULL"),
     ("target_source", "TEXT"),  # fixed, personal or locked; NULL in rows written before it existed
-    ("mean_velocity_m_s", "REAL"),  # mean concentric bar velocity; NULL without a bar sensor
     # Schema 5. The old peak_force_n column (the peak over the whole rep, a jump's landing included)
     # stays in older files unread: its values mean something else.
     ("peak_propulsive_force_n", "REAL"),
+    # Schema 6: the concentric phase runs between the velocity's zero crossings. The old
+    # mean_velocity_m_s column (between 0.05 m/s thresholds, a few % higher) stays in older files
+    # unread and is not copied: its values mean something else. NULL without a bar sensor.
+    ("mean_concentric_velocity_m_s", "REAL"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
 _BOOL_COLUMNS = frozenset({"partial", "in_window"})

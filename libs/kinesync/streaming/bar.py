@@ -23,7 +23,7 @@ _TO_M_S2 = {"m/s^2": 1.0, "m/s2": 1.0, "m/s²": 1.0, "g": STANDARD_GRAVITY_M_S2}
 @dataclass(frozen=True)
 class BarConfig:
     history_s: float = 4.0  # bar position kept before a window's end, s
-    min_velocity_m_s: float = 0.05  # the bar counts as rising above this, m/s
+    min_velocity_m_s: float = 0.05  # a rise is detected above this, then extended to the zero crossings, m/s
     min_displacement_m: float = 0.05  # a concentric phase raises the bar at least this much, m
     search_s: float = 0.5  # the phase lies at most this far from the rep's peak, s
     smoothing_s: float = 0.08  # Savitzky–Golay window of position and velocity, s
@@ -96,8 +96,8 @@ def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict
     if phase is None:
         flags.append("no_concentric_phase")
         return
-    fields["mean_velocity_m_s"] = phase.mean_velocity_m_s
-    fields["peak_velocity_m_s"] = phase.peak_velocity_m_s
+    fields["mean_concentric_velocity_m_s"] = phase.mean_concentric_velocity_m_s
+    fields["peak_concentric_velocity_m_s"] = phase.peak_concentric_velocity_m_s
     fields["concentric_displacement_m"] = phase.displacement_m
     fields["mean_propulsive_velocity_m_s"] = phase.mean_propulsive_velocity_m_s
     if load_kg is not None and load_kg > 0.0:
@@ -106,14 +106,15 @@ def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict
 
 
 def _end_velocities(phase, velocity: np.ndarray | None, view: BarView, cfg: BarConfig) -> tuple[float, float]:
-    """Velocity at the phase's start and end: the threshold, except at a jump's takeoff, m/s."""
+    """Velocity at the phase's start and end, m/s: zero (the bottom's turn, the stop at the top or
+    leaving rest), except at a jump's takeoff."""
     if not phase.takeoff:
-        return cfg.min_velocity_m_s, cfg.min_velocity_m_s
+        return 0.0, 0.0
     if velocity is None:
         velocity = bar_velocity(view.samples, view.rate_hz, cfg.smoothing_s)
     i = min(max(int(phase.end_index), 0), velocity.size - 2)
     f = phase.end_index - i
-    return cfg.min_velocity_m_s, float(velocity[i] + f * (velocity[i + 1] - velocity[i]))
+    return 0.0, float(velocity[i] + f * (velocity[i + 1] - velocity[i]))
 
 
 def mean_concentric_power_w(load_kg: float, rise_m: float, duration_s: float, v_start_m_s: float,

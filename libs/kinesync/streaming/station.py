@@ -6,9 +6,12 @@ have been processed past its end (the watermark), or after a bounded wall-clock 
 case it is flagged partial.
 
 Each rep is owned by exactly one window: the one whose ownership slot, the hop-long interval
-just before the window centre, holds the peak of the leg-drive envelope. Slots of successive
-windows tile the time axis, so a rep straddling several windows is counted once, and the owning
-window always has at least (window − hop)/2 of signal on either side of the peak.
+just before the window centre, holds the rep's time. Reps come from the movement on the plates
+(``kinesync.streaming.segment``: one descent and one ascent, a jump, a bench press's leg drive);
+the peak of the leg-drive envelope stands in only where the plates cannot tell (no plates, nobody
+weighed on them). Slots of successive windows tile the time axis, so a rep straddling several
+windows is counted once, and the owning window always has at least (window − hop)/2 of signal on
+either side of the rep's time.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import numpy as np
 
 from kinesync.analysis.personal_window import PersonalWindowConfig
 from kinesync.codec.frame import Frame, SensorKind
-from kinesync.dsp.force import body_weight
 from kinesync.dsp.quantile import percentile_linear
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
 from kinesync.streaming.bar import BarConfig, BarTransform, BarView, VelocityLoss, bar_metrics
 from kinesync.streaming.rep import EmgView, ForceView, RepConfig, StationWeighing, analyze_rep, drop_non_finite
+from kinesync.streaming.segment import SegmentConfig, ascents, bar_ascents, drive_rises
 from kinesync.streaming.stream import SensorStream
 from kinesync.streaming.targets import StationTargets
 from kinesync.streaming.transforms import EmgTransform, ForceTransform
@@ -46,11 +49,11 @@ class AnalysisConfig:
     settle_s: float = 1.0  # EMG replayed before a window after a restart, so the filters settle, s
     activity_ratio: float = 2.5  # burst peak / quiet envelope level that counts as a rep
     peak_guard_s: float = 0.5  # the rep peak must dominate ±this much signal, s
-    force_peak_k_sd: float = 10.0  # a force-only rep peaks at least this far from body weight, SD
     # Sensor kinds a station is expected to have; a missing expected kind makes windows wait (then
     # partial), an unexpected one is not waited for (e.g. a force-only recording).
     expected: frozenset[SensorKind] = frozenset({SensorKind.EMG, SensorKind.FORCE})
     rep: RepConfig = field(default_factory=RepConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)  # reps from the movement
     bar: BarConfig = field(default_factory=BarConfig)  # the optional bar sensor (kind VELOCITY)
     personal: PersonalWindowConfig = field(default_factory=PersonalWindowConfig)
     # Fault-isolation drill: these stations' window analysis raises on purpose (never set in production).
@@ -297,23 +300,26 @@ class StationAnalyzer:
         slot_end = start + c.window_ns // 2
         emg = self._emg_view(start, end)
         force = self._force_view(end)
-        peak_ns = self._emg_peak(emg, slot_start, slot_end) if emg is not None else None
-        if peak_ns is None and emg is None and force is not None:
-            peak_ns = self._force_peak(force, slot_start, slot_end)
+        # Under a bench press the plates carry only the feet: no centre-of-mass velocity.
+        bench = a is not None and a.exercise is not None and a.exercise.startswith("bench")
+        # The movement says where a rep is; leg EMG bursts (eccentric work, a double drive) do not.
+        # On the bench a bar position sensor sees it best; EMG decides only where neither bar nor
+        # plates can: none, or nobody weighed on them.
+        moves = self._bar_reps(end) if bench else None
+        if moves is None and force is not None:
+            moves = self._movement_reps(force, com_on_plate=not bench)
+        if moves is not None:
+            peak_ns = next((t for t in moves if slot_start <= t < slot_end), None)
+        else:
+            peak_ns = self._emg_peak(emg, slot_start, slot_end) if emg is not None else None
         fields: dict[str, object] = {}
         flags: list[str] = []
         if peak_ns is not None:
             athlete = a.athlete if a else None
             carried = self._weighing[1] if self._weighing and self._weighing[0] == athlete else None
-            # Under a bench press the plates carry only the feet: no centre-of-mass velocity.
-            bench = a is not None and a.exercise is not None and a.exercise.startswith("bench")
             result = analyze_rep(peak_ns, emg, force, c.rep, low, high, carried=carried, com_on_plate=not bench)
             if result.weighing is not None:
                 self._weighing = (athlete, result.weighing)
-            if emg is None and "no_propulsion" in result.flags:
-                # Force alone, a movement that never rises (the descent into a squat jump's hold) is
-                # part of the rep that follows, not a rep of its own.
-                peak_ns = None
         if peak_ns is not None:
             self._bar_fields(end, peak_ns, result.fields, result.flags)
             drop_non_finite(result.fields, result.flags)
@@ -335,7 +341,7 @@ class StationAnalyzer:
             envelope = _envelopes_uv(emg, ENVELOPE_STEP_NS) if emg is not None else None
             position = self._plan.attribute(a, peak_ns)
             loss = self._velocity_loss.observe(
-                peak_ns, fields.get("mean_velocity_m_s"), a.athlete if a else None, position)
+                peak_ns, fields.get("mean_concentric_velocity_m_s"), a.athlete if a else None, position)
             if loss is not None:
                 fields["velocity_loss_pct"] = loss
             self.reps.append(RepMetric(
@@ -458,25 +464,28 @@ class StationAnalyzer:
             keep[max(a - first, 0) : max(b - first, 0)] = False
         return np.flatnonzero(keep)
 
-    def _force_peak(self, force: ForceView, slot_start: int, slot_end: int) -> int | None:
-        """On a station without EMG: the rise of vertical force above body weight owned by this window.
+    def _bar_reps(self, end: int) -> list[int] | None:
+        """Rep times (ns) from a bar position sensor, None without one (an IMU's velocity needs a rest
+        to integrate from, which the force gives more surely)."""
+        view = self._bar_view(end) if self.bar is not None else None
+        if view is None or view.acceleration or view.has_gap:
+            return None
+        found = bar_ascents(view.samples, view.rate_hz, self.config.segment)
+        if found is None:
+            return None
+        return [_rep_time(view.t0_ns + i * NS / view.rate_hz) for i in found]
 
-        Only rises count: an unweighting dip belongs to the drive that follows it. A jump is one rep,
-        owned by its landing peak: a rise followed by a flight within 1 s is the jump's propulsion.
+    def _movement_reps(self, force: ForceView, *, com_on_plate: bool) -> list[int] | None:
+        """Rep times (ns) in the force history, None when the plates weigh nobody.
+
+        The centre of mass turning from a descent to an ascent where the plates carry it; the leg
+        drive's rise above the foot load where they carry only the feet (bench press).
         """
-        rep = self.config.rep
-        bw = body_weight(force.total, force.rate_hz, min_load_n=rep.min_load_n, max_load_n=rep.max_load_n,
-                         flight_threshold_n=rep.flight_threshold_n)
-        if bw is None:
+        find = ascents if com_on_plate else drive_rises
+        found = find(force.total, force.rate_hz, self.config.segment)
+        if found is None:
             return None
-        rise = force.total - bw[0]
-        p = self._owned_peak(rise, force.rate_hz, force.index_of(slot_start), force.index_of(slot_end))
-        if p is None or rise[p] < self.config.force_peak_k_sd * bw[1]:
-            return None
-        after = force.total[p : p + round(force.rate_hz)] < rep.flight_threshold_n
-        if np.count_nonzero(after) >= max(1, round(rep.min_flight_s * force.rate_hz)):
-            return None
-        return _rep_time(force.t0_ns + p * NS / force.rate_hz)
+        return [_rep_time(force.t0_ns + i * NS / force.rate_hz) for i in found]
 
 
 _KINDS = (SensorKind.EMG, SensorKind.FORCE, SensorKind.VELOCITY)
@@ -509,5 +518,5 @@ def _envelopes_uv(emg: EmgView, step_ns: int) -> tuple[int, dict[str, list[float
 # The per-rep fields a window record repeats for the wall and the dashboards.
 _WINDOW_FIELDS = (
     "lag_ms", "coupling", "in_window", "body_weight_n", "force_onset_ns", "rfd_0_100_n_per_s",
-    "peak_propulsive_force_n", "transfer_index", "mean_velocity_m_s",
+    "peak_propulsive_force_n", "transfer_index", "mean_concentric_velocity_m_s",
 )

@@ -65,8 +65,10 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("jump_height_flight_m", "m", _field("jump_height_flight_m"), "higher", "jump height (flight time)"),
     MetricDef("rsi_modified", "m/s", _field("rsi_modified"), "higher", "RSI modified"),
     MetricDef("transfer_index", "share", _field("transfer_index"), "higher", "force transfer index"),
-    MetricDef("mean_velocity_m_s", "m/s", _field("mean_velocity_m_s"), "higher", "mean concentric bar velocity"),
-    MetricDef("peak_velocity_m_s", "m/s", _field("peak_velocity_m_s"), "higher", "peak concentric bar velocity"),
+    MetricDef("mean_concentric_velocity_m_s", "m/s", _field("mean_concentric_velocity_m_s"), "higher",
+              "mean concentric bar velocity"),
+    MetricDef("peak_concentric_velocity_m_s", "m/s", _field("peak_concentric_velocity_m_s"), "higher",
+              "peak concentric bar velocity"),
 )
 
 

@@ -35,8 +35,8 @@ class Summary(BaseModel):
     peak_propulsive_force_n: float | None = None
     jump_height_flight_m: float | None = None
     rsi_modified: float | None = None
-    mean_velocity_m_s: float | None = None
-    peak_velocity_m_s: float | None = None
+    mean_concentric_velocity_m_s: float | None = None
+    peak_concentric_velocity_m_s: float | None = None
 
 
 class WeekTrend(Summary):
@@ -82,8 +82,8 @@ def summarize(reps: Sequence[RepMetric]) -> dict[str, object]:
         "jump_height_flight_m": _mean(r.jump_height_flight_m for r in reps),
         "rsi_modified": _mean(r.rsi_modified for r in reps),
         # getattr: bar velocity is a newer RepMetric field
-        "mean_velocity_m_s": _mean(getattr(r, "mean_velocity_m_s", None) for r in reps),
-        "peak_velocity_m_s": _mean(getattr(r, "peak_velocity_m_s", None) for r in reps),
+        "mean_concentric_velocity_m_s": _mean(getattr(r, "mean_concentric_velocity_m_s", None) for r in reps),
+        "peak_concentric_velocity_m_s": _mean(getattr(r, "peak_concentric_velocity_m_s", None) for r in reps),
     }
 
 
