@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,8 @@ class SimFloor:
     speed: float = 1.0
     origin_ns: int = field(default_factory=time.time_ns)
     frame_s: float = 0.05
+    # Rewrites each frame on its way out (a fault injected into one station); None sends them as made.
+    rewrite: Callable[[Any], Any] | None = None
     submitted: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -161,7 +163,7 @@ class SimFloor:
         async for frames in self.source().ticks(self.duration_s):
             k += 1
             for f in frames:
-                reason = publisher.submit(f)
+                reason = publisher.submit(self.rewrite(f) if self.rewrite is not None else f)
                 assert reason is None, reason
                 self.submitted += 1
             delay = t0 + k * self.frame_s / self.speed - time.monotonic()
