@@ -7,7 +7,7 @@ only on the samples since the last quiet stretch before it, never on where a win
 starts, so every window that sees a rep places it at the same time (the owning window is the only
 one whose slot holds it).
 
-- ``com_velocity``: centre-of-mass velocity from vertical force, integrated from the last quiet
+- ``AscentTracker``: centre-of-mass velocity from vertical force, integrated from the last quiet
   stretch (standing, a pause in the hole, a jump's hold), which is at rest by definition and also
   weighs the athlete. A pause therefore never splits a rep, and no weighing from far away drifts in.
 - ``ascents``: a rep is an upward crossing of +``v_up`` after a crossing of −``v_up``; a double-peaked
@@ -24,6 +24,7 @@ one whose slot holds it).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ class SegmentConfig:
     rearm_s: float = 1.0  # quiet that separates one bench rep's leg drive from the next, s
     drive_ahead_s: float = 0.9  # a bench rep's leg drive (one or two pushes) ends within this, s; < 1 s
     bar_smoothing_s: float = 0.08  # moving average of the bar position before its velocity, s
+    max_integration_s: float = 8.0  # the velocity is unknown this long after the last quiet stretch, s
 
 
 def _trailing_quiet(f: np.ndarray, rate: float, cfg: SegmentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,18 +88,200 @@ def _run_starts(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.diff(np.concatenate(([0], m))) == 1)
 
 
-def com_velocity(f: np.ndarray, rate: float, cfg: SegmentConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Centre-of-mass velocity (m/s, NaN before the first quiet stretch) and the quiet mask."""
-    quiet, mean, _ = _trailing_quiet(f, rate, cfg)
-    last = _last_true(quiet)
-    ok = last >= 0
-    ref = np.where(ok, mean[np.maximum(last, 0)], np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        acc = np.where(ok, (f - ref) / (ref / G), 0.0)
-    c = np.cumsum(acc) / rate
-    v = c - c[np.maximum(last, 0)]
-    v[~ok] = np.nan
-    return v, quiet
+def _starts(mask: np.ndarray, before: bool) -> np.ndarray:
+    """Indices where ``mask`` turns True, given its value just before the first sample."""
+    out = np.flatnonzero(mask[1:] > mask[:-1]) + 1
+    if mask[0] and not before:
+        out = np.concatenate(([0], out))
+    return out
+
+
+class AscentTracker:
+    """Reps of the centre of mass (``ascents``), found incrementally as force samples arrive.
+
+    Fed in order, block by block, it keeps what a rep's decision depends on (the trailing quiet
+    test's last samples, the velocity since the last quiet stretch, the armed/landed state, the
+    take-off search ahead of an ascent) and nothing else, so each sample is looked at once however
+    many windows later ask for the reps. Sample indices are absolute (the stream's own); a rep's
+    index comes out once decided: at its take-off, or ``rebound_s`` after its start of propulsion.
+
+    The velocity integrates from the last quiet stretch for at most ``max_integration_s``; beyond
+    that (nobody stood still) it is unknown, as it is for a force history that long.
+    """
+
+    def __init__(self, rate: float, cfg: SegmentConfig, first_index: int = 0) -> None:
+        self.rate = rate
+        self.cfg = cfg
+        self.next_index = first_index  # the next sample to be fed
+        self.last_quiet = -1  # absolute index of the last quiet sample, −1 for none yet
+        self.reps: list[int] = []  # decided rep indices, oldest first
+        self._q = max(2, round(cfg.quiet_s * rate))
+        self._tail = np.zeros(0)  # the last q − 1 samples, for the trailing quiet test
+        self._ref = math.nan  # the quiet level the velocity integrates against, N
+        self._v_end = math.nan  # the velocity at the last sample fed, m/s
+        self._last_nonpos = -1  # last sample whose velocity was not above zero (or unknown)
+        self._low_start = -1  # start of the run below the flight threshold the last sample is in
+        self._prev = (False, False, False, False)  # descending, ascending, quiet, low at the last sample
+        self._lows: list[list[int]] = []  # recent runs below the flight threshold, [start, stop or −1)
+        self._armed = False
+        self._landed = False
+        self._pending: list[tuple[int, bool]] = []  # (start of propulsion, landed) awaiting take-off
+        self._shortest = max(1, round(cfg.min_flight_s * rate))
+        self._rebound = round(cfg.rebound_s * rate)
+        self._max_run = round(cfg.max_integration_s * rate)
+        self._ar = np.arange(0)
+
+    def feed(self, block: np.ndarray) -> None:
+        # Called for every station at every hop: written for few NumPy calls on short blocks.
+        f = np.asarray(block, dtype=np.float64)
+        n = f.size
+        if n == 0:
+            return
+        cfg, q, i0 = self.cfg, self._q, self.next_index
+        # Trailing quiet test on the block, with the previous q − 1 samples in front of it. The sums
+        # run over at most q − 1 + n samples, short enough for the variance by differences to stay
+        # exact without centring.
+        x = np.concatenate((self._tail, f))
+        self._tail = x[max(0, x.size - (q - 1)) :]
+        k = x.size - q + 1  # the last k samples of the block have a whole trailing stretch
+        if k > 0:
+            c1 = np.cumsum(x)
+            c2 = np.cumsum(x * x)
+            s1 = c1[q - 1 :].copy()
+            s1[1:] -= c1[:-q]
+            s2 = c2[q - 1 :].copy()
+            s2[1:] -= c2[:-q]
+            m = s1 / q
+            tol = np.maximum(m * cfg.quiet_sd_share, cfg.quiet_sd_n)  # a negative mean fails the load test
+            quiet_k = (m >= cfg.min_load_n) & (s2 / q - m * m <= tol * tol)
+            if k < n:
+                quiet = np.zeros(n, dtype=bool)
+                quiet[n - k :] = quiet_k
+                mean = np.zeros(n)
+                mean[n - k :] = m
+            else:
+                quiet, mean = quiet_k, m
+        else:
+            quiet, mean = np.zeros(n, dtype=bool), np.zeros(n)
+        # Velocity since the last quiet sample: in the block, or carried from before it.
+        rests = _starts(quiet, self._prev[2])
+        if quiet.any():
+            local = np.where(quiet, self._arange(n), -1)
+            np.maximum.accumulate(local, out=local)
+            inside = local >= 0
+            j = np.where(inside, local, 0)
+            ref = np.where(inside, mean[j], self._ref)
+            acc = (f - ref) * (G / ref)
+            if math.isnan(self._ref):
+                acc[~inside] = 0.0  # before the first quiet stretch: no velocity, nothing to carry
+            c = np.cumsum(acc) / self.rate
+            v = np.where(inside, c - c[j], self._v_end + c)
+            last0 = self.last_quiet if not inside[0] else i0
+            self.last_quiet = i0 + int(local[-1])
+            self._ref = float(ref[-1])
+        else:
+            ref_c = self._ref
+            v = self._v_end + np.cumsum((f - ref_c) * (G / ref_c)) / self.rate
+            last0 = self.last_quiet
+        if last0 < 0 or i0 + n - 1 - last0 > self._max_run:
+            # Before the first quiet stretch, or too long after the last one: unknown.
+            if quiet.any():
+                last = np.where(inside, i0 + local, last0)
+            else:
+                last = np.full(n, last0)
+            v[(last < 0) | (i0 + self._arange(n) - last > self._max_run)] = np.nan
+        self._v_end = float(v[-1])
+        descending, ascending = v < -cfg.v_up_m_s, v > cfg.v_up_m_s
+        p_down, p_up, _, p_low = self._prev
+        low = f < cfg.flight_threshold_n
+        flights: np.ndarray | list[int] = []
+        if p_low or low.any():
+            flights = self._runs_below(low, p_low, i0)
+        ups = _starts(ascending, p_up)
+        nonpos = np.flatnonzero(~(v > 0.0))  # the velocity not above zero (or unknown)
+        # Kinds in order of precedence at one sample: rest (0), flight (1), descent (2), ascent (3).
+        marks = sorted([(int(i), 0) for i in rests] + [(int(i), 1) for i in flights]
+                       + [(int(i), 2) for i in _starts(descending, p_down)] + [(int(i), 3) for i in ups])
+        for i, kind in marks:
+            if kind == 0:
+                self._landed = False
+            elif kind == 1:
+                self._armed, self._landed = False, True
+            elif kind == 2:
+                self._armed = True
+            elif self._armed:
+                self._armed = False
+                pos = int(np.searchsorted(nonpos, i)) - 1  # the last such sample before the ascent
+                before = i0 + int(nonpos[pos]) if pos >= 0 else self._last_nonpos
+                self._pending.append((before + 1 if before >= 0 else i0 + i, self._landed))
+        if nonpos.size:
+            self._last_nonpos = i0 + int(nonpos[-1])
+        self._prev = (bool(descending[-1]), bool(ascending[-1]), bool(quiet[-1]), bool(low[-1]))
+        self.next_index = i0 + n
+        if self._pending:
+            self._decide(final=False)
+
+    def _runs_below(self, low: np.ndarray, p_low: bool, i0: int) -> np.ndarray:
+        """Keeps the runs below the flight threshold (for the take-off search); returns the flights:
+        the samples where such a run has lasted ``min_flight_s``."""
+        n = low.size
+        low_starts = _starts(low, p_low)
+        events = sorted([(int(e), 1) for e in low_starts] + [(int(e), 0) for e in _starts(~low, not p_low)])
+        for e, opens in events:
+            if opens:
+                self._lows.append([i0 + e, -1])
+            elif self._lows and self._lows[-1][1] < 0:
+                self._lows[-1][1] = i0 + e
+        opened = np.zeros(n, dtype=bool)
+        opened[low_starts] = True
+        run_start = np.where(opened, i0 + self._arange(n), self._low_start)
+        np.maximum.accumulate(run_start, out=run_start)
+        self._low_start = int(run_start[-1]) if low[-1] else -1
+        return np.flatnonzero(low & (i0 + self._arange(n) - run_start + 1 == self._shortest))
+
+    def _arange(self, n: int) -> np.ndarray:
+        if self._ar.size < n:
+            self._ar = np.arange(max(n, 2 * self._ar.size))
+        return self._ar[:n]
+
+    def finish(self) -> None:
+        """Decide the ascents still waiting for their take-off search, on the samples there are."""
+        self._decide(final=True)
+
+    def _first_low(self, start: int) -> int | None:
+        for a, b in self._lows:
+            stop = b if b >= 0 else self.next_index
+            if a <= start < stop:
+                return start
+            if a >= start:
+                return a
+        return None
+
+    def _decide(self, *, final: bool) -> None:
+        keep: list[tuple[int, bool]] = []
+        for start, landed in self._pending:
+            t = self._first_low(start)
+            # Between a landing and quiet standing, only an ascent that takes off again is a rep (a
+            # rebound jump); the landing's dip and stand-up belong to the jump.
+            if t is not None and t - start <= self._rebound:
+                # A jump's time lies halfway to its take-off, so the owning window also holds its landing.
+                self.reps.append(start + (t - start) // 2)
+            elif final or self.next_index > start + self._rebound:
+                if not landed:
+                    self.reps.append(start)
+            else:
+                keep.append((start, landed))
+        self._pending = keep
+        self.reps.sort()
+        # The take-off search never looks further back than the oldest ascent still waiting.
+        oldest = min((start for start, _ in keep), default=self.next_index)
+        if self._lows and 0 <= self._lows[0][1] < oldest:
+            self._lows = [r for r in self._lows if r[1] < 0 or r[1] >= oldest]
+
+    def forget_before(self, index: int) -> None:
+        """Drop the decided reps before ``index`` (those no window can own any more)."""
+        if self.reps and self.reps[0] < index:
+            self.reps = [r for r in self.reps if r >= index]
 
 
 def ascents(f: np.ndarray, rate: float, cfg: SegmentConfig) -> list[int] | None:
@@ -106,43 +290,10 @@ def ascents(f: np.ndarray, rate: float, cfg: SegmentConfig) -> list[int] | None:
     f = np.asarray(f, dtype=np.float64)
     if f.size < 3 or not np.isfinite(f).all():
         return None
-    v, quiet = com_velocity(f, rate, cfg)
-    if not quiet.any():
-        return None
-    with np.errstate(invalid="ignore"):
-        down = _run_starts(v < -cfg.v_up_m_s)
-        up = _run_starts(v > cfg.v_up_m_s)
-    shortest = max(1, round(cfg.min_flight_s * rate))
-    low = f < cfg.flight_threshold_n
-    flights = [int(a) + shortest - 1 for a in _run_starts(low)
-               if a + shortest <= f.size and low[a : a + shortest].all()]
-    rests = _run_starts(quiet)
-    # Kinds in order of precedence at one sample: rest (0), flight (1), descent (2), ascent (3).
-    marks = sorted([(int(i), 0) for i in rests] + [(i, 1) for i in flights]
-                   + [(int(i), 2) for i in down] + [(int(i), 3) for i in up])
-    rebound = round(cfg.rebound_s * rate)
-    out: list[int] = []
-    armed = landed = False
-    for i, kind in marks:
-        if kind == 0:
-            landed = False
-        elif kind == 1:
-            armed, landed = False, True
-        elif kind == 2:
-            armed = True
-        elif armed:
-            armed = False
-            below = np.flatnonzero(~(v[:i] > 0.0))
-            start = int(below[-1]) + 1 if below.size else i
-            # Between a landing and quiet standing, only an ascent that takes off again is a rep (a
-            # rebound jump); the landing's dip and stand-up belong to the jump. The take-off is
-            # looked for within ``rebound_s`` only, which the window owning the rep always has.
-            takeoff = np.flatnonzero(low[start : start + rebound + 1])
-            if landed and not takeoff.size:
-                continue
-            # A jump's time lies halfway to its take-off, so the owning window also holds its landing.
-            out.append(start + int(takeoff[0]) // 2 if takeoff.size else start)
-    return out
+    tracker = AscentTracker(rate, cfg)
+    tracker.feed(f)
+    tracker.finish()
+    return tracker.reps if tracker.last_quiet >= 0 else None
 
 
 def drive_rises(f: np.ndarray, rate: float, cfg: SegmentConfig) -> list[int] | None:

@@ -27,7 +27,7 @@ from kinesync.dsp.quantile import percentile_linear
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
 from kinesync.streaming.bar import BarConfig, BarTransform, BarView, VelocityLoss, bar_metrics
 from kinesync.streaming.rep import EmgView, ForceView, RepConfig, StationWeighing, analyze_rep, drop_non_finite
-from kinesync.streaming.segment import SegmentConfig, ascents, bar_ascents, drive_rises
+from kinesync.streaming.segment import AscentTracker, SegmentConfig, bar_ascents, drive_rises
 from kinesync.streaming.stream import SensorStream
 from kinesync.streaming.targets import StationTargets
 from kinesync.streaming.transforms import EmgTransform, ForceTransform
@@ -91,6 +91,7 @@ class StationAnalyzer:
         # The athlete's last valid weighing, carried to the next reps of a set that stand < 1 s between
         # reps (docs/metrics.md, "Weighing"); with the athlete it belongs to.
         self._weighing: tuple[str | None, StationWeighing] | None = None
+        self._ascents: _StreamAscents | None = None  # reps of the centre of mass, found incrementally
         self.windows_emitted = 0
         self._seen_wall_ns: dict[int, int] = {}
         self._created_wall_ns: int | None = None
@@ -307,7 +308,7 @@ class StationAnalyzer:
         # plates can: none, or nobody weighed on them.
         moves = self._bar_reps(end) if bench else None
         if moves is None and force is not None:
-            moves = self._movement_reps(force, com_on_plate=not bench)
+            moves = self._movement_reps(force, end) if not bench else self._drive_reps(force)
         if moves is not None:
             peak_ns = next((t for t in moves if slot_start <= t < slot_end), None)
         else:
@@ -475,17 +476,40 @@ class StationAnalyzer:
             return None
         return [_rep_time(view.t0_ns + i * NS / view.rate_hz) for i in found]
 
-    def _movement_reps(self, force: ForceView, *, com_on_plate: bool) -> list[int] | None:
-        """Rep times (ns) in the force history, None when the plates weigh nobody.
+    def _movement_reps(self, view: ForceView, end: int) -> list[int] | None:
+        """Rep times (ns) of the centre of mass up to ``end``, None when the plates weigh nobody.
 
-        The centre of mass turning from a descent to an ascent where the plates carry it; the leg
-        drive's rise above the foot load where they carry only the feet (bench press).
+        The tracker takes each force sample once, as windows close, from where it stopped; it starts
+        (again) at the oldest sample held when the stream is new, rebuilt or ran ahead of it.
         """
-        find = ascents if com_on_plate else drive_rises
-        found = find(force.total, force.rate_hz, self.config.segment)
+        force = self.force
+        assert force is not None
+        stop = force.index_of(end)
+        first = force.index_of(view.t0_ns)
+        tracker = self._ascents
+        if tracker is None or tracker.stream is not force or not first <= tracker.tracker.next_index <= stop:
+            tracker = self._ascents = _StreamAscents(force, AscentTracker(force.rate_hz, self.config.segment, first))
+        seg = tracker.tracker
+        if seg.next_index < stop:
+            seg.feed(force.ring.view(seg.next_index, stop)[0])
+        # As for a history of ``history_s``: nobody stood quiet on the plates in it, the force cannot tell.
+        if seg.last_quiet < first:
+            return None
+        seg.forget_before(first)
+        return [_rep_time(force.anchor_ns + i * NS / force.rate_hz) for i in seg.reps]
+
+    def _drive_reps(self, force: ForceView) -> list[int] | None:
+        """Rep times (ns) of the bench leg drive in the force history, None when the plates weigh nobody."""
+        found = drive_rises(force.total, force.rate_hz, self.config.segment)
         if found is None:
             return None
         return [_rep_time(force.t0_ns + i * NS / force.rate_hz) for i in found]
+
+
+@dataclass
+class _StreamAscents:
+    stream: SensorStream  # the force stream the tracker follows (a rebuilt stream starts a new one)
+    tracker: AscentTracker
 
 
 _KINDS = (SensorKind.EMG, SensorKind.FORCE, SensorKind.VELOCITY)
