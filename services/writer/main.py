@@ -96,7 +96,9 @@ async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asy
     try:
         while not stop.is_set():
             room = settings.batch_size - len(pending)
-            batch = await consumer.getmany(timeout_ms=100, max_records=room)
+            # Wait no longer than the pending batch may: it is written on time, not on the next fetch.
+            left_s = settings.batch_interval_s - (time.monotonic() - first_at) if pending else 0.1
+            batch = await consumer.getmany(timeout_ms=max(1, min(100, round(left_s * 1000))), max_records=room)
             if batch and not pending:
                 first_at = time.monotonic()
             pending.extend(batch)
