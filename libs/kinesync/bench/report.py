@@ -14,6 +14,7 @@ from kinesync.bench.analyzer_alone import AloneResult
 from kinesync.bench.pipeline import PipelineResult
 
 LATENCY_AT = 64  # the latency target is stated at 64 athletes
+LATENCY_AT_LARGE = 256  # ... and a looser one at 256
 
 
 def machine() -> dict[str, Any]:
@@ -137,25 +138,36 @@ class Report:
         done = [r.pipeline for r in self.runs if r.pipeline is not None]
         return min(done, key=lambda p: abs(p.stations - LATENCY_AT)) if done else None
 
+    def _pipeline_at(self, stations: int) -> PipelineResult | None:
+        return next((r.pipeline for r in self.runs if r.pipeline is not None and r.pipeline.stations == stations), None)
+
     def targets(self) -> list[Target]:
+        """The verdicts against the targets in docs/performance.md; ``met`` None: not measured."""
         a, p = self._headline_alone(), self._latency_run()
         out: list[Target] = []
 
         def add(name: str, goal: str, value: float | None, ok: bool | None) -> None:
             out.append(Target(name, goal, value, ok if value is not None else None))
 
-        add("athletes per analyzer core", "≥ 250", a and a.athletes_per_core, a and a.athletes_per_core >= 250)
-        add("two processes / one", "≥ 1.8×", a and a.scale_out_ratio, a and a.scale_out_ratio >= 1.8)
+        apc = a.athletes_per_core if a else None
+        add("athletes per analyzer core", "≥ 500", apc, apc is not None and apc >= 500)
+        add("athletes per analyzer core, next step (columnar engine)", "≥ 1000", apc, apc is not None and apc >= 1000)
+        fr = a.floor_ratio if a else None
+        add("cost / signal-processing floor", "≤ 2×", fr, fr is not None and fr <= 2.0)
+        add("two processes / one", "≥ 1.9×", a and a.scale_out_ratio, a and a.scale_out_ratio >= 1.9)
         p99 = pct(p.rep_latency_ms, 99) if p else None
         at = p.stations if p else LATENCY_AT
-        add(f"rep end → metric p99 at {at} athletes", "≤ 250 ms", p99,
-            (p99 is not None and p99 <= 250) if at == LATENCY_AT else None)
+        add(f"rep end → metric p99 at {at} athletes", "≤ 100 ms", p99,
+            (p99 is not None and p99 <= 100) if at == LATENCY_AT else None)
+        big = self._pipeline_at(LATENCY_AT_LARGE)
+        b99 = pct(big.rep_latency_ms, 99) if big else None
+        add(f"rep end → metric p99 at {LATENCY_AT_LARGE} athletes", "≤ 250 ms", b99, b99 is not None and b99 <= 250)
         s99 = pct(p.storage_latency_ms, 99) if p else None
-        add(f"metric → storage p99 at {at} (SQLite)", "≤ 1000 ms", s99, s99 is not None and s99 <= 1000)
+        add(f"metric → storage p99 at {at} (SQLite)", "≤ 500 ms", s99, s99 is not None and s99 <= 500)
+        # Rep end → cue painted in a browser needs a headless-Chromium painter in the bench: not built yet.
+        add(f"rep end → cue painted p99 at {LATENCY_AT} athletes", "≤ 200 ms", None, None)
         add("analyzer memory per athlete", "≤ 1 MB", a and a.single.rss_per_athlete_mb,
             a and a.single.rss_per_athlete_mb <= 1.0)
-        fr = a.floor_ratio if a else None
-        add("cost / signal-processing floor", "≤ 3×", fr, fr is not None and fr <= 3.0)
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 def run_bench(
     stations: list[int], *, seconds: float, warm: float, pipeline_seconds: float | None, workdir: Path,
-    progress: bool = True, profile: bool = False,
+    progress: bool = True, profile: bool = False, pipeline_max: int | None = None,
 ) -> tuple[Any, str | None]:
     """Every measurement for every station count; returns the Report and the profile text (or None)."""
     from tqdm import tqdm
@@ -25,7 +25,8 @@ def run_bench(
     from kinesync.bench.report import CpuLoad, Report, Run
 
     load = CpuLoad()
-    steps = 1 + len(stations) * (2 if pipeline_seconds else 1) + (1 if profile else 0)
+    piped = [n for n in stations if pipeline_seconds and (pipeline_max is None or n <= pipeline_max)]
+    steps = 1 + len(stations) + len(piped) + (1 if profile else 0)
     bar = tqdm(total=steps, desc="bench", unit="step", file=sys.stderr, disable=not progress)
     runs: list[Run] = []
     prof_text: str | None = None
@@ -41,7 +42,7 @@ def run_bench(
             bar.set_postfix_str(f"{n} athletes: analyzer alone, floor, two processes")
             run.alone = run_alone(frames, names[:n], warm)
             bar.update()
-            if pipeline_seconds:
+            if n in piped:
                 bar.set_postfix_str(f"{n} athletes: pipeline through the broker, {pipeline_seconds:g} s")
                 run.pipeline = asyncio.run(run_pipeline(n, pipeline_seconds, warm, workdir / f"pipeline-{n}"))
                 bar.update()
@@ -52,7 +53,8 @@ def run_bench(
             bar.update()
     finally:
         bar.close()
-    config = {"stations": stations, "timed_s": seconds, "warm_s": warm, "pipeline_s": pipeline_seconds}
+    config = {"stations": stations, "timed_s": seconds, "warm_s": warm, "pipeline_s": pipeline_seconds,
+              "pipeline_stations": piped}
     return Report(runs, config, load=load.finish()), prof_text
 
 
@@ -61,7 +63,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     for name in ("kinesync", "aiokafka"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    stations = args.stations or ([8, 32] if args.quick else [16, 64, 256])
+    stations = args.stations or ([8, 32] if args.quick else [16, 64, 256, 512])
     seconds = args.seconds or (4.0 if args.quick else 5.0)
     pipeline_s = None if args.no_pipeline else (args.pipeline_seconds or (8.0 if args.quick else 12.0))
     if min(stations) < 2:
@@ -70,7 +72,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="kinesync-bench-") as tmp:
         report, prof = run_bench(
             stations, seconds=seconds, warm=args.warm, pipeline_seconds=pipeline_s, workdir=Path(tmp),
-            progress=not args.no_progress, profile=args.profile,
+            progress=not args.no_progress, profile=args.profile, pipeline_max=args.pipeline_max,
         )
     m = report.machine
     print(f"kinesync bench — {report.date} — {m['nproc']} × {m['cpu']}, Python {m['python']}, "
@@ -97,7 +99,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(b) the real pipeline through the embedded broker in real time (rep end → metric latency, metric → "
         "SQLite latency, writer points/s). Prints a table with the target verdicts; see docs/performance.md.",
     )
-    p.add_argument("--stations", nargs="+", type=int, help="station counts (default 16 64 256; --quick: 8 32)")
+    p.add_argument("--stations", nargs="+", type=int,
+                   help="station counts (default 16 64 256 512; --quick: 8 32)")
+    p.add_argument("--pipeline-max", type=int, default=256, metavar="N",
+                   help="run the real pipeline only for counts up to N (default 256; the larger counts "
+                   "measure the analyzer alone, since gateway and broker share the same cores)")
     p.add_argument("--seconds", type=float, help="timed session seconds of the analyzer-alone runs (default 5)")
     p.add_argument("--warm", type=float, default=3.0, help="untimed warm-up session seconds (default 3)")
     p.add_argument("--pipeline-seconds", type=float, help="real-time seconds of each pipeline run (default 12)")
