@@ -29,7 +29,7 @@ class WindowMetric(BaseModel):
     window_end_ns: int = Field(description="facility time of the window end (exclusive), ns")
     partial: bool = Field(False, description="emitted after the bounded wait without all sensor data")
     rep_peak_ns: int | None = Field(None, description="time of the leg-drive envelope peak owned by this window")
-    lag_ms: float | None = Field(None, description="pectoral envelope delay behind the leg-drive envelope, ms")
+    lag_ms: float | None = Field(None, description="pectoral activation peak minus leg-drive activation peak, ms")
     coupling: float | None = Field(None, description="peak normalised cross-correlation, 0..1")
     in_window: bool | None = Field(None, description="lag within the target window")
     target_low_ms: float = 80.0
@@ -70,7 +70,7 @@ class RepMetric(BaseModel):
     rep_peak_ns: int = Field(description="facility time of the rep's reference peak, ns")
     rep_start_ns: int = Field(description="force onset, else leg EMG onset, else the window start, ns")
     window_start_ns: int = Field(description="start of the window that owns this rep, ns")
-    lag_ms: float | None = Field(None, description="pectoral envelope delay behind the leg-drive envelope, ms")
+    lag_ms: float | None = Field(None, description="pectoral activation peak minus leg-drive activation peak, ms")
     coupling: float | None = Field(None, description="peak normalised cross-correlation of the log envelopes")
     in_window: bool | None = None
     target_low_ms: float = 80.0
@@ -79,6 +79,14 @@ class RepMetric(BaseModel):
     window_end_ns: int | None = Field(None, description="end of the owning window: the rep end, when it can be judged")
     onset_lag_ms: float | None = Field(None, description="pec onset minus leg onset, ms")
     leg_onset_to_pec_peak_ms: float | None = Field(None, description="pec envelope peak minus leg onset, ms")
+    # The lag's uncertainty (docs/metrics.md, "Lag uncertainty and set-level lag"); None from analyzers that
+    # do not estimate it, and then the cue judges the point estimate alone.
+    lag_se_ms: float | None = Field(None, description="standard error of lag_ms, ms")
+    lag_p_in_window: float | None = Field(
+        None, description="probability (0..1) that the true lag lies in [target_low_ms, target_high_ms]")
+    envelope_delay_ms: float | None = Field(
+        None, description="envelope cross-correlation delay of the pectoral behind the leg-drive envelope, ms "
+        "(a different quantity from the peak-to-peak lag_ms)")
     alignment: float | None = Field(None, description="share of the last N reps in the target window")
     body_weight_n: float | None = Field(None, description="vertical force of quiet standing, N")
     force_onset_ns: int | None = Field(None, description="5 SD departure from body weight, back-dated 30 ms")

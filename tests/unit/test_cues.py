@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from kinesync.analysis.cues import cue_for, judge, no_timing_reason
+from kinesync.analysis.cues import Z95, SetTracker, cue_for, judge, no_timing_reason, same_set, set_lag, t95
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens, sha256_hex
 from kinesync.api.cue_hub import CueHub, cue_stats_line, percentile
-from kinesync.models import RepMetric
+from kinesync.models import RepMetric, WindowMetric
 
 T0 = 1_700_000_000_000_000_000
 
@@ -93,3 +94,116 @@ def test_station_view_and_cue_socket() -> None:
     with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws/cues") as ws:  # no token
         ws.receive_text()
     assert closed.value.code == 1008
+
+
+# Uncertainty: the rep's 95 % interval, the set's mean lag and its interval
+
+
+@pytest.mark.parametrize(("lag", "half", "kind", "off"), [
+    (100.0, 10.0, "on_time", 0),      # 90..110 inside 80..120
+    (115.0, 10.0, "uncertain", 0),    # 105..125 straddles 120
+    (85.0, 10.0, "uncertain", 0),     # 75..95 straddles 80
+    (125.0, 10.0, "uncertain", 5),    # 115..125 straddles 120: out by the point estimate, not sure
+    (140.0, 10.0, "late", 20),        # 130..150 wholly above
+    (60.0, 10.0, "early", -20),       # 50..70 wholly below
+    (110.0, 10.0, "on_time", 0),      # 100..120 touches the edge: not across it
+    (100.0, 30.0, "uncertain", 0),    # 70..130 wider than the window: both edges inside it
+    (125.0, None, "late", 5),         # no interval: the point estimate alone, as before
+    (125.0, 0.0, "late", 5),
+    (125.0, float("nan"), "late", 5),
+])
+def test_judge_with_an_interval(lag: float, half: float | None, kind: str, off: int) -> None:
+    got_kind, got_off, text = judge(lag, 80.0, 120.0, half)
+    assert (got_kind, got_off) == (kind, off)
+    assert text == {"uncertain": "uncertain", "on_time": "on time"}.get(kind, f"{kind} by {abs(off)} ms")
+
+
+def test_cue_is_uncertain_when_the_reps_interval_straddles_an_edge() -> None:
+    # 1.96 * 5 = 9.8 ms: 115 ± 9.8 crosses 120, 105 ± 9.8 does not, 135 ± 9.8 is wholly late
+    assert cue_for(rep(115.0, lag_se_ms=5.0)).text == "uncertain"
+    on = cue_for(rep(105.0, lag_se_ms=5.0))
+    assert (on.kind, on.lag_se_ms, on.lag_half_ms) == ("on_time", 5.0, 9.8)
+    assert cue_for(rep(135.0, lag_se_ms=5.0)).text == "late by 15 ms"
+    assert cue_for(rep(75.0, lag_se_ms=5.0)).kind == "uncertain"
+    # the window that judged the rep is the one the interval is held against
+    assert cue_for(rep(128.0, lag_se_ms=5.0, target_low_ms=125.0, target_high_ms=150.0)).kind == "uncertain"
+    # without lag_se_ms: exactly as before
+    legacy = cue_for(rep(115.0))
+    assert (legacy.kind, legacy.text, legacy.lag_se_ms, legacy.lag_half_ms) == ("on_time", "on time", None, None)
+    assert cue_for(rep(None, lag_se_ms=5.0)).kind == "no_timing"
+
+
+def test_set_lag_independent_reps_of_one_lag_use_the_reps_own_errors() -> None:
+    reps = [rep(lag, k, lag_se_ms=se) for k, (lag, se) in enumerate([(100.0, 6.0), (100.0, 8.0), (100.0, 10.0)])]
+    s = set_lag(reps)
+    assert s is not None and (s.n, s.reps, s.mean_ms) == (3, 3, 100.0)
+    within = math.sqrt(36 + 64 + 100) / 3  # sqrt(sum se^2) / n = 4.714 ms
+    assert s.se_within_ms == pytest.approx(within, abs=0.01) and s.se_between_ms == 0.0
+    assert s.half_ms == pytest.approx(Z95 * within, abs=0.05)  # 9.2 ms
+    assert (s.low_ms, s.high_ms, s.kind) == (pytest.approx(100.0 - 9.2, abs=0.05), pytest.approx(109.2, abs=0.05),
+                                              "on_time")
+
+
+def test_set_lag_variable_reps_use_the_sample_sd_with_students_t() -> None:
+    lags = [90.0, 100.0, 110.0, 100.0]  # SD 8.165, SE of the mean 4.082
+    s = set_lag([rep(lag, k, lag_se_ms=1.0) for k, lag in enumerate(lags)])
+    assert s is not None and s.mean_ms == 100.0
+    assert s.se_between_ms == pytest.approx(8.165 / 2, abs=0.01)
+    assert s.half_ms == pytest.approx(3.1824 * 8.165 / 2, abs=0.05)  # t(0.975, 3) · SD/√n = 13.0 ms
+    assert s.kind == "on_time"  # 87..113
+    wide = set_lag([rep(lag, k, lag_se_ms=1.0) for k, lag in enumerate([100.0, 120.0])])
+    assert wide is not None and wide.half_ms == pytest.approx(12.7062 * 10.0, abs=0.05) and wide.kind == "uncertain"
+
+
+def test_set_lag_without_errors_and_with_one_rep() -> None:
+    one = set_lag([rep(97.0)])
+    assert one is not None and (one.n, one.half_ms, one.low_ms, one.kind) == (1, None, None, "on_time")
+    one_se = set_lag([rep(97.0, lag_se_ms=4.0)])
+    assert one_se is not None and one_se.half_ms == pytest.approx(7.8, abs=0.05)
+    # a rep without an SE still counts in the mean; the others' mean SE^2 stands in for it
+    mixed = set_lag([rep(90.0, 0, lag_se_ms=6.0), rep(110.0, 1), rep(None, 2, flags=["no_pec_activity"])])
+    assert mixed is not None and (mixed.n, mixed.reps, mixed.mean_ms) == (2, 3, 100.0)
+    assert mixed.se_within_ms == pytest.approx(6.0 / math.sqrt(2), abs=0.01)
+    assert mixed.half_ms == pytest.approx(12.7062 * 10.0, abs=0.05)  # SD 14.14/√2 = 10 dominates
+    assert set_lag([rep(None)]) is None and set_lag([]) is None
+    assert t95(1) == 12.7062 and t95(30) == 2.0423
+    assert t95(31) == pytest.approx(2.0395, abs=1e-3) and t95(1000) == pytest.approx(1.9623, abs=1e-3)
+
+
+def test_sets_by_plan_position_gap_and_assignment() -> None:
+    a = rep(100.0, 0)
+    assert same_set(a, rep(100.0, 10))  # 30 s apart
+    far = rep(100.0).model_copy(update={"rep_peak_ns": a.rep_peak_ns + 61_000_000_000})
+    assert not same_set(a, far)  # more than 60 s: a new set
+    assert not same_set(a, rep(100.0, 1).model_copy(update={"athlete": "Bea"}))
+    assert not same_set(a, rep(100.0, 1, session="7"))
+    planned = rep(100.0, 0, block_index=1, set_index=0)
+    assert same_set(planned, far.model_copy(update={"block_index": 1, "set_index": 0}))  # the plan decides
+    assert not same_set(planned, rep(100.0, 1, block_index=1, set_index=1))
+    assert not same_set(planned, rep(100.0, 1))  # the plan stopped counting
+
+    tracker = SetTracker()
+    assert tracker.add(rep(100.0, 0, lag_se_ms=5.0)).n == 1  # type: ignore[union-attr]
+    assert tracker.add(rep(110.0, 1, lag_se_ms=5.0)).n == 2  # type: ignore[union-attr]
+    again = tracker.add(rep(110.0, 1, lag_se_ms=5.0))  # redelivered: counted once
+    assert again is not None and again.n == 2 and again.mean_ms == 105.0
+    new = tracker.add(far.model_copy(update={"rep_peak_ns": a.rep_peak_ns + 3_000_000_000 + 61_000_000_000}))
+    assert new is not None and (new.n, new.first_rep_peak_ns) == (1, a.rep_peak_ns + 64_000_000_000)
+    assert tracker.add(rep(90.0, 0)) is None  # an old rep of the earlier set: the current set stays
+    assert tracker.add(rep(100.0, 30)).n == 2  # type: ignore[union-attr]
+
+
+def test_hub_puts_the_set_on_cues_and_on_the_wall() -> None:
+    state = LiveState()
+    app = create_app(state)
+    hub: CueHub = app.state.cues
+    state.update(WindowMetric(station="station-01", athlete="Ada", window_start_ns=T0, window_end_ns=T0 + 1))
+    cues = [hub.publish(rep(lag, k, lag_se_ms=4.0)) for k, lag in enumerate([96.0, 104.0, 100.0])]
+    assert [c.set_lag.n for c in cues if c.set_lag] == [1, 2, 3]
+    (tile,) = state.snapshot()
+    assert tile.set_lag is not None and tile.set_lag == cues[-1].set_lag and tile.set_lag.mean_ms == 100.0
+    # t(0.975, 2) · 4 / √3 = 9.94 ms > 1.96 · 4 / √3 = 4.53 ms
+    assert tile.set_lag.half_ms == pytest.approx(9.9, abs=0.05)
+    # another athlete on the plate: the old set is not theirs
+    state.update(WindowMetric(station="station-01", athlete="Bea", window_start_ns=T0 + 5, window_end_ns=T0 + 6))
+    assert state.snapshot()[0].set_lag is None

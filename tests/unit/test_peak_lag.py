@@ -7,12 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from kinesync.dsp.peak_lag import p_in_window, peak_lag
+from kinesync.dsp.peak_lag import PeakLagConfig, p_in_window, peak_lag
 from kinesync.sim.physiology import LEG_CHANNELS, PEC_CHANNELS, PhysiologySpec, simulate_session
 from kinesync.streaming.roles import emg_role
 
 FS_HZ = 2000.0
 CARRIER_HZ = 100.0  # sin² has a 5 ms period: one estimator bin holds exactly one, so bins see a² / 2
+# A pure tone is perfectly predictable, so its linear-prediction error is not its amplitude: the
+# noise-free tests below switch the whitening off (a real carrier is broadband; see test_peak_lag_live).
+TONE = PeakLagConfig(whiten_order=0)
 
 
 def _burst(t: np.ndarray, peak_s: float, rise_s: float, fall_s: float, p_rise: float, p_fall: float) -> np.ndarray:
@@ -39,7 +42,7 @@ def test_noise_free_bursts_give_the_exact_lag(shape: tuple[float, float, float, 
     pec = _burst(t, 0.9 + lag_s, *shape)
     # Different electrode gains per channel: normalisation must remove them.
     raw = _channels([leg, leg, leg, leg, pec, pec], t, [0.6, 1.4, 1.0, 0.8, 1.2, 0.7])
-    res = peak_lag(raw, FS_HZ, [0, 1, 2, 3], [4, 5], hint_s=0.9)
+    res = peak_lag(raw, FS_HZ, [0, 1, 2, 3], [4, 5], hint_s=0.9, cfg=TONE)
     assert res is not None
     assert res.lag_ms == pytest.approx(lag_s * 1000.0, abs=1.0)
 
@@ -50,7 +53,8 @@ def test_bursts_of_different_shapes_give_the_exact_lag() -> None:
     t = np.arange(int(2.0 * FS_HZ)) / FS_HZ
     leg = _burst(t, 0.9, 0.06, 0.35, 1.5, 3.0)
     pec = _burst(t, 1.0, 0.25, 0.10, 3.0, 1.5)
-    res = peak_lag(_channels([leg] * 4 + [pec] * 2, t, [1.0] * 6), FS_HZ, [0, 1, 2, 3], [4, 5], hint_s=0.9)
+    res = peak_lag(_channels([leg] * 4 + [pec] * 2, t, [1.0] * 6), FS_HZ, [0, 1, 2, 3], [4, 5], hint_s=0.9,
+                   cfg=TONE)
     assert res is not None
     assert abs(res.lag_ms - 100.0) <= 1.0
 
@@ -62,8 +66,10 @@ def test_eccentric_activity_before_the_drive_does_not_pull_the_leg_peak() -> Non
     plateau = 0.35 * np.clip((t - 0.1) / 0.2, 0, 1) * np.clip((0.75 - t) / 0.15, 0, 1)
     leg = np.maximum(drive, plateau)
     pec = _burst(t, 1.1, 0.10, 0.20, 2.0, 2.0)
-    clean = peak_lag(_channels([drive] * 4 + [pec] * 2, t, [1.0] * 6), FS_HZ, [0, 1, 2, 3], [4, 5], hint_s=0.95)
-    with_ecc = peak_lag(_channels([leg] * 4 + [pec] * 2, t, [1.0] * 6), FS_HZ, [0, 1, 2, 3], [4, 5], hint_s=0.95)
+    clean = peak_lag(_channels([drive] * 4 + [pec] * 2, t, [1.0] * 6), FS_HZ, [0, 1, 2, 3], [4, 5], hint_s=0.95,
+                     cfg=TONE)
+    with_ecc = peak_lag(_channels([leg] * 4 + [pec] * 2, t, [1.0] * 6), FS_HZ, [0, 1, 2, 3], [4, 5], hint_s=0.95,
+                        cfg=TONE)
     assert clean is not None and with_ecc is not None
     assert with_ecc.leg_peak_s == pytest.approx(clean.leg_peak_s, abs=0.001)
     assert with_ecc.lag_ms == pytest.approx(clean.lag_ms, abs=1.0)
@@ -100,7 +106,7 @@ def test_intervals_cover_the_truth_on_a_small_grid() -> None:
     pairs = _session_lags(True, 20.0, n_reps=20)
     covered = [abs(p.lag_ms - r.lag_ms) <= 1.96 * p.lag_se_ms for p, r in pairs if p is not None]
     assert len(covered) >= 18
-    assert np.mean(covered) >= 0.75
+    assert np.mean(covered) >= 0.85
 
 
 def test_p_in_window() -> None:

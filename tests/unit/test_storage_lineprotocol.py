@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import math
 
-from kinesync.models import WindowMetric
-from kinesync.storage.lineprotocol import TAG_KEYS, escape_key, metric_to_line
+from kinesync.models import RepMetric, WindowMetric
+from kinesync.storage.lineprotocol import TAG_KEYS, escape_key, metric_to_line, rep_to_lines
 
 
 def full_metric(**overrides: object) -> WindowMetric:
@@ -110,3 +110,13 @@ def _split(line: str) -> tuple[str, str, str]:
     parts.append(current)
     assert len(parts) == 3, parts
     return parts[0], parts[1], parts[2]
+
+
+def test_rep_lines_carry_the_lag_uncertainty_as_float_fields() -> None:
+    rep = RepMetric(station="s01", athlete="a17", rep_peak_ns=1_700_000_001_200_000_000,
+                    rep_start_ns=1_700_000_000_900_000_000, window_start_ns=1_700_000_000_000_000_000,
+                    lag_ms=97.5, lag_se_ms=6.0, lag_p_in_window=0.93, envelope_delay_ms=104.25)
+    fields = rep_to_lines(rep)[0].split(" ")[1].split(",")
+    assert {"lag_ms=97.5", "lag_se_ms=6.0", "lag_p_in_window=0.93", "envelope_delay_ms=104.25"} <= set(fields)
+    bare = rep_to_lines(rep.model_copy(update={"lag_se_ms": None, "lag_p_in_window": float("nan")}))[0]
+    assert "lag_se_ms" not in bare and "lag_p_in_window" not in bare  # absent, never NaN

@@ -8,11 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from kinesync.models import WindowMetric
+from kinesync.models import RepMetric, WindowMetric
 from kinesync.settings import Settings
 from kinesync.storage import StorageUnavailable, open_store
 from kinesync.storage.influx_v1 import InfluxV1Store
-from kinesync.storage.sqlite import COLUMN_NAMES, COLUMNS, SCHEMA_VERSION, TABLE, SqliteStore
+from kinesync.storage.sqlite import (
+    COLUMN_NAMES,
+    COLUMNS,
+    REP_COLUMN_NAMES,
+    REPS_TABLE,
+    SCHEMA_VERSION,
+    TABLE,
+    SqliteStore,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HOP_NS = 250_000_000
@@ -273,3 +281,38 @@ async def test_a_schema_5_file_gains_the_concentric_velocity_column_without_the_
         assert [m.mean_concentric_velocity_m_s for m in await store.query()] == [None, 0.6]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_a_schema_6_file_keeps_its_reps_and_gains_the_lag_uncertainty_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old_rep = RepMetric(station="s00", athlete="ath0", session="sess1", exercise="jump", rep_peak_ns=T0,
+                        rep_start_ns=T0 - 500_000_000, window_start_ns=T0 - 1_000_000_000, lag_ms=97.0)
+    record = old_rep.model_dump_json(exclude={"lag_se_ms", "lag_p_in_window", "envelope_delay_ms"})
+    conn = sqlite3.connect(path)
+    conn.execute(f"CREATE TABLE {TABLE} ({', '.join(f'{n} {k}' for n, k in COLUMNS)}, "
+                 "PRIMARY KEY (station, window_start_ns)) WITHOUT ROWID")
+    # the reps table as schema 6 made it: keys, tags and the record as JSON
+    conn.execute(f"CREATE TABLE {REPS_TABLE} (station TEXT NOT NULL, rep_peak_ns INTEGER NOT NULL, athlete TEXT, "
+                 "session TEXT, exercise TEXT, record TEXT NOT NULL, PRIMARY KEY (station, rep_peak_ns)) WITHOUT ROWID")
+    conn.execute(f"INSERT INTO {REPS_TABLE} VALUES ('s00', {T0}, 'ath0', 'sess1', 'jump', ?)", (record,))
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    conn.close()
+    async with SqliteStore(path) as store:
+        (kept,) = await store.query_reps()
+        assert kept == old_rep and kept.lag_se_ms is None and kept.envelope_delay_ms is None
+        new = old_rep.model_copy(update={"rep_peak_ns": T0 + 3_000_000_000, "lag_ms": 112.0, "lag_se_ms": 6.5,
+                                         "lag_p_in_window": 0.82, "envelope_delay_ms": 121.5})
+        await store.write([new])
+        assert [r.lag_se_ms for r in await store.query_reps()] == [None, 6.5]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({REPS_TABLE})")]
+        assert columns == list(REP_COLUMN_NAMES)
+        rows = conn.execute(f"SELECT rep_peak_ns, lag_se_ms, lag_p_in_window, envelope_delay_ms FROM {REPS_TABLE} "
+                            "ORDER BY rep_peak_ns").fetchall()
+    assert rows == [(T0, None, None, None), (T0 + 3_000_000_000, 6.5, 0.82, 121.5)]
+
+
+def test_every_rep_column_but_the_record_is_a_model_field() -> None:
+    assert set(REP_COLUMN_NAMES) - {"record"} <= set(RepMetric.model_fields)

@@ -6,6 +6,10 @@ each rep into a cue (``kinesync.analysis.cues``) and hands it at once to every l
 nothing on the way touches the disk. Rep end is the owning window's end (facility time), the
 moment the analyzer has what it needs to judge the rep.
 
+Sets: the hub follows each station's current set (``kinesync.analysis.cues.SetTracker``) and puts
+the set's mean lag with its 95 % interval on every cue; with a live state attached it also hands
+that summary to the wall's tile (``LiveState.note_set``).
+
 Latency: a station view acknowledges every cue it has painted with the time it spent between
 receiving and painting it. The API takes the moment of painting as halfway between its send and
 the acknowledgement's arrival plus half that processing time (the NTP assumption of a symmetric
@@ -22,8 +26,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from kinesync.analysis.cues import Cue, cue_for
+from kinesync.analysis.cues import Cue, SetLag, SetTracker, cue_for
 from kinesync.bus.base import Bus
 from kinesync.bus.topics import REPS
 from kinesync.models import RepMetric
@@ -66,13 +71,21 @@ def latency_stats(values: list[float]) -> LatencyStats:
     return LatencyStats(len(values), percentile(values, 50), percentile(values, 99), max(values))
 
 
-class CueHub:
-    """Recent cues per station, the listeners' queues and the shown-latency samples. One event loop."""
+class SetSink(Protocol):
+    def note_set(self, station: str, athlete: str | None, session: str | None, summary: SetLag) -> None: ...
 
-    def __init__(self, *, window_s: float = 2.0, clock_ns: Callable[[], int] = time.time_ns) -> None:
+
+class CueHub:
+    """Recent cues per station, the listeners' queues, each station's current set and the
+    shown-latency samples. One event loop."""
+
+    def __init__(self, *, window_s: float = 2.0, clock_ns: Callable[[], int] = time.time_ns,
+                 live: SetSink | None = None) -> None:
         self.window_s = window_s
         self._clock_ns = clock_ns
+        self.live = live
         self.recent: dict[str, deque[Cue]] = {}
+        self.sets: dict[str, SetTracker] = {}
         self._listeners: dict[str | None, set[asyncio.Queue[Cue]]] = {}
         self._sent: dict[str, Cue] = {}
         # (arrival wall ns, rep end → painted ms) and (rep end → pushed ms), for stats and the dashboard
@@ -89,7 +102,10 @@ class CueHub:
 
     def publish(self, rep: RepMetric) -> Cue:
         now = self._clock_ns()
-        cue = cue_for(rep, window_s=self.window_s, sent_at_ns=now)
+        summary = self.sets.setdefault(rep.station, SetTracker()).add(rep)
+        cue = cue_for(rep, window_s=self.window_s, sent_at_ns=now, set_lag=summary)
+        if summary is not None and self.live is not None:
+            self.live.note_set(rep.station, rep.athlete, rep.session, summary)
         self.recent.setdefault(cue.station, deque(maxlen=RECENT_CUES)).append(cue)
         self._sent[cue_id(cue)] = cue
         while len(self._sent) > LATENCY_SAMPLES:

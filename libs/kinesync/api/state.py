@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kinesync.analysis.cues import SetLag
 from kinesync.models import WindowMetric
 from kinesync.storage.pipeline import ANALYSIS_ERROR_FLAG
 
@@ -34,6 +35,9 @@ class StationStatus(BaseModel):
     body_weight_n: float | None = None
     transfer_index: float | None = Field(None, description="latest force transfer index, 0..1")
     mean_concentric_velocity_m_s: float | None = Field(None, description="latest mean concentric bar velocity, m/s")
+    set_lag: SetLag | None = Field(
+        None, description="mean lag of the current (or last) set of this athlete with its 95 % interval, from the "
+        "rep records")
     last_alert: str | None = Field(None, description="message of the station's latest alert event")
     last_alert_state: Literal["firing", "resolved"] | None = None
     last_alert_age_s: float | None = Field(None, description="seconds since that alert event arrived")
@@ -76,6 +80,9 @@ class LiveState:
         self._stations: dict[str, _Station] = {}
         # Kept apart from the tiles: a new athlete or a forgotten station does not reset them.
         self._analysis_errors: dict[str, int] = {}
+        # Set lags come from rep records (the cue hub), not windows: kept per station with the athlete and
+        # session they belong to, shown only while the tile shows that athlete and session.
+        self._sets: dict[str, tuple[str | None, str | None, SetLag]] = {}
 
     def __len__(self) -> int:
         return len(self._stations)
@@ -121,8 +128,13 @@ class LiveState:
         by_station = dict(sorted(self._analysis_errors.items()))
         return {"total": sum(by_station.values()), "by_station": by_station}
 
+    def note_set(self, station: str, athlete: str | None, session: str | None, summary: SetLag) -> None:
+        """The station's current set as of its latest rep (``kinesync.analysis.cues.set_lag``)."""
+        self._sets[station] = (athlete, session, summary)
+
     def forget(self, station: str) -> None:
         self._stations.pop(station, None)
+        self._sets.pop(station, None)
 
     def snapshot(self) -> list[StationStatus]:
         now = self._clock()
@@ -132,6 +144,8 @@ class LiveState:
             m = st.latest
             age = max(0.0, now - st.received_at)
             lag = st.lag
+            set_of = self._sets.get(name)
+            set_lag = set_of[2] if set_of is not None and set_of[:2] == (m.athlete, m.session) else None
             out.append(
                 StationStatus(
                     station=m.station,
@@ -149,6 +163,7 @@ class LiveState:
                     body_weight_n=st.body_weight_n,
                     transfer_index=st.transfer_index,
                     mean_concentric_velocity_m_s=st.mean_concentric_velocity_m_s,
+                    set_lag=set_lag,
                     last_alert=st.alert[0] if st.alert else None,
                     last_alert_state=st.alert[1] if st.alert else None,  # type: ignore[arg-type]
                     last_alert_age_s=round(max(0.0, now - st.alert[2]), 3) if st.alert else None,

@@ -30,11 +30,13 @@ does not see: the smoothing's bias on asymmetric bursts and the normalisation by
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
+from scipy import ndimage, signal
 
 BAND_LOW_HZ = 30.0
 BAND_HIGH_HZ = 450.0
@@ -47,18 +49,29 @@ class PeakLagConfig:
 
     band_low_hz: float = BAND_LOW_HZ
     band_high_hz: float = BAND_HIGH_HZ
+    # One causal pass of the band-pass: every channel gets the same filter, so its delay cancels in
+    # the lag (and it costs half a zero-phase pass). False: zero-phase (sosfiltfilt).
+    causal_band: bool = True
+    # Order of the per-channel linear-prediction whitening of the band-passed EMG (0: none). A
+    # whitened carrier has more independent samples per bin, so the binned power scatters less.
+    whiten_order: int = 4
     bin_s: float = 0.005
-    smooth_sd_s: float = 0.060
-    # Leg peak search relative to the rep's hint (the drive), s; the pectoral search relative to the leg peak.
-    leg_search_s: tuple[float, float] = (-0.45, 0.30)
+    smooth_sd_s: float = 0.050
+    # Leg peak search relative to the rep's hint (the start of propulsion), s: heavy reps can put the
+    # stronger drive burst half a second after it; the pectoral search relative to the leg peak.
+    leg_search_s: tuple[float, float] = (-0.35, 0.65)
     pec_search_s: tuple[float, float] = (-0.2, 0.8)
-    se_floor_ms: float = 12.0
+    se_floor_ms: float = 16.0
     bias_correct: bool = False
 
 
 @dataclass(frozen=True)
 class PeakLag:
-    """Peak times (s since the first sample), the lag and its standard error (ms)."""
+    """Peak times (s since the first sample), the lag and its standard error (ms).
+
+    ``channel_peak_rms``: per row of the input, the maximum of its RMS envelope (V) within its role's
+    search span (0 for rows of no role): what ``ChannelReference`` learns each channel's reference from.
+    """
 
     leg_peak_s: float
     pec_peak_s: float
@@ -66,6 +79,7 @@ class PeakLag:
     lag_se_ms: float
     leg_se_ms: float
     pec_se_ms: float
+    channel_peak_rms: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,9 +97,16 @@ class RoleEnvelopes:
         return (k + 0.5) * self.bin_s - 0.5 / self.fs_hz
 
 
+@functools.lru_cache(maxsize=32)
+def _bandpass_sos_cached(fs_hz: float, low_hz: float, high_hz: float) -> np.ndarray:
+    high = min(high_hz, BAND_HIGH_SHARE_OF_RATE * fs_hz)
+    sos = signal.butter(4, (low_hz, high), btype="bandpass", fs=fs_hz, output="sos")
+    return sos
+
+
 def bandpass_sos(fs_hz: float, cfg: PeakLagConfig = PeakLagConfig()) -> np.ndarray:
-    high = min(cfg.band_high_hz, BAND_HIGH_SHARE_OF_RATE * fs_hz)
-    return signal.butter(4, (cfg.band_low_hz, high), btype="bandpass", fs=fs_hz, output="sos")
+    # A copy: callers may not change the cached design.
+    return _bandpass_sos_cached(float(fs_hz), float(cfg.band_low_hz), float(cfg.band_high_hz)).copy()
 
 
 def gaussian_kernel(sd_bins: float, order: int = 0) -> np.ndarray:
@@ -101,6 +122,36 @@ def gaussian_kernel(sd_bins: float, order: int = 0) -> np.ndarray:
     return (x * x / sd_bins**4 - 1.0 / sd_bins**2) * g
 
 
+def whiten(x: np.ndarray, order: int) -> np.ndarray:
+    """Prediction error of each row of ``x`` under its own order-``order`` linear predictor.
+
+    The predictor comes from the row's autocorrelation (Levinson–Durbin, all rows at once) and is
+    applied as a causal FIR filter, so the output has a nearly flat spectrum: surface EMG is a
+    coloured Gaussian carrier (most power at 50–150 Hz), and a flat one gives a power estimate with
+    more independent samples per bin (Clancy & Hogan 1994). The filter is minimum phase, and each
+    channel has its own, but it is short (``order`` samples), so it adds well under 1 ms of delay.
+    """
+    n = x.shape[1]
+    if order <= 0 or n <= order + 1:
+        return x
+    r = np.empty((x.shape[0], order + 1))
+    for k in range(order + 1):
+        r[:, k] = np.einsum("ij,ij->i", x[:, : n - k], x[:, k:])
+    a = np.zeros((x.shape[0], order + 1))
+    a[:, 0] = 1.0
+    err = r[:, 0] * (1.0 + 1e-9) + 1e-300
+    for k in range(1, order + 1):
+        acc = r[:, k] + np.einsum("ij,ij->i", a[:, 1:k], r[:, k - 1 : 0 : -1])
+        refl = -acc / err
+        a[:, 1:k] = a[:, 1:k] + refl[:, None] * a[:, k - 1 : 0 : -1]
+        a[:, k] = refl
+        err = err * np.maximum(1.0 - refl * refl, 1e-12)
+    out = x.copy()
+    for k in range(1, order + 1):
+        out[:, k:] += a[:, k : k + 1] * x[:, : n - k]
+    return out
+
+
 def role_envelopes(raw: np.ndarray, fs_hz: float, cfg: PeakLagConfig = PeakLagConfig()) -> RoleEnvelopes:
     """Binned power and Gaussian-smoothed power of every row of ``raw`` (rows × samples at ``fs_hz``)."""
     x = np.atleast_2d(np.asarray(raw, dtype=np.float64))
@@ -108,25 +159,20 @@ def role_envelopes(raw: np.ndarray, fs_hz: float, cfg: PeakLagConfig = PeakLagCo
     q = max(1, round(cfg.bin_s * fs_hz))
     bin_s = q / fs_hz
     n_bins = x.shape[1] // q
-    filtered = signal.sosfiltfilt(bandpass_sos(fs_hz, cfg), x, axis=-1)
-    power = (filtered[:, : n_bins * q] ** 2).reshape(x.shape[0], n_bins, q).mean(axis=2)
-    kernel = gaussian_kernel(cfg.smooth_sd_s / bin_s)
-    smooth = np.stack([_smooth(row, kernel) for row in power])
+    sos = bandpass_sos(fs_hz, cfg)
+    filtered = signal.sosfilt(sos, x, axis=-1) if cfg.causal_band else signal.sosfiltfilt(sos, x, axis=-1)
+    filtered = whiten(filtered, cfg.whiten_order)
+    blocks = filtered[:, : n_bins * q].reshape(x.shape[0], n_bins, q)
+    power = np.einsum("cnq,cnq->cn", blocks, blocks) / q
+    smooth = ndimage.gaussian_filter1d(power, cfg.smooth_sd_s / bin_s, axis=1, mode="mirror", truncate=4.0)
     # Relative scatter of the bins around the smooth curve where the channel is active (its upper half):
     # the carrier's own randomness plus noise, which is what moves the peak.
-    rel_var = np.empty(x.shape[0])
-    for c in range(x.shape[0]):
-        active = smooth[c] > 0.5 * smooth[c].max() if smooth[c].max() > 0 else np.ones(n_bins, dtype=bool)
-        r = power[c, active] / np.maximum(smooth[c, active], 1e-300) - 1.0
-        rel_var[c] = float(np.mean(r * r)) if r.size else 1.0
+    top = smooth.max(axis=1, keepdims=True)
+    active = smooth > 0.5 * top
+    r = np.where(active, power / np.maximum(smooth, 1e-300) - 1.0, 0.0)
+    count = active.sum(axis=1)
+    rel_var = np.where(count > 0, (r * r).sum(axis=1) / np.maximum(count, 1), 1.0)
     return RoleEnvelopes(bin_s=bin_s, fs_hz=fs_hz, power=power, smooth=smooth, rel_var=rel_var)
-
-
-def _smooth(row: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    # Edges are padded by reflection, so the first and last bins are not pulled towards zero.
-    half = kernel.size // 2
-    padded = np.pad(row, half, mode="reflect") if row.size > half else np.pad(row, half, mode="edge")
-    return np.convolve(padded, kernel, mode="valid")
 
 
 def _parabola(y_m: float, y_0: float, y_p: float) -> float:
@@ -193,9 +239,10 @@ def peak_lag(
         leg_rows, pec_rows: rows of ``raw`` that are leg (quadriceps, gluteus) and pectoral channels.
         drive_s: the concentric drive (start, end), s since the first sample: the leg peak is searched
             there. Without it: ``hint_s`` + ``cfg.leg_search_s`` (the rep's burst), else the whole window.
-        reference: per row, the channel's reference amplitude (RMS, V); default: its maximum RMS
-            envelope within the leg or pectoral search span.
-        cfg: bands, bin width, smoothing and the SE floor.
+        reference: per row, the channel's reference amplitude (RMS, V; e.g. from ``ChannelReference``);
+            a row whose entry is not positive and finite uses its maximum RMS envelope within its
+            role's search span in this window.
+        cfg: bands, whitening, bin width, smoothing and the SE floor.
 
     Returns:
         PeakLag, or None when a role has no channel or a peak lies on the edge of its search span.
@@ -203,6 +250,18 @@ def peak_lag(
     if not leg_rows or not pec_rows:
         return None
     env = role_envelopes(raw, fs_hz, cfg)
+    return _peak_lag_from(env, leg_rows, pec_rows, drive_s, hint_s, reference, cfg)
+
+
+def _peak_lag_from(
+    env: RoleEnvelopes,
+    leg_rows: list[int],
+    pec_rows: list[int],
+    drive_s: tuple[float, float] | None,
+    hint_s: float | None,
+    reference: np.ndarray | None,
+    cfg: PeakLagConfig,
+) -> PeakLag | None:
     n_bins = env.smooth.shape[1]
     sd_bins = cfg.smooth_sd_s / env.bin_s
     if drive_s is not None:
@@ -213,13 +272,11 @@ def peak_lag(
         lo_s, hi_s = 0.0, n_bins * env.bin_s
     lo, hi = math.floor(lo_s / env.bin_s), math.ceil(hi_s / env.bin_s)
     amp = np.sqrt(np.maximum(env.smooth, 0.0))
-    ref = np.ones(env.smooth.shape[0])
-    if reference is not None:
-        ref = np.asarray(reference, dtype=np.float64).copy()
-    else:
-        a, b = max(lo, 0), min(max(hi, 1), n_bins)
-        for c in leg_rows:
-            ref[c] = float(amp[c, a:b].max()) if b > a else float(amp[c].max())
+    given = np.zeros(env.smooth.shape[0]) if reference is None else np.asarray(reference, dtype=np.float64)
+    peaks = np.zeros(env.smooth.shape[0])
+    a, b = max(lo, 0), min(max(hi, 1), n_bins)
+    peaks[leg_rows] = amp[leg_rows, a:b].max(axis=1) if b > a else amp[leg_rows].max(axis=1)
+    ref = np.where(np.isfinite(given) & (given > 0.0), given, peaks)
     ref = np.where(ref > 0.0, ref, 1.0)
     leg = _role_peak(env, leg_rows, ref, lo, hi, sd_bins, cfg.bias_correct)
     if leg is None:
@@ -227,11 +284,10 @@ def peak_lag(
     leg_k, leg_se = leg
     p_lo = math.floor(leg_k + cfg.pec_search_s[0] / env.bin_s)
     p_hi = math.ceil(leg_k + cfg.pec_search_s[1] / env.bin_s)
-    if reference is None:
-        a, b = max(p_lo, 0), min(max(p_hi, 1), n_bins)
-        for c in pec_rows:
-            ref[c] = float(amp[c, a:b].max()) if b > a else float(amp[c].max())
-        ref = np.where(ref > 0.0, ref, 1.0)
+    a, b = max(p_lo, 0), min(max(p_hi, 1), n_bins)
+    peaks[pec_rows] = amp[pec_rows, a:b].max(axis=1) if b > a else amp[pec_rows].max(axis=1)
+    ref = np.where(np.isfinite(given) & (given > 0.0), given, peaks)
+    ref = np.where(ref > 0.0, ref, 1.0)
     pec = _role_peak(env, pec_rows, ref, p_lo, p_hi, sd_bins, cfg.bias_correct)
     if pec is None:
         return None
@@ -241,7 +297,59 @@ def peak_lag(
     se = math.sqrt(leg_se_ms**2 + pec_se_ms**2 + cfg.se_floor_ms**2)
     leg_t, pec_t = env.time_of(leg_k), env.time_of(pec_k)
     return PeakLag(leg_peak_s=leg_t, pec_peak_s=pec_t, lag_ms=(pec_t - leg_t) * 1000.0, lag_se_ms=se,
-                   leg_se_ms=leg_se_ms, pec_se_ms=pec_se_ms)
+                   leg_se_ms=leg_se_ms, pec_se_ms=pec_se_ms, channel_peak_rms=tuple(float(v) for v in peaks))
+
+
+@dataclass
+class ChannelReference:
+    """Each channel's reference amplitude learned over an athlete's recent reps (per station).
+
+    The phase lag's activations are each channel's EMG in units of its reference amplitude, a
+    per-channel constant (electrode gain and tissue), not the rep's own peak: a weaker rep stays
+    weaker. The reference is the median of the channel's peak RMS envelope over its last ``reps``
+    reps (channels by name, so a re-plugged kit with other rows still matches); the median is
+    robust to a rep with a loose electrode or a double drive.
+    """
+
+    reps: int = 10
+    _peaks: dict[str, deque] = field(default_factory=dict)
+
+    def reference(self, names: tuple[str, ...] | list[str]) -> np.ndarray:
+        """Per name, the current reference (RMS, V), 0 where the channel has no history yet."""
+        return np.array([float(np.median(self._peaks[n])) if self._peaks.get(n) else 0.0 for n in names])
+
+    def observe(self, names: tuple[str, ...] | list[str], peak_rms: tuple[float, ...] | np.ndarray) -> None:
+        for n, v in zip(names, peak_rms, strict=True):
+            if math.isfinite(v) and v > 0.0:
+                self._peaks.setdefault(n, deque(maxlen=self.reps)).append(float(v))
+
+    def reset(self) -> None:
+        """Forget every channel (a new athlete or a new electrode placement)."""
+        self._peaks.clear()
+
+
+def peak_lag_learned(
+    raw: np.ndarray,
+    fs_hz: float,
+    names: tuple[str, ...] | list[str],
+    leg_rows: list[int],
+    pec_rows: list[int],
+    state: ChannelReference | None,
+    *,
+    hint_s: float | None = None,
+    cfg: PeakLagConfig = PeakLagConfig(),
+) -> PeakLag | None:
+    """``peak_lag`` with each channel's reference from ``state`` (which learns this rep's peaks first,
+    so the first rep of a set uses its own peaks); ``state`` None: the rep's own peaks."""
+    if not leg_rows or not pec_rows:
+        return None
+    env = role_envelopes(raw, fs_hz, cfg)
+    first = _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, None, cfg)
+    if first is None or state is None:
+        return first
+    rows = sorted(set(leg_rows) | set(pec_rows))
+    state.observe([names[i] for i in rows], [first.channel_peak_rms[i] for i in rows])
+    return _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, state.reference(names), cfg)
 
 
 def p_in_window(lag_ms: float, se_ms: float, low_ms: float, high_ms: float) -> float:

@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TABLE = "window_metrics"
-SCHEMA_VERSION = 6  # 3: target_source; 4: mean_velocity_m_s; 5: peak_propulsive_force_n replaces peak_force_n;
-# 6: mean_concentric_velocity_m_s (zero crossing to zero crossing) replaces mean_velocity_m_s (0.05 m/s thresholds)
+SCHEMA_VERSION = 7  # 3: target_source; 4: mean_velocity_m_s; 5: peak_propulsive_force_n replaces peak_force_n;
+# 6: mean_concentric_velocity_m_s (zero crossing to zero crossing) replaces mean_velocity_m_s (0.05 m/s thresholds);
+# 7: reps gain lag_se_ms, lag_p_in_window and envelope_delay_ms columns (the lag's uncertainty)
 
 # (column, SQL type) for every WindowMetric field; tests check that nothing is missing.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -72,15 +73,31 @@ _DDL = (
 _INSERT = f"INSERT OR REPLACE INTO {TABLE} ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' for _ in COLUMN_NAMES)})"
 _SELECT = f"SELECT {', '.join(COLUMN_NAMES)} FROM {TABLE}"
 
-# Reps: the columns people filter by, and the whole record as JSON (it carries lists and envelopes).
+# Reps: the columns people filter by, and the whole record as JSON (it carries lists and envelopes). The
+# record is what reads return; the columns are copies of its fields for SQL filters and aggregates.
 REPS_TABLE = "reps"
+REP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("station", "TEXT NOT NULL"),
+    ("rep_peak_ns", "INTEGER NOT NULL"),
+    ("athlete", "TEXT"),
+    ("session", "TEXT"),
+    ("exercise", "TEXT"),
+    ("record", "TEXT NOT NULL"),
+    # Schema 7: the lag's uncertainty (docs/metrics.md). NULL in rows written before it (their records
+    # do not carry the fields) and from analyzers that do not estimate them.
+    ("lag_se_ms", "REAL"),
+    ("lag_p_in_window", "REAL"),
+    ("envelope_delay_ms", "REAL"),
+)
+REP_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in REP_COLUMNS)
 _REPS_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {REPS_TABLE} (station TEXT NOT NULL, rep_peak_ns INTEGER NOT NULL, "
-    "athlete TEXT, session TEXT, exercise TEXT, record TEXT NOT NULL, PRIMARY KEY (station, rep_peak_ns)) WITHOUT ROWID"
+    f"CREATE TABLE IF NOT EXISTS {REPS_TABLE} ("
+    + ", ".join(f"{name} {kind}" for name, kind in REP_COLUMNS)
+    + ", PRIMARY KEY (station, rep_peak_ns)) WITHOUT ROWID"
 )
 _REPS_INSERT = (
-    f"INSERT OR REPLACE INTO {REPS_TABLE} (station, rep_peak_ns, athlete, session, exercise, record) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    f"INSERT OR REPLACE INTO {REPS_TABLE} ({', '.join(REP_COLUMN_NAMES)}) "
+    f"VALUES ({', '.join('?' for _ in REP_COLUMN_NAMES)})"
 )
 
 
@@ -99,14 +116,20 @@ def _metric(row: Sequence[Any]) -> WindowMetric:
     return WindowMetric.model_validate(values)
 
 
+def _rep_row(r: RepMetric) -> tuple[Any, ...]:
+    return (r.station, r.rep_peak_ns, r.athlete, r.session, r.exercise, r.model_dump_json(),
+            r.lag_se_ms, r.lag_p_in_window, r.envelope_delay_ms)
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Add columns that newer versions introduced; every added column is nullable, so old rows stay valid."""
-    have = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
-    for name, kind in COLUMNS:
-        if name not in have:
-            if "NOT NULL" in kind:
-                raise sqlite3.OperationalError(f"cannot add required column {name} to an existing {TABLE}")
-            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")
+    for table, columns in ((TABLE, COLUMNS), (REPS_TABLE, REP_COLUMNS)):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns:
+            if name not in have:
+                if "NOT NULL" in kind:
+                    raise sqlite3.OperationalError(f"cannot add required column {name} to an existing {table}")
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 class SqliteStore:
@@ -216,10 +239,7 @@ class SqliteStore:
         if not metrics:
             return
         rows = [_row(m) for m in metrics if isinstance(m, WindowMetric)]
-        rep_rows = [
-            (r.station, r.rep_peak_ns, r.athlete, r.session, r.exercise, r.model_dump_json())
-            for r in metrics if isinstance(r, RepMetric)
-        ]
+        rep_rows = [_rep_row(r) for r in metrics if isinstance(r, RepMetric)]
 
         def _write(conn: sqlite3.Connection) -> None:
             # IMMEDIATE takes the write lock up front, so waiting for another writer goes through

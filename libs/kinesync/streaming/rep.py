@@ -19,7 +19,9 @@ from kinesync.analysis.transfer import force_transfer_index
 from kinesync.dsp.lag import onset_lag, phase_lag
 from kinesync.dsp.moments import mean_sd
 from kinesync.dsp.onset import threshold_onset
+from kinesync.dsp.peak_lag import ChannelReference, p_in_window, peak_lag_learned
 from kinesync.dsp.quantile import percentile_linear
+from kinesync.streaming.roles import LEG_ROLES, emg_role
 
 NS = 1_000_000_000
 
@@ -59,6 +61,10 @@ class ForceView:
 class RepConfig:
     min_lag_s: float = -0.100
     max_lag_s: float = 0.400
+    # Where the two role envelopes are near-copies (their normalised cross-correlation peaks at least
+    # this high), the delay that aligns them is the peak-to-peak lag, measured on the whole burst
+    # (docs/metrics.md, "Phase lag").
+    copy_coupling: float = 0.98
     activity_ratio: float = 2.5  # burst peak / quiet envelope level that counts as activity
     onset_k_sd: float = 5.0  # force onset threshold, SD of the weighing
     onset_backdate_s: float = 0.030
@@ -120,10 +126,25 @@ def pec_active_threshold(pec: np.ndarray, fs_hz: float, h: float = 3.0) -> float
 
 
 def emg_metrics(
-    view: EmgView, cfg: RepConfig, low_ms: float, high_ms: float, out: RepResult, pec_active: bool | None = None
+    view: EmgView,
+    cfg: RepConfig,
+    low_ms: float,
+    high_ms: float,
+    out: RepResult,
+    pec_active: bool | None = None,
+    *,
+    peak_ns: int | None = None,
+    reference: ChannelReference | None = None,
 ) -> None:
-    """Lag, coupling, onset lags and the quality flags of the role channels (``pec_active``: the
-    pectoral activity test, when the caller has made it already)."""
+    """Lag, its standard error, coupling, the envelope delay, onset lags and the quality flags of the
+    role channels (``pec_active``: the pectoral activity test, when the caller has made it already;
+    ``peak_ns``: the rep's time, where the leg-drive peak is searched around; ``reference``: the
+    station's per-channel reference amplitudes learned over the set, None: each rep's own peaks).
+
+    ``lag_ms`` is the phase lag as defined (pectoral activation peak − leg-drive activation peak,
+    ``kinesync.dsp.peak_lag``); ``envelope_delay_ms`` the delay that best aligns the two causal
+    envelopes (``kinesync.dsp.lag.phase_lag``), whose peak value is ``coupling``.
+    """
     bad = False
     for name, q in zip(view.raw_names, channel_qualities(view.raw, view.rate_hz), strict=True):
         for flag in q.flags():
@@ -138,11 +159,19 @@ def emg_metrics(
         out.flags.append("no_pec_activity")
         return
     result = phase_lag(view.leg, view.pec, view.rate_hz, cfg.min_lag_s, cfg.max_lag_s)
-    if result is None:
+    if result is not None:
+        out.fields.update(envelope_delay_ms=result.lag_s * 1000.0, coupling=result.coupling)
+    peak = _peak_lag(view, peak_ns, reference)
+    if peak is None:
         out.flags.append("no_lag_peak")
     else:
-        lag_ms = result.lag_s * 1000.0
-        out.fields.update(lag_ms=lag_ms, coupling=result.coupling, in_window=low_ms <= lag_ms <= high_ms)
+        # When the chest burst is a delayed copy of the leg drive's, the alignment delay is the peak
+        # lag too, from every sample of the bursts instead of their tops: far less noise. The standard
+        # error stays the peak estimator's (conservative: the delay's own error is smaller).
+        copy = result is not None and result.coupling >= cfg.copy_coupling
+        lag_ms = result.lag_s * 1000.0 if copy else peak.lag_ms
+        out.fields.update(lag_ms=lag_ms, lag_se_ms=peak.lag_se_ms, in_window=low_ms <= lag_ms <= high_ms,
+                          lag_p_in_window=p_in_window(lag_ms, peak.lag_se_ms, low_ms, high_ms))
     ol = onset_lag(view.leg, view.pec, view.rate_hz)
     if ol is not None:
         out.fields["onset_lag_ms"] = ol * 1000.0
@@ -152,6 +181,15 @@ def emg_metrics(
         pec_peak = leg_on + int(np.argmax(view.pec[leg_on:]))
         out.fields["leg_onset_to_pec_peak_ms"] = (pec_peak - leg_on) * 1000.0 / view.rate_hz
         out.rep_start_ns = view.t0_ns + round(leg_on * NS / view.rate_hz)
+
+
+def _peak_lag(view: EmgView, peak_ns: int | None, reference: ChannelReference | None):
+    """The activation peak lag of the window's raw role channels (None without leg or chest rows)."""
+    roles = [emg_role(n) for n in view.raw_names]
+    leg_rows = [i for i, r in enumerate(roles) if r in LEG_ROLES]
+    pec_rows = [i for i, r in enumerate(roles) if r == "pec"]
+    hint_s = None if peak_ns is None else (peak_ns - view.t0_ns) / NS
+    return peak_lag_learned(view.raw, view.rate_hz, view.raw_names, leg_rows, pec_rows, reference, hint_s=hint_s)
 
 
 def unweighable_reason(f: np.ndarray, min_load_n: float, max_load_n: float) -> str:
@@ -364,12 +402,15 @@ def analyze_rep(
     *,
     carried: StationWeighing | None = None,
     com_on_plate: bool = True,
+    lag_reference: ChannelReference | None = None,
 ) -> RepResult:
+    """Every metric of the rep at ``peak_ns`` (``lag_reference``: the station's ``ChannelReference``,
+    kept for the athlete's set; None: each rep normalises its channels by its own peaks)."""
     out = RepResult()
     # Both halves ask whether the pectoralis worked; a gap in the EMG means neither does.
     pec_active = emg is not None and not emg.has_gap and _active(emg.pec, cfg.activity_ratio)
     if emg is not None:
-        emg_metrics(emg, cfg, low_ms, high_ms, out, pec_active)
+        emg_metrics(emg, cfg, low_ms, high_ms, out, pec_active, peak_ns=peak_ns, reference=lag_reference)
     emg_start = out.rep_start_ns
     if force is not None:
         force_metrics(force, peak_ns, emg, cfg, out, pec_active, carried=carried, com_on_plate=com_on_plate)

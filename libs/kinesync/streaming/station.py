@@ -23,6 +23,7 @@ import numpy as np
 
 from kinesync.analysis.personal_window import PersonalWindowConfig
 from kinesync.codec.frame import Frame, SensorKind
+from kinesync.dsp.peak_lag import ChannelReference
 from kinesync.dsp.quantile import percentile_linear
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
 from kinesync.streaming.bar import BarConfig, BarTransform, BarView, VelocityLoss, bar_metrics
@@ -92,6 +93,9 @@ class StationAnalyzer:
         # reps (docs/metrics.md, "Weighing"); with the athlete it belongs to.
         self._weighing: tuple[str | None, StationWeighing] | None = None
         self._ascents: _StreamAscents | None = None  # reps of the centre of mass, found incrementally
+        # Each EMG channel's reference amplitude, learned over the athlete's recent reps (the lag's
+        # activations are in these units), with the athlete it belongs to.
+        self._lag_ref: tuple[str | None, ChannelReference] | None = None
         self.windows_emitted = 0
         self._seen_wall_ns: dict[int, int] = {}
         self._created_wall_ns: int | None = None
@@ -318,7 +322,10 @@ class StationAnalyzer:
         if peak_ns is not None:
             athlete = a.athlete if a else None
             carried = self._weighing[1] if self._weighing and self._weighing[0] == athlete else None
-            result = analyze_rep(peak_ns, emg, force, c.rep, low, high, carried=carried, com_on_plate=not bench)
+            if self._lag_ref is None or self._lag_ref[0] != athlete:
+                self._lag_ref = (athlete, ChannelReference())
+            result = analyze_rep(peak_ns, emg, force, c.rep, low, high, carried=carried, com_on_plate=not bench,
+                                 lag_reference=self._lag_ref[1])
             if result.weighing is not None:
                 self._weighing = (athlete, result.weighing)
         if peak_ns is not None:

@@ -48,6 +48,9 @@ MATCH_MARGIN_S = 0.5
 REFERENCE_PAD_S = 0.25
 LAG_JITTER_MS = 15.0
 METHODS = ("product", "xcorr", "peak")
+# Set level (BRIEF section 5): the mean of this many consecutive reps within this much of the true mean.
+SET_REPS = 10
+SET_TOLERANCE_MS = 4.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,13 @@ class PhysCellResult:
     def coverage(self) -> float | None:
         """Share of the product's 95 % intervals that cover the true lag."""
         return sum(self.covered) / len(self.covered) if self.covered else None
+
+    def set_means_within(self, method: str = "product", reps: int = SET_REPS,
+                         tolerance_ms: float = SET_TOLERANCE_MS) -> list[bool]:
+        """Per run of ``reps`` consecutive reps (non-overlapping, in rep order, on the same reps as the
+        per-rep errors): whether the mean estimate lies within ``tolerance_ms`` of the mean true lag."""
+        e = self.errors_ms[method]
+        return [abs(sum(e[i : i + reps]) / reps) <= tolerance_ms for i in range(0, len(e) - reps + 1, reps)]
 
     @property
     def judged(self) -> bool:
@@ -216,6 +226,13 @@ def run_physiology_cell(cell: PhysCell, reps: int = 30, seed: int = 0) -> PhysCe
 def pooled_coverage(results: Sequence[PhysCellResult]) -> float | None:
     """Share of the product's 95 % intervals that cover the true lag, over every rep of ``results``."""
     flags = [c for r in results for c in r.covered]
+    return sum(flags) / len(flags) if flags else None
+
+
+def pooled_set_share(results: Sequence[PhysCellResult], method: str = "product") -> float | None:
+    """Share of the sets (``SET_REPS`` consecutive reps of a cell) whose mean error is within
+    ``SET_TOLERANCE_MS``, over every cell of ``results``."""
+    flags = [f for r in results for f in r.set_means_within(method)]
     return sum(flags) / len(flags) if flags else None
 
 
