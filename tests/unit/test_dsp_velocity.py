@@ -19,10 +19,22 @@ from kinesync.sim.outcome import LagOutcome
 
 MCV_TOLERANCE = 0.01  # mean concentric, mean propulsive and peak velocity within 1 % of the truth
 PCV_TOLERANCE = 0.01
-# A jump from a pause leaves rest with the velocity growing as t² (the force rises at a finite
-# rate): the bar rises 0.1 mm in its first ~20 ms, below 0.2 mm of LPT noise, so the start, and
-# with it the duration of a 0.3 s push, is uncertain by several ms. An accelerometer sees it.
-JUMP_LPT_MCV_TOLERANCE = 0.10
+# A jump from a pause leaves rest with the velocity growing as d² (the force rises at a finite
+# rate): the bar rises 0.2 mm, one SD of LPT noise, in its first ~20 ms, so the start of a 0.3 s
+# push is extrapolated by the shape of a force leaving rest (position ∝ d³ fitted up to 0.5 m/s).
+# That extrapolation has a bias that depends on how the rate of force development grows in the
+# first 40 ms (+0.3 to +5.5 ms for a start slope of 16 to 4 kN/s on the simulator; richer models
+# are not identifiable under 0.2 mm of noise: errors of 10–50 ms). Measured here: start +3.2 ms on
+# average, MCV +1.1 % on average, 2.0 % worst of 40 reps. 1 % is not reachable from an LPT on a
+# jump from a pause; an accelerometer sees the start (test_imu_velocities_within_1_percent_of_truth).
+JUMP_LPT_MCV_TOLERANCE = 0.025
+# A bar IMU integrates white acceleration noise (0.05 m/s² at 500 Hz): with the velocity pinned to
+# zero at the rest before the rep and at the stop after it, the rise's error is the integral of a
+# Brownian bridge, SD 0.72 % of a 0.4 m rise for a 2.25 s grind integrated over 3 s (analytic;
+# 0.73 % measured over 240 reps, the least-variance estimate without a motion model). Per rep the
+# worst of 40 reaches ~1.8 %, so a grind is checked at 2.5 % per rep and 0.8 % SD.
+GRIND_IMU_TOLERANCE = 0.025
+GRIND_IMU_SD = 0.008
 CASES = (*EXERCISES, "grind")
 
 
@@ -67,6 +79,48 @@ def test_mean_concentric_velocity_within_1_percent_of_truth(exercise: str) -> No
     assert prop_errors.max() <= tolerance, f"{exercise}: worst MPV error {prop_errors.max():.2%}"
     assert errors.max() <= tolerance, f"{exercise}: worst MCV error {errors.max():.2%}"
     assert peak_errors.max() <= PCV_TOLERANCE, f"{exercise}: worst PCV error {peak_errors.max():.2%}"
+
+
+def _imu_segment(athlete: SimAthlete, k: int, after_s: float):
+    """Accelerometer samples (m/s², +g at rest, float32 on the wire) around rep ``k``, integrated
+    from the rest before it: (start index, velocity, index of the leg peak, truth, first sample)."""
+    fs = athlete.spec.imu_rate_hz
+    truth = athlete.rep(k)
+    lo = int(np.ceil((truth.leg_peak_s - 2.0) * fs))
+    hi = int(np.floor((truth.leg_peak_s + after_s) * fs))
+    accel = athlete.bar_accel(lo, hi - lo)[0].astype(np.float32).astype(np.float64)
+    near = round(truth.leg_peak_s * fs) - lo
+    integrated = velocity_from_rest(accel, fs, near)
+    assert integrated is not None
+    start, velocity = integrated
+    return start, velocity, near, truth, lo
+
+
+@pytest.mark.parametrize("exercise", CASES)
+def test_imu_velocities_within_1_percent_of_truth(exercise: str) -> None:
+    """A bar IMU (500 Hz, 0.05 m/s² noise, 0.03 m/s² bias): MCV, MPV and PCV within 1 % on every
+    rep of every movement; a slow grind within its noise limit (GRIND_IMU_TOLERANCE, above)."""
+    errors, peak_errors, prop_errors = [], [], []
+    for seed in range(5):
+        athlete = SimAthlete(_spec(exercise, seed=seed))
+        fs = athlete.spec.imu_rate_hz
+        for k in range(1, 9):
+            start, velocity, near, truth, lo = _imu_segment(athlete, k, 2.6 if exercise == "grind" else 1.0)
+            phase = concentric_phase(np.zeros(velocity.size), fs, near - start, velocity_m_s=velocity)
+            assert phase is not None, f"{exercise} seed {seed} rep {k}: no concentric phase"
+            assert phase.takeoff == (exercise == "squat_jump")
+            errors.append(phase.mean_concentric_velocity_m_s / truth.mean_concentric_velocity_m_s - 1.0)
+            peak_errors.append(phase.peak_concentric_velocity_m_s / truth.peak_concentric_velocity_m_s - 1.0)
+            prop_errors.append(phase.mean_propulsive_velocity_m_s / truth.mean_propulsive_velocity_m_s - 1.0)
+            # Phase ends within 2 ms (a jump's takeoff is the acceleration's corner).
+            assert abs((lo + start + phase.start_index) / fs - truth.concentric_start_s) < 0.002
+            assert abs((lo + start + phase.end_index) / fs - truth.concentric_end_s) < 0.0025
+    tolerance = GRIND_IMU_TOLERANCE if exercise == "grind" else MCV_TOLERANCE
+    for name, e in (("MCV", errors), ("MPV", prop_errors)):
+        assert np.abs(e).max() <= tolerance, f"{exercise}: worst IMU {name} error {np.abs(e).max():.2%}"
+    if exercise == "grind":
+        assert np.std(errors) <= GRIND_IMU_SD and abs(np.mean(errors)) <= 0.003
+    assert np.abs(peak_errors).max() <= PCV_TOLERANCE, f"{exercise}: worst IMU PCV {np.abs(peak_errors).max():.2%}"
 
 
 def test_truth_is_rise_over_duration_and_realistic() -> None:

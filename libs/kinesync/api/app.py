@@ -74,10 +74,14 @@ def create_app(
     from kinesync.api.cue_hub import CueHub
     from kinesync.api.cue_routes import router as cue_router
 
-    app.state.cues = CueHub()
+    app.state.cues = CueHub(live=state)  # the hub's set lags reach the wall's tiles
     app.include_router(cue_router)
     # Alert subscriptions, rules and deliveries (/api/alerts); the store opens on first use.
     from kinesync.api.alerts_routes import router as alerts_router
 
     app.include_router(alerts_router)
+    # Load–velocity profile and estimated 1RM per athlete and exercise (/api/v1).
+    from kinesync.api.load_velocity_routes import router as load_velocity_router
+
+    app.include_router(load_velocity_router)
     return app

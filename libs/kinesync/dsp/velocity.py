@@ -273,6 +273,11 @@ def concentric_phase(
         rise_index = a + int(np.argmax(v[a:peak + 1] > min_velocity_m_s))
         start = _leave_rest(x, v, rise_index, peak, fs_hz, start, position=from_position)
     takeoff = _takeoff(acc, peak, b, fs_hz, gravity_m_s2)
+    if takeoff is not None and not from_position:
+        # An accelerometer's acceleration is not smoothed: its corner, where the steep fall of the
+        # drive meets the flat free fall, is the takeoff itself (the −0.8 g crossing is a few ms
+        # early there), located by the shape of a stop fitted to the acceleration.
+        takeoff = _rest_edge(acc, takeoff, fs_hz, (1, 2, 3), reach_s=0.01, span_s=0.04)
     if takeoff is not None:
         end = takeoff
     elif from_position:
@@ -283,7 +288,7 @@ def concentric_phase(
     else:
         # An accelerometer's velocity keeps the corner (it is not smoothed) but drifts slowly, so
         # the same shape, one order down, is fitted to it: the level after the stop is its zero.
-        end, level = _rest_edge(v, end, fs_hz, (1, 2), with_level=True)
+        end, level = _rest_edge(v, end, fs_hz, (1, 2, 3), with_level=True)
         # The record starts at rest (velocity zero), so the level after the stop is the drift the
         # integration gathered since: removed as a ramp, as velocity_from_acceleration does.
         if abs(level) < min_velocity_m_s and end > 0:
@@ -321,7 +326,9 @@ def _leave_rest(x: np.ndarray, v: np.ndarray, rise: int, peak: int, fs_hz: float
     The force leaves its resting value at a finite rate, so the velocity grows as d² first for d the
     time since the start. Fitted by least squares from 120 ms before ``rise`` up to where the velocity
     reaches 40 % of its peak (at most 0.5 m/s): with ``position``, the raw position ``x`` as
-    c₀ + c₃d³ + c₄d⁴ + c₅d⁵ (the smoothed velocity would smear the start); else the velocity as
+    c₀ + c₃d³, the leading term only (the smoothed velocity would smear the start, and under an
+    LPT's noise higher terms make the start unidentifiable: 5–55 ms early; the leading term is
+    stable but biased by how the force's rise steepens, a few ms: docs/metrics.md); else the velocity as
     c₀ + c₁t + c₂d² + c₃d³ + c₄d⁴ (c₀ + c₁t: an integrated accelerometer's slow drift). The start is
     searched on the sample grid in the 80 ms before ``rise`` and refined by a parabola through the
     residuals.
@@ -338,7 +345,7 @@ def _leave_rest(x: np.ndarray, v: np.ndarray, rise: int, peak: int, fs_hz: float
     for k, e in enumerate(starts):
         d = np.maximum(t - e, 0.0) / fs_hz
         if position:
-            basis = np.column_stack((np.ones_like(d), d**3, d**4, d**5))
+            basis = np.column_stack((np.ones_like(d), d**3))
         else:
             basis = np.column_stack((np.ones_like(d), t - rise, d * d, d**3, d**4))
         coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)

@@ -18,6 +18,7 @@ from kinesync.recordings.model import Recording
 from kinesync.storage.readers import RepReader
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.streaming.offline import analyze_recording
+from kinesync.training.load_velocity import AthleteLoadVelocity, athlete_load_velocity
 from kinesync.training.priming import NoPrimingComparison, PrimingEffect, priming_effect
 
 
@@ -34,6 +35,7 @@ class SessionData:
     recording: Recording | None = None
     notes: list[str] = field(default_factory=list)
     priming: PrimingEffect | None = None
+    load_velocity: AthleteLoadVelocity | None = None
 
 
 def from_recording(
@@ -70,7 +72,18 @@ async def from_reader(source: RepReader, session: str) -> SessionData:
     data.notes.append("force curve not shown: storage keeps per-rep force metrics, not the force signal; "
                       "give the session's recording (C3D or --emg/--force) for it")
     data.priming = session_priming(session, history, data.notes)
+    data.load_velocity = session_load_velocity(data, history)
     return data
+
+
+def session_load_velocity(data: SessionData, history: list[RepMetric]) -> AthleteLoadVelocity | None:
+    """The athlete's load–velocity profile for the session's exercise over all their stored sessions,
+    when the session measured bar velocity (loads read back from the bar power: storage has no plan)."""
+    if data.athlete is None or data.exercise is None:
+        return None
+    if not any(r.mean_concentric_velocity_m_s is not None for r in data.reps):
+        return None
+    return athlete_load_velocity(data.athlete, data.exercise, history)
 
 
 def _label(source: RepReader) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 from kinesync.commands.analyze import _COLUMNS, rep_record, summarize
 from kinesync.report import plots
 from kinesync.report.data import SessionData
-from kinesync.report.training_plots import priming_forest
+from kinesync.report.training_plots import load_velocity_plot, priming_forest
+from kinesync.training.load_velocity import AthleteLoadVelocity
 from kinesync.training.priming import PrimingEffect
 
 _STYLE = """
@@ -87,6 +88,33 @@ Welch's t; Hedges' g with its small-sample correction (docs/metrics.md, "Priming
 """
 
 
+def load_velocity_section(lv: AthleteLoadVelocity | None) -> str:
+    """The athlete's load–velocity profile over sessions: the line, R², threshold and estimated 1RM."""
+    if lv is None:
+        return ""
+    rows = [("points (sets)", str(len(lv.points))), ("sessions", ", ".join(lv.sessions) or "–")]
+    if lv.fit is not None:
+        rows += [("slope, m/s per kg", f"{lv.fit.slope_m_s_per_kg:.5f}"),
+                 ("intercept, m/s", f"{lv.fit.intercept_m_s:.3f}"),
+                 ("R²", "–" if lv.fit.r_squared is None else f"{lv.fit.r_squared:.3f}")]
+    rows.append(("minimal velocity threshold, m/s",
+                 "–" if lv.minimal_velocity_m_s is None
+                 else f"{lv.minimal_velocity_m_s:.2f} ({lv.minimal_velocity_source or ''})"))
+    rows.append(("estimated 1RM, kg", "–" if lv.one_rm_kg is None else f"{lv.one_rm_kg:.1f}"))
+    table = "".join(f'<tr><th>{html.escape(k)}</th><td data-key="{html.escape(k)}">{html.escape(v)}</td></tr>'
+                    for k, v in rows)
+    reason = f'<p class="note">{html.escape(lv.reason)}</p>' if lv.reason else ""
+    figure = _figure(load_velocity_plot(lv), "Load–velocity profile",
+                     "Fastest rep of every set against its load; the line through the fastest set at each load, "
+                     "extended to the minimal velocity threshold, where it gives the estimated 1RM "
+                     "(docs/metrics.md, \"Load–velocity profile and 1RM\").", "fig-load-velocity")
+    return f"""<h2>Load–velocity profile</h2>
+<p class="meta">{html.escape(lv.athlete)} · {html.escape(lv.exercise)} · all stored sessions; loads read back
+from the bar power (load = P / (g·MCV)).</p>{reason}
+<table class="summary" id="load-velocity">{table}</table>{figure}
+"""
+
+
 def render_html(data: SessionData) -> str:
     rows = rep_rows(data)
     summary = summarize(rows)
@@ -134,6 +162,8 @@ def render_html(data: SessionData) -> str:
     record: dict[str, object] = {"session": data.session, "reps": rows, "summary": summary}
     if data.priming is not None:
         record["priming"] = data.priming.model_dump(mode="json")
+    if data.load_velocity is not None:
+        record["load_velocity"] = data.load_velocity.model_dump(mode="json")
     payload = json.dumps(record).replace("</", "<\\/")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>KineSync session {html.escape(data.session)}</title>
@@ -143,7 +173,7 @@ def render_html(data: SessionData) -> str:
 {notes}
 <h2>Summary</h2><table class="summary" id="summary">{summary_rows}</table>
 <h2>Plots</h2>{"".join(figures)}
-{priming_section(data.priming)}<h2>Reps</h2>
+{priming_section(data.priming)}{load_velocity_section(data.load_velocity)}<h2>Reps</h2>
 <table id="reps"><thead><tr><th>rep</th>{head}<th>flags</th></tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table>

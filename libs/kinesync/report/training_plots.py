@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from kinesync.report.plots import BAD, LEG, OK, PEC, _png
+from kinesync.training.load_velocity import AthleteLoadVelocity
 from kinesync.training.priming import PrimingEffect
 from kinesync.training.trends import Trends
 
@@ -71,4 +72,36 @@ def trend_panels(t: Trends) -> bytes:
         ax.grid(alpha=0.3)
     axes[0, 0].set_title("Weekly means")
     fig.autofmt_xdate()
+    return _png(fig)
+
+
+def load_velocity_plot(lv: AthleteLoadVelocity) -> bytes | None:
+    """Best MCV of every set against its load, the fitted line out to the minimal velocity threshold
+    and the estimated 1RM."""
+    if not lv.points:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    loads = np.array([p.load_kg for p in lv.points])
+    mcv = np.array([p.best_mcv_m_s for p in lv.points])
+    ax.scatter(loads, mcv, color=LEG, s=22, alpha=0.6, label="best rep of each set", zorder=3)
+    if lv.fit is not None:
+        ax.scatter(lv.fit.loads_kg, lv.fit.best_mcv_m_s, facecolors="none", edgecolors=PEC, s=70,
+                   label="fitted (fastest set per load)", zorder=4)
+        top = lv.one_rm_kg if lv.one_rm_kg is not None else float(loads.max())
+        xs = np.linspace(0.0, max(top, float(loads.max())) * 1.05, 50)
+        r2 = "" if lv.fit.r_squared is None else f", R² = {lv.fit.r_squared:.3f}"
+        ax.plot(xs, lv.fit.intercept_m_s + lv.fit.slope_m_s_per_kg * xs, color=PEC, lw=1.5,
+                label=f"MCV = {lv.fit.intercept_m_s:.3f} {lv.fit.slope_m_s_per_kg:+.5f}·load{r2}")
+    if lv.minimal_velocity_m_s is not None:
+        ax.axhline(lv.minimal_velocity_m_s, color=BAD, lw=1, ls="--",
+                   label=f"minimal velocity threshold {lv.minimal_velocity_m_s:.2f} m/s")
+    if lv.one_rm_kg is not None and lv.minimal_velocity_m_s is not None:
+        ax.scatter([lv.one_rm_kg], [lv.minimal_velocity_m_s], color=OK, marker="*", s=160, zorder=5,
+                   label=f"estimated 1RM {lv.one_rm_kg:.1f} kg")
+    ax.set_xlabel("external load, kg")
+    ax.set_ylabel("mean concentric velocity, m/s")
+    ax.set_title(f"Load–velocity profile, {lv.exercise} ({len(lv.sessions)} sessions)")
+    ax.set_ylim(bottom=0.0)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
     return _png(fig)

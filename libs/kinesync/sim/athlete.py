@@ -507,7 +507,15 @@ class SimAthlete:
     def _imu_period(self, k: int, start: int, stop: int) -> np.ndarray:
         s = self.spec
         tau = np.arange(start, stop) / s.imu_rate_hz - k * s.rep_period_s
-        accel = self.bar_profile.acceleration(tau, self.drive_gain(k))
+        # A real accelerometer low-passes before it samples (its anti-aliasing and decimation
+        # filters): each sample is the mean acceleration over its sample period, centred on its
+        # time stamp, i.e. the exact velocity change over that period. Point samples of the
+        # acceleration would alias the step at a lift's lock-out (half a sample's worth of
+        # deceleration, ~5 mm/s at 500 Hz, that no integration can recover).
+        half = 0.5 / s.imu_rate_hz
+        gain = self.drive_gain(k)
+        accel = (self.bar_profile.kinematics(tau + half, gain)[1]
+                 - self.bar_profile.kinematics(tau - half, gain)[1]) / (2.0 * half)
         noise = self._rng(k, _STREAM_IMU, 0).standard_normal(stop - start)
         out = (accel + STANDARD_GRAVITY_M_S2 + s.imu_bias_m_s2 + s.imu_noise_m_s2 * noise)[None, :]
         self._apply_dropouts(out, self.IMU_CHANNELS, start, stop, s.imu_rate_hz)
