@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kinesync.bench.cue_painter import Painter, api_child, api_settings, browser_missing, wait_healthy
+from kinesync.bench.frames import station_names
 from kinesync.bus.base import RebalanceCallback, TopicPartition
 from kinesync.bus.kafka import KafkaBus, KafkaConsumer
 from kinesync.bus.topics import METRICS
@@ -187,6 +189,10 @@ class PipelineResult:
     # Of the output part: batch arrived → the producer stamped the record (processing, queueing in the
     # analyzer); the rest is producer → broker → probe.
     rep_analyzer_ms: list[float] = field(default_factory=list)
+    # Rep end → cue painted on a station view in headless Chromium (the views opened: ``cue_views``).
+    cue_latency_ms: list[float] = field(default_factory=list)
+    cue_views: int = 0
+    cue_note: str | None = None  # why the painter did not run, or what it missed
     stored: int = 0
     writer_points: int = 0
     writer_busy_s: float = 0.0
@@ -264,8 +270,9 @@ async def _get(queue: Any, proc: Any, what: str, timeout_s: float) -> tuple[str,
 
 
 async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir: Path,
-                       drain_s: float = 6.0) -> PipelineResult:
-    """One real-time run of ``stations`` simulated athletes for ``duration_s`` through a fresh broker."""
+                       drain_s: float = 6.0, views: int = 0) -> PipelineResult:
+    """One real-time run of ``stations`` simulated athletes for ``duration_s`` through a fresh broker;
+    with ``views``, the API service and that many station views in headless Chromium as well."""
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     ctx = mp.get_context("spawn")
@@ -292,6 +299,8 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         ready, an_stop, an_q, gw_q = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
         analyzer = ctx.Process(target=_analyzer_child, args=(doc, ready, an_stop, an_q), daemon=True)
         analyzer.start()
+        api, painter, painted, cue_note = None, None, {}, None
+        api_stop, api_q = ctx.Event(), ctx.Queue()
         try:
             # The gateway starts only once the analyzer owns its partitions: no startup backlog.
             t_ready = time.monotonic()
@@ -299,6 +308,15 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
                 if time.monotonic() - t_ready > 60 or not analyzer.is_alive():
                     raise RuntimeError("the bench analyzer did not join its group within 60 s")
                 await asyncio.sleep(0.05)
+            if views:
+                cue_note = browser_missing()
+                if cue_note is None:
+                    api_doc = api_settings(settings, str(workdir))
+                    api = ctx.Process(target=api_child, args=(api_doc, api_stop, api_q), daemon=True)
+                    api.start()
+                    await wait_healthy(api_doc["api_port"])
+                    painter = Painter(api_doc["api_port"], station_names(stations)[: min(views, stations)])
+                    await painter.open()
             gateway = ctx.Process(target=_gateway_child, args=(doc, gw_q), daemon=True)
             gateway.start()
             _, origin_ns = await _get(gw_q, gateway, "gateway", 60)
@@ -311,6 +329,9 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
             last_msg[0] = max(last_msg[0], t_end)
             while time.monotonic() - last_msg[0] < _QUIET_S and time.monotonic() - t_end < drain_s:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
+            if painter is not None:
+                await asyncio.sleep(1.0)  # the last cues of the run reach the views
+                painted = await painter.painted()
             an_stop.set()
             status, an = await _get(an_q, analyzer, "analyzer", 60)
             if status == "error":
@@ -322,12 +343,16 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
             while len(visible) < len(received) and time.monotonic() - t_flush < flush_s:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         finally:
+            if painter is not None:
+                await painter.close()
+            api_stop.set()
             an_stop.set()
             stop.set()
             await asyncio.gather(writer, probe, return_exceptions=True)
             await store.close()
-            for p in (analyzer,):
-                p.join(5)
+            for p in (analyzer, api):
+                if p is not None:
+                    p.join(5)
     start_ns = origin_ns + round(warm_s * NS)
     rep_lat, win_lat, sto_lat, rep_in, rep_out, rep_proc = [], [], [], [], [], []
     for key, (recv_ns, m) in received.items():
@@ -341,6 +366,17 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
                 rep_proc.append(m["_produced_ms"] - m["emitted_at_ns"] / 1e6)
         if key in visible:
             sto_lat.append((visible[key] - recv_ns) / 1e6)
+    cue_lat = []
+    if painter is not None:
+        shown_for = set(painter.stations)
+        reps_seen = [m for _, m in received.values() if m.get("rep_peak_ns") is not None
+                     and m["station"] in shown_for and m["window_end_ns"] >= start_ns]
+        for m in reps_seen:
+            shown = painted.get(f"{m['station']}|{m['rep_peak_ns']}")
+            if shown is not None:
+                cue_lat.append(shown - m["window_end_ns"] / 1e6)
+        if len(cue_lat) < len(reps_seen):
+            cue_note = f"{len(reps_seen) - len(cue_lat)} of {len(reps_seen)} reps on the views never painted"
     span = ((store.last_ns or 0) - (store.first_ns or 0)) / NS
     return PipelineResult(
         stations=stations, duration_s=duration_s, warm_s=warm_s, frames_sent=gw["sent"],
@@ -349,7 +385,8 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         analyzer_cpu_s=an["cpu_s"], analyzer_wall_s=an["wall_s"], gateway_cpu_s=gw["cpu_s"],
         gateway_late_s=max(0.0, gw["wall_s"] - duration_s), rep_latency_ms=rep_lat, window_latency_ms=win_lat,
         storage_latency_ms=sto_lat, rep_input_ms=rep_in, rep_output_ms=rep_out, rep_analyzer_ms=rep_proc,
-        stored=len(visible),
+        stored=len(visible), cue_latency_ms=cue_lat, cue_views=len(painter.stations) if painter else 0,
+        cue_note=cue_note,
         writer_points=store.points, writer_busy_s=store.busy_s,
         writer_span_s=span,
     )

@@ -11,10 +11,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+VIEWS_UP_TO = 64  # the largest station count whose pipeline run also opens station views
+
 
 def run_bench(
     stations: list[int], *, seconds: float, warm: float, pipeline_seconds: float | None, workdir: Path,
-    progress: bool = True, profile: bool = False, pipeline_max: int | None = None,
+    progress: bool = True, profile: bool = False, pipeline_max: int | None = None, views: int = 0,
 ) -> tuple[Any, str | None]:
     """Every measurement for every station count; returns the Report and the profile text (or None)."""
     from tqdm import tqdm
@@ -44,7 +46,9 @@ def run_bench(
             bar.update()
             if n in piped:
                 bar.set_postfix_str(f"{n} athletes: pipeline through the broker, {pipeline_seconds:g} s")
-                run.pipeline = asyncio.run(run_pipeline(n, pipeline_seconds, warm, workdir / f"pipeline-{n}"))
+                # The painter's renderers share the cores with the pipeline: only up to VIEWS_UP_TO stations.
+                run.pipeline = asyncio.run(run_pipeline(n, pipeline_seconds, warm, workdir / f"pipeline-{n}",
+                                                        views=views if n <= VIEWS_UP_TO else 0))
                 bar.update()
             runs.append(run)
         if profile:
@@ -54,7 +58,7 @@ def run_bench(
     finally:
         bar.close()
     config = {"stations": stations, "timed_s": seconds, "warm_s": warm, "pipeline_s": pipeline_seconds,
-              "pipeline_stations": piped}
+              "pipeline_stations": piped, "views": views, "views_up_to": VIEWS_UP_TO}
     return Report(runs, config, load=load.finish()), prof_text
 
 
@@ -72,7 +76,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="kinesync-bench-") as tmp:
         report, prof = run_bench(
             stations, seconds=seconds, warm=args.warm, pipeline_seconds=pipeline_s, workdir=Path(tmp),
-            progress=not args.no_progress, profile=args.profile, pipeline_max=args.pipeline_max,
+            progress=not args.no_progress, profile=args.profile, pipeline_max=args.pipeline_max, views=args.views,
         )
     m = report.machine
     print(f"kinesync bench — {report.date} — {m['nproc']} × {m['cpu']}, Python {m['python']}, "
@@ -101,6 +105,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--stations", nargs="+", type=int,
                    help="station counts (default 16 64 256 512; --quick: 8 32)")
+    p.add_argument("--views", type=int, default=16, metavar="N",
+                   help="station views opened in headless Chromium during the pipeline runs of up to "
+                   f"{VIEWS_UP_TO} stations, to time rep end → cue painted (default 16; 0: none)")
     p.add_argument("--pipeline-max", type=int, default=256, metavar="N",
                    help="run the real pipeline only for counts up to N (default 256; the larger counts "
                    "measure the analyzer alone, since gateway and broker share the same cores)")

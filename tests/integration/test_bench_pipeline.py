@@ -1,0 +1,28 @@
+"""``kinesync bench``'s pipeline run on a tiny floor: real broker, analyzer, writer, API and station
+views in headless Chromium. Checks that every hop is measured (not how fast: that is the benchmark's)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from kinesync.bench.pipeline import run_pipeline
+from tests.unit.test_api_wall_browser import _need_browser
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_pipeline_run_times_every_hop_up_to_the_painted_cue(tmp_path: Path) -> None:
+    _need_browser()
+    result = await run_pipeline(2, 8.0, 2.0, tmp_path, views=2)
+    assert result.cue_note is None, result.cue_note
+    assert result.kept_up and result.reps >= 4
+    assert result.cue_views == 2
+    # every rep after the warm-up reached its view and was painted after its window ended
+    assert len(result.cue_latency_ms) == len(result.rep_latency_ms) >= 4
+    assert all(math.isfinite(v) and 0 < v < 10_000 for v in result.cue_latency_ms)
+    # a cue is painted after the rep's record reached the topic, never before
+    assert sorted(result.cue_latency_ms)[len(result.cue_latency_ms) // 2] > min(result.rep_latency_ms)
+    assert result.storage_latency_ms and result.stored > 0
