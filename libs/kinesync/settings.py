@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     influx_username: str | None = None
     influx_password: SecretStr | None = None
     batch_size: int = Field(5000, ge=1, description="lines per database write")
-    batch_interval_s: float = Field(0.25, gt=0, description="longest wait before a partial batch is written, s")
+    batch_interval_s: float = Field(0.1, gt=0, description="longest wait before a partial batch is written, s")
 
     # Grafana (kinesync dashboards publish / annotate): a service-account token, or user and password
     grafana_url: str = Field("http://127.0.0.1:3000", description="Grafana base URL")
