@@ -85,10 +85,14 @@ def print_physiology(results: list[phys.PhysCellResult], out=None) -> None:
               f"{_fmt(r.gain_over_xcorr, '5.2f')}  {verdict}", file=out)
     print("\npooled over cells, per exercise and shape mode (median / p95 / bias, ms):", file=out)
     for (exercise, shapes), by in phys.pooled(results):
-        cov = phys.pooled_coverage([r for r in results if (r.cell.exercise, r.cell.shapes) == (exercise, shapes)])
+        group = [r for r in results if (r.cell.exercise, r.cell.shapes) == (exercise, shapes)]
+        cov = phys.pooled_coverage(group)
+        sets = phys.pooled_set_share(group)
         print(f"  {exercise:<12} {shapes:<11} n={by['product'].n:<4} product {_stats(by['product'])} | "
-              f"xcorr {_stats(by['xcorr'])} | peak {_stats(by['peak'])} | 95 % coverage {_fmt(cov, '4.2f')}",
-              file=out)
+              f"xcorr {_stats(by['xcorr'])} | peak {_stats(by['peak'])} | 95 % coverage {_fmt(cov, '4.2f')} | "
+              f"sets ≤ {phys.SET_TOLERANCE_MS:g} ms {_fmt(sets, '4.2f')}", file=out)
+    print(f"  (sets: share of runs of {phys.SET_REPS} consecutive reps whose mean lag is within "
+          f"{phys.SET_TOLERANCE_MS:g} ms of the true mean; target ≥ 0.90)", file=out)
     judged = [r for r in results if r.judged]
     if judged:
         met = sum(bool(r.meets_targets) for r in judged)
@@ -175,7 +179,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             ],
             "physiology_pooled": [
                 {"exercise": ex, "shapes": sh} | {m: asdict(s) for m, s in by.items()}
+                | {"coverage": phys.pooled_coverage(g), "set_share": phys.pooled_set_share(g)}
                 for (ex, sh), by in phys.pooled(phys_results)
+                for g in [[r for r in phys_results if (r.cell.exercise, r.cell.shapes) == (ex, sh)]]
             ],
             "real": [{"name": r.name, "summary": r.summary, "plot": str(r.plot) if r.plot else None} for r in real],
         }

@@ -352,6 +352,26 @@ def peak_lag_learned(
     return _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, state.reference(names), cfg)
 
 
+def near_copy_lag(peak: PeakLag, delay_ms: float | None, coupling: float | None, min_coupling: float,
+                  agree_se: float, agree_min_ms: float = 0.0) -> tuple[float, bool]:
+    """The rep's lag (ms) and whether it is the envelope delay rather than the peak lag.
+
+    Where the two role envelopes are delayed copies (``coupling`` ≥ ``min_coupling``), the delay that
+    aligns them is the peak-to-peak lag, measured on every sample of the bursts. A high coupling alone
+    also admits bursts of different shapes that merely look alike, whose delay is not the peak lag; so
+    the delay is taken only where it agrees with the peak lag within ``agree_se`` of the peak lag's
+    noise SE (√(leg SE² + pec SE²), the floor excluded: on true copies the two peaks' smoothing biases
+    cancel and only the noise separates the two estimates), but never less than ``agree_min_ms`` (at
+    high SNR the linearised SE understates what moves a flat-topped peak).
+    """
+    if delay_ms is None or coupling is None or not math.isfinite(delay_ms) or not coupling >= min_coupling:
+        return peak.lag_ms, False
+    noise = math.hypot(peak.leg_se_ms, peak.pec_se_ms)
+    if not abs(delay_ms - peak.lag_ms) <= max(agree_se * noise, agree_min_ms):
+        return peak.lag_ms, False
+    return delay_ms, True
+
+
 def p_in_window(lag_ms: float, se_ms: float, low_ms: float, high_ms: float) -> float:
     """Probability that the true lag lies in [low_ms, high_ms] for an estimate ~ N(lag_ms, se_ms²)."""
     if not se_ms > 0.0 or not math.isfinite(se_ms):

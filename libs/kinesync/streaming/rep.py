@@ -19,7 +19,7 @@ from kinesync.analysis.transfer import force_transfer_index
 from kinesync.dsp.lag import onset_lag, phase_lag
 from kinesync.dsp.moments import mean_sd
 from kinesync.dsp.onset import threshold_onset
-from kinesync.dsp.peak_lag import ChannelReference, p_in_window, peak_lag_learned
+from kinesync.dsp.peak_lag import ChannelReference, near_copy_lag, p_in_window, peak_lag_learned
 from kinesync.dsp.quantile import percentile_linear
 from kinesync.streaming.roles import LEG_ROLES, emg_role
 
@@ -65,6 +65,9 @@ class RepConfig:
     # this high), the delay that aligns them is the peak-to-peak lag, measured on the whole burst
     # (docs/metrics.md, "Phase lag").
     copy_coupling: float = 0.98
+    # ... and only where the delay agrees with the peak lag within this many of the peak lag's noise SE
+    # (bursts of different shapes can look alike without being copies).
+    copy_agree_se: float = 5.0
     activity_ratio: float = 2.5  # burst peak / quiet envelope level that counts as activity
     onset_k_sd: float = 5.0  # force onset threshold, SD of the weighing
     onset_backdate_s: float = 0.030
@@ -168,8 +171,9 @@ def emg_metrics(
         # When the chest burst is a delayed copy of the leg drive's, the alignment delay is the peak
         # lag too, from every sample of the bursts instead of their tops: far less noise. The standard
         # error stays the peak estimator's (conservative: the delay's own error is smaller).
-        copy = result is not None and result.coupling >= cfg.copy_coupling
-        lag_ms = result.lag_s * 1000.0 if copy else peak.lag_ms
+        lag_ms, _ = near_copy_lag(peak, None if result is None else result.lag_s * 1000.0,
+                                  None if result is None else result.coupling, cfg.copy_coupling,
+                                  cfg.copy_agree_se)
         out.fields.update(lag_ms=lag_ms, lag_se_ms=peak.lag_se_ms, in_window=low_ms <= lag_ms <= high_ms,
                           lag_p_in_window=p_in_window(lag_ms, peak.lag_se_ms, low_ms, high_ms))
     ol = onset_lag(view.leg, view.pec, view.rate_hz)
