@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     api_admin_token_sha256: str | None = Field(None, description="SHA-256 hex of the admin token, instead of it")
     api_viewer_token_sha256: str | None = Field(None, description="SHA-256 hex of the viewer token, instead of it")
     registry_db: str = Field("registry.db", description="SQLite file of the facility registry (teams, athletes...)")
+    console_secret: SecretStr | None = Field(
+        None, description="key that signs console session cookies; unset: random per process (a restart signs out)")
     api_max_body_kb: int = Field(1024, ge=1, description="largest accepted API request body, KB (413 above)")
     api_rate_per_s: float = Field(50.0, ge=0, description="API requests per second per token or client, 0 = off")
     api_rate_burst: int = Field(100, ge=1, description="API requests a client may send at once before 429")

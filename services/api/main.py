@@ -53,6 +53,8 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     state = LiveState()
     limits = HttpLimits.for_api(settings)
     app = create_app(state, tokens=ApiTokens.from_settings(settings), limits=limits)
+    if settings.console_secret is not None:  # console sessions survive a restart of the API
+        app.state.console_secret = settings.console_secret.get_secret_value().encode()
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="off",
                        **uvicorn_options(settings, limits.ws_max_message_bytes or 0))

@@ -84,4 +84,8 @@ def create_app(
     from kinesync.api.load_velocity_routes import router as load_velocity_router
 
     app.include_router(load_velocity_router)
+    # The coach console (/console): server-rendered pages over the same registry, sink and tokens.
+    from kinesync.api.console import router as console_router
+
+    app.include_router(console_router)
     return app
