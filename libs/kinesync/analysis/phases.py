@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -54,6 +54,24 @@ def _quiet_floats(fn: _F) -> _F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _with(ph: Phases, **changes: object) -> Phases:
+    """``dataclasses.replace`` of a ``Phases`` (frozen, every field in ``__init__``, no ``__post_init__``):
+    an equal object, without running ``__init__`` over its 20 fields again (a rep makes a dozen)."""
+    new = object.__new__(Phases)
+    fields = new.__dict__
+    fields.update(ph.__dict__)
+    fields.update(changes)
+    return new
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(n: int) -> np.ndarray:
+    """``np.arange(n)`` as float64 (what ``np.interp`` converts it to), made once per length."""
+    out = np.arange(n, dtype=np.float64)
+    out.flags.writeable = False
+    return out
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -485,11 +503,11 @@ def segment_phases(
         raise ValueError("thresholds and durations must not be negative")
     empty = Phases(fs_hz=float(fs_hz))
     if f.size < 3:
-        return replace(empty, flags=("too_short",))
+        return _with(empty, flags=("too_short",))
     if not np.isfinite(f).all():
-        return replace(empty, flags=("non_finite_force",))
+        return _with(empty, flags=("non_finite_force",))
     if float(np.abs(f).max()) > max_force_n:
-        return replace(empty, flags=("implausible_force",))
+        return _with(empty, flags=("implausible_force",))
     start = int(min(max(0, math.floor(onset_index)), f.size))
     unloaded = _runs(f < flight_threshold_n, max(1, math.ceil(min_flight_s * fs_hz - 1e-9)))
     # An unloaded stretch that is too long for a flight, or that the record ends in, is someone
@@ -504,10 +522,10 @@ def segment_phases(
     elif cut_off and min(cut_off) == limit:
         flags.append("ends_unloaded")
     flight = flights[0] if flights else None
-    base = replace(empty, flags=tuple(flags))
+    base = _with(empty, flags=tuple(flags))
     if flight is not None:
         k_to, k_land = flight
-        base = replace(
+        base = _with(
             base,
             is_jump=True,
             takeoff_index=_crossing(f, k_to, flight_threshold_n),
@@ -516,11 +534,11 @@ def segment_phases(
         base = _landing_peak(f, fs_hz, base, k_land, flights, limit, landing_window_s)
     bw_ok = bw_n is not None and math.isfinite(bw_n) and bw_n > 0
     if not bw_ok:
-        return replace(base, flags=(*base.flags, "no_body_weight"))
+        return _with(base, flags=(*base.flags, "no_body_weight"))
     sd = float(sd_n) if sd_n is not None and math.isfinite(sd_n) and sd_n >= 0 else 0.0
     c = _departure(f, fs_hz, bw_n, sd, start, k_sd, min_threshold_n, limit=flight[0] if flight else limit)
     if c is None:
-        return replace(base, bw_n=float(bw_n), flags=(*base.flags, "no_onset"))
+        return _with(base, bw_n=float(bw_n), flags=(*base.flags, "no_onset"))
     threshold = max(k_sd * sd, min_threshold_n)
     below = f[c] < bw_n
     crossing = _crossing(f, c, bw_n - threshold if below else bw_n + threshold) if c > 0 else 0.0
@@ -528,7 +546,7 @@ def segment_phases(
     kind = ("countermovement" if below else "from_rest") if movement == "auto" else movement
     if movement != "auto" and below != (movement == "countermovement"):
         flags.append("unexpected_first_direction")
-    ph = replace(base, bw_n=float(bw_n), movement=kind, onset_index=onset)
+    ph = _with(base, bw_n=float(bw_n), movement=kind, onset_index=onset)
     end = flight[0] if flight else limit  # the take-off sample, or the end of the usable data
     if not com_on_plate:
         return _drive_without_com(f, fs_hz, ph, c, bw_n, threshold, settle_s, end, flags)
@@ -536,8 +554,8 @@ def segment_phases(
     i0 = max(0, math.floor(onset))
     net = np.zeros(f.size)
     net[i0:] = f[i0:] - bw_n
-    vel = _cumulative(net, fs_hz) / mass
-    ph = replace(ph, mass_kg=mass, integration_start_index=i0)
+    vel = _cumulative(net, fs_hz, i0) / mass
+    ph = _with(ph, mass_kg=mass, integration_start_index=i0)
     if kind == "countermovement":
         j_min = i0 + int(np.argmin(vel[i0:end]))
         # Below ~1 cm/s the "countermovement" is sway: treat the movement as one from rest.
@@ -548,25 +566,25 @@ def segment_phases(
             zero = _first_level_crossing(vel, j_min, end, 0.0, rising=True)
             if zero is None:
                 flags.append("no_braking_end")
-                return replace(ph, unweighting_end_index=_refine_bw_crossing(f, bw_n, j_min, True), flags=tuple(flags))
-            ph = replace(ph, unweighting_end_index=_refine_bw_crossing(f, bw_n, j_min, True), braking_end_index=zero)
+                return _with(ph, unweighting_end_index=_refine_bw_crossing(f, bw_n, j_min, True), flags=tuple(flags))
+            ph = _with(ph, unweighting_end_index=_refine_bw_crossing(f, bw_n, j_min, True), braking_end_index=zero)
             prop_start = zero
     else:
         prop_start = onset
-    ph = replace(ph, propulsion_start_index=prop_start)
+    ph = _with(ph, propulsion_start_index=prop_start)
     if flight is not None:
-        ph = replace(ph, drive_end_index=ph.takeoff_index, propulsion_end_index=ph.takeoff_index)
+        ph = _with(ph, drive_end_index=ph.takeoff_index, propulsion_end_index=ph.takeoff_index)
         k_land = flight[1]
         next_off = next((a for a, _ in flights if a > k_land), limit)
         land_end = _first_level_crossing(vel, k_land, next_off, 0.0, rising=True)
         if land_end is None:
             flags.append("no_landing_end")
-        return replace(ph, landing_end_index=land_end, flags=tuple(flags))
+        return _with(ph, landing_end_index=land_end, flags=tuple(flags))
     s = min(math.ceil(prop_start), end - 1)
     up = np.flatnonzero(vel[s:end] > end_velocity_m_s)
     if up.size == 0:
         flags.append("no_propulsion")
-        return replace(ph, flags=tuple(flags))
+        return _with(ph, flags=tuple(flags))
     rep_end = _first_level_crossing(vel, s + int(up[0]), end, end_velocity_m_s, rising=False)
     if rep_end is None:
         flags.append("no_rep_end")
@@ -575,7 +593,7 @@ def segment_phases(
         stop = math.ceil(rep_end)
     j_pk = s + int(np.argmax(vel[s : stop + 1]))
     drive_end = _refine_bw_crossing(f, bw_n, j_pk, False)
-    return replace(
+    return _with(
         ph,
         drive_end_index=drive_end,
         propulsion_end_index=rep_end if rep_end is not None else float(end - 1),
@@ -597,7 +615,7 @@ def _landing_peak(
     if stop <= k_land:
         return ph
     peak = k_land + int(np.argmax(f[k_land:stop]))
-    return replace(ph, peak_landing_index=peak, landing_search_end_index=stop - 1)
+    return _with(ph, peak_landing_index=peak, landing_search_end_index=stop - 1)
 
 
 def _drive_without_com(
@@ -613,16 +631,16 @@ def _drive_without_com(
 ) -> Phases:
     """A drive measured without CoM velocity (bench leg drive): onset to the force settling at BW."""
     flags.append("no_com_velocity")
-    ph = replace(ph, propulsion_start_index=ph.onset_index)
+    ph = _with(ph, propulsion_start_index=ph.onset_index)
     inside = np.abs(f[c:end] - bw_n) <= threshold
     settled = _runs(inside, max(1, math.ceil(settle_s * fs_hz - 1e-9)))
     if not settled:
         flags.append("no_rep_end")
-        return replace(ph, flags=tuple(flags))
+        return _with(ph, flags=tuple(flags))
     k = c + settled[0][0]
     level = bw_n + threshold if f[k - 1] > bw_n else bw_n - threshold
     back = _crossing(f, k, level)
-    return replace(ph, drive_end_index=back, propulsion_end_index=back, flags=tuple(flags))
+    return _with(ph, drive_end_index=back, propulsion_end_index=back, flags=tuple(flags))
 
 
 # --- metrics -----------------------------------------------------------------------------
@@ -717,9 +735,10 @@ class _Kinematics:
         self.f, self.fs, self.bw, self.mass = f, fs_hz, bw_n, mass_kg
         self.net = np.zeros(f.size)
         self.net[i0:] = f[i0:] - bw_n
-        self.impulse = _cumulative(self.net, fs_hz)  # ∫(F − BW) dt, N·s
+        # Both integrands are +0.0 before i0 (net by construction, vel = 0 / mass there).
+        self.impulse = _cumulative(self.net, fs_hz, i0)  # ∫(F − BW) dt, N·s
         self.vel = self.impulse / mass_kg
-        self.pos = _cumulative(self.vel, fs_hz)
+        self.pos = _cumulative(self.vel, fs_hz, i0 if mass_kg > 0 else 0)
 
     @classmethod
     def of(cls, f: np.ndarray, fs_hz: float, ph: Phases) -> _Kinematics | None:
@@ -734,7 +753,7 @@ class _Kinematics:
         return _cumulative_at(self.impulse, self.net, x, self.fs) / self.mass
 
     def position_at(self, x: float) -> float:
-        return float(np.interp(x, np.arange(self.pos.size), self.pos))
+        return float(np.interp(x, _grid(self.pos.size), self.pos))
 
 
 def _phase_metrics(
@@ -750,7 +769,7 @@ def _phase_metrics(
     m = ph.mass_kg
     bw = ph.bw_n
     per_kg = (lambda x: x / m) if m else (lambda x: None)
-    force_at = lambda x: float(np.interp(x, np.arange(f.size), f))  # noqa: E731
+    force_at = lambda x: float(np.interp(x, _grid(f.size), f))  # noqa: E731
     if ph.unweighting_end_index is not None and ph.onset_index is not None:
         out["unweighting_duration_s"] = (ph.unweighting_end_index - ph.onset_index) / fs_hz
     if k is not None and ph.unweighting_end_index is not None:
@@ -935,7 +954,7 @@ def analyze_jumps(
         if ph is None:
             ph = segment_phases(f, fs_hz, None, None, previous, g_m_s2=g_m_s2, **common)
             reason = w.reason or "onset_not_before_takeoff"
-            ph = replace(ph, flags=(*tuple(x for x in ph.flags if x != "no_body_weight"), reason))
+            ph = _with(ph, flags=(*tuple(x for x in ph.flags if x != "no_body_weight"), reason))
         out.append(JumpAnalysis(w, ph, jump_metrics(f, fs_hz, ph, g_m_s2=g_m_s2)))
         previous = landing
     return out
@@ -972,17 +991,65 @@ def _departure(
         return None
     dev = np.abs(f[start:stop] - bw_n)
     # A movement stays out there for a while; a lone sample is a glitch.
-    sustained = _runs(dev > big, max(1, round(min_excursion_s * fs_hz)))
-    if not sustained:
+    first = _first_run_start(dev > big, max(1, round(min_excursion_s * fs_hz)))
+    if first is None:
         return None
-    j = start + sustained[0][0]
+    j = start + first
     hold = max(2, round(quiet_hold_s * fs_hz))
     lo = max(0, start - hold)
     inband = np.abs(f[lo:j] - bw_n) <= threshold
-    runs = [stop_ for a, stop_ in _runs(inband, hold)]
-    if not runs:
+    last = _last_run_stop(inband, hold)
+    if last is None:
         return start
-    return lo + runs[-1]
+    return lo + last
+
+
+_RUN_STEPS = 16  # runs looked at one by one before falling back to all runs at once (``_runs``)
+
+
+def _first_run_start(mask: np.ndarray, min_len: int) -> int | None:
+    """Start of the first run of True at least ``min_len`` long (``_runs(mask, min_len)[0][0]``), None
+    without one. Walks the runs from the front, so the usual answer (the first run) costs a few
+    short-circuiting searches instead of a pass over every run of the array."""
+    n = mask.size
+    p = 0
+    for _ in range(_RUN_STEPS):
+        if p >= n:
+            return None
+        a = p + int(mask[p:].argmax())  # first True at or after p
+        if not mask[a]:
+            return None
+        rest = mask[a:]
+        b = a + int(rest.argmin())  # first False after it (argmin is 0 when there is none)
+        if b == a:
+            b = n
+        if b - a >= min_len:
+            return a
+        p = b
+    runs = _runs(mask[p:], min_len)
+    return p + runs[0][0] if runs else None
+
+
+def _last_run_stop(mask: np.ndarray, min_len: int) -> int | None:
+    """Stop (exclusive) of the last run of True at least ``min_len`` long (``_runs(mask, min_len)[-1][1]``),
+    None without one; walks the runs from the back."""
+    rev = mask[::-1]
+    n = mask.size
+    p = 0  # in reversed positions
+    for _ in range(_RUN_STEPS):
+        if p >= n:
+            return None
+        a = p + int(rev[p:].argmax())  # the last True, counted from the end
+        if not rev[a]:
+            return None
+        b = a + int(rev[a:].argmin())
+        if b == a:
+            b = n
+        if b - a >= min_len:
+            return n - a
+        p = b
+    runs = _runs(mask[: n - p], min_len)
+    return runs[-1][1] if runs else None
 
 
 def _first_level_crossing(x: np.ndarray, lo: int, hi: int, level: float, rising: bool) -> float | None:
@@ -1014,11 +1081,24 @@ def _refine_bw_crossing(f: np.ndarray, bw_n: float, j: int, rising: bool) -> flo
     return float(j) if best is None else float(best)
 
 
-def _cumulative(x: np.ndarray, fs_hz: float) -> np.ndarray:
-    """Trapezoid running integral, 0 at the first sample."""
+def _cumulative(x: np.ndarray, fs_hz: float, zero_before: int = 0) -> np.ndarray:
+    """Trapezoid running integral, 0 at the first sample.
+
+    ``zero_before``: the caller guarantees ``x[:zero_before]`` is +0.0 (a movement integrated from its
+    onset), so the integral there is +0.0 and only the rest is summed: the same numbers as the whole
+    sum (whose running total reaches the first non-zero term as +0.0, which is where this one starts).
+    """
     out = np.zeros(x.size)
-    if x.size > 1:
-        np.cumsum((x[1:] + x[:-1]) * (0.5 / fs_hz), out=out[1:])
+    i0 = zero_before
+    if i0 <= 1:
+        if x.size > 1:
+            np.cumsum((x[1:] + x[:-1]) * (0.5 / fs_hz), out=out[1:])
+        return out
+    if i0 < x.size:
+        terms = np.empty(x.size - i0 + 1)
+        terms[0] = 0.0
+        np.multiply(x[i0:] + x[i0 - 1 : -1], 0.5 / fs_hz, out=terms[1:])
+        np.cumsum(terms, out=out[i0 - 1 :])
     return out
 
 

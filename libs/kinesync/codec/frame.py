@@ -234,10 +234,16 @@ def decode(data: bytes | bytearray | memoryview) -> Frame:
 
     Every problem raises FrameError with a one-line reason; nothing else escapes.
     """
-    try:
-        buf = memoryview(data).cast("B")
-    except TypeError:  # not a buffer at all, or a strided view that cannot be read as plain bytes
-        raise FrameError(f"a frame must be a contiguous bytes-like object, not {type(data).__name__}") from None
+    # bytes (what the bus hands over) are read as they are: struct, slicing and frombuffer take them
+    # directly, and numpy's view on immutable bytes is read-only already.
+    plain = type(data) is bytes
+    if plain:
+        buf = data
+    else:
+        try:
+            buf = memoryview(data).cast("B")
+        except TypeError:  # not a buffer at all, or a strided view that cannot be read as plain bytes
+            raise FrameError(f"a frame must be a contiguous bytes-like object, not {type(data).__name__}") from None
     if len(buf) < _HEAD.size:
         raise FrameError(f"truncated header: {len(buf)} bytes, need at least {_HEAD.size}")
     magic, version, kind_raw, flags, n_ch, n, rate, t0_ns, seq = _HEAD.unpack_from(buf, 0)
@@ -261,7 +267,8 @@ def decode(data: bytes | bytearray | memoryview) -> Frame:
         what = "truncated" if len(buf) < expected else "trailing bytes"
         raise FrameError(f"{what}: frame is {len(buf)} bytes, header promises {expected}")
     samples = np.frombuffer(buf, dtype=_FLOAT32_LE, count=n_ch * n, offset=pos).reshape(n_ch, n)
-    samples.flags.writeable = False  # a bytearray would give a writable view; consumers share these samples
+    if not plain:
+        samples.flags.writeable = False  # a bytearray would give a writable view; consumers share these samples
     nan_allowed = bool(flags & FLAG_NAN_ALLOWED)
     # One sum is finite exactly when every sample is (NaN and Inf propagate). Summed in float64, even
     # a frame full of float32 maxima cannot overflow it (4e6 × 3.4e38 ≪ 1.8e308), so no warning either.

@@ -112,7 +112,9 @@ class AnalyzerEngine:
         parts = self._partition_of.get(frame.station)
         if parts is None:
             parts = self._partition_of[frame.station] = set()
-        parts.add((msg.topic, msg.partition))
+        tp = (msg.topic, msg.partition)
+        if tp not in parts:
+            parts.add(tp)
         return frame
 
     def handle(self, msg: Message, now_wall_ns: int) -> EngineOutput:
@@ -157,7 +159,8 @@ class AnalyzerEngine:
                 out.metrics.extend(self._station_failed(st, exc, now_wall_ns, msg))
                 fresh.pop(name, None)
                 continue
-            added = fresh.get(name, 0) + decoded.duration_ns
+            # decoded.duration_ns, without its two property calls
+            added = fresh.get(name, 0) + round(decoded.samples.shape[1] * 1e9 / decoded.rate_hz)
             if added >= hop_ns:
                 out.metrics.extend(self._poll(st, now_wall_ns))
                 added = 0

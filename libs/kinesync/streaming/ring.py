@@ -22,18 +22,24 @@ class SampleRing:
 
     def append(self, block: np.ndarray) -> None:
         n = block.shape[1]
-        if n >= self.capacity:
-            block = block[:, -self.capacity :]
-            self.end += n - self.capacity
+        cap = self.capacity
+        if n >= cap:
+            block = block[:, -cap:]
+            self.end += n - cap
             self.start = self.end
-            n = self.capacity
-        pos = self.end % self.capacity
-        first = min(n, self.capacity - pos)
-        self._buf[:, pos : pos + first] = block[:, :first]
-        if first < n:
+            n = cap
+        end = self.end
+        pos = end % cap
+        if pos + n <= cap:
+            self._buf[:, pos : pos + n] = block  # the usual case: no wrap
+        else:
+            first = cap - pos
+            self._buf[:, pos:] = block[:, :first]
             self._buf[:, : n - first] = block[:, first:]
-        self.end += n
-        self.start = max(self.start, self.end - self.capacity)
+        end += n
+        self.end = end
+        if end - cap > self.start:
+            self.start = end - cap
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Samples [start, stop) as a new (channels, stop-start) array; raises if not held."""

@@ -90,7 +90,7 @@ def _run_starts(mask: np.ndarray) -> np.ndarray:
 
 def _starts(mask: np.ndarray, before: bool) -> np.ndarray:
     """Indices where ``mask`` turns True, given its value just before the first sample."""
-    out = np.flatnonzero(mask[1:] > mask[:-1]) + 1
+    out = (mask[1:] > mask[:-1]).nonzero()[0] + 1  # np.flatnonzero of a 1-D mask, minus its wrapper
     if mask[0] and not before:
         out = np.concatenate(([0], out))
     return out
@@ -145,8 +145,8 @@ class AscentTracker:
         self._tail = x[max(0, x.size - (q - 1)) :]
         k = x.size - q + 1  # the last k samples of the block have a whole trailing stretch
         if k > 0:
-            c1 = np.cumsum(x)
-            c2 = np.cumsum(x * x)
+            c1 = x.cumsum()  # the method: np.cumsum's result without its dispatch
+            c2 = (x * x).cumsum()
             s1 = c1[q - 1 :].copy()
             s1[1:] -= c1[:-q]
             s2 = c2[q - 1 :].copy()
@@ -174,14 +174,14 @@ class AscentTracker:
             acc = (f - ref) * (G / ref)
             if math.isnan(self._ref):
                 acc[~inside] = 0.0  # before the first quiet stretch: no velocity, nothing to carry
-            c = np.cumsum(acc) / self.rate
+            c = acc.cumsum() / self.rate
             v = np.where(inside, c - c[j], self._v_end + c)
             last0 = self.last_quiet if not inside[0] else i0
             self.last_quiet = i0 + int(local[-1])
             self._ref = float(ref[-1])
         else:
             ref_c = self._ref
-            v = self._v_end + np.cumsum((f - ref_c) * (G / ref_c)) / self.rate
+            v = self._v_end + ((f - ref_c) * (G / ref_c)).cumsum() / self.rate
             last0 = self.last_quiet
         if last0 < 0 or i0 + n - 1 - last0 > self._max_run:
             # Before the first quiet stretch, or too long after the last one: unknown.
@@ -198,7 +198,7 @@ class AscentTracker:
         if p_low or low.any():
             flights = self._runs_below(low, p_low, i0)
         ups = _starts(ascending, p_up)
-        nonpos = np.flatnonzero(~(v > 0.0))  # the velocity not above zero (or unknown)
+        nonpos = (~(v > 0.0)).nonzero()[0]  # the velocity not above zero (or unknown)
         # Kinds in order of precedence at one sample: rest (0), flight (1), descent (2), ascent (3).
         marks = sorted([(int(i), 0) for i in rests] + [(int(i), 1) for i in flights]
                        + [(int(i), 2) for i in _starts(descending, p_down)] + [(int(i), 3) for i in ups])
@@ -237,7 +237,7 @@ class AscentTracker:
         run_start = np.where(opened, i0 + self._arange(n), self._low_start)
         np.maximum.accumulate(run_start, out=run_start)
         self._low_start = int(run_start[-1]) if low[-1] else -1
-        return np.flatnonzero(low & (i0 + self._arange(n) - run_start + 1 == self._shortest))
+        return (low & (i0 + self._arange(n) - run_start + 1 == self._shortest)).nonzero()[0]
 
     def _arange(self, n: int) -> np.ndarray:
         if self._ar.size < n:

@@ -106,9 +106,13 @@ class StationAnalyzer:
 
     # -- input -------------------------------------------------------------------------------
     def add(self, frame: Frame, now_wall_ns: int) -> None:
-        stream = self._stream_for(frame)
-        if stream is None:
-            return
+        # 40 frames a second per athlete come through here: the existing stream is found inline.
+        kind = frame.kind
+        stream = self.emg if kind == _EMG else self.force if kind == _FORCE else self.bar
+        if stream is None or not stream.matches(frame):
+            stream = self._stream_for(frame)
+            if stream is None:
+                return
         if self._created_wall_ns is None:
             self._created_wall_ns = now_wall_ns
         self._seen_wall_ns[id(stream)] = now_wall_ns
@@ -136,11 +140,24 @@ class StationAnalyzer:
 
     def _limit_for(self, stream: SensorStream, now_wall_ns: int) -> int | None:
         """How far (event time) ``stream`` may run ahead of its partners before it waits."""
+        # ``_stale`` inlined (asked for every partner of every frame): a partner is skipped when stale.
+        if self._finishing:
+            return None
         limit = None
-        partners = ((self.emg, SensorKind.EMG), (self.force, SensorKind.FORCE), (self.bar, SensorKind.VELOCITY))
-        for partner, kind in partners:
-            if partner is stream or self._stale(partner, now_wall_ns, kind):
+        seen = self._seen_wall_ns
+        for partner, kind in ((self.emg, _EMG), (self.force, _FORCE), (self.bar, _VELOCITY)):
+            if partner is stream:
                 continue
+            if partner is None:
+                if not self._expects(kind):
+                    continue  # stale: a kind the station does not wait for
+                since = None
+            else:
+                since = seen.get(id(partner))
+            if since is None:
+                since = self._created_wall_ns if self._created_wall_ns is not None else now_wall_ns
+            if now_wall_ns - since >= self._max_wait_ns:
+                continue  # stale: silent for the bounded wait
             if partner is None:
                 return stream.watermark_ns
             reference = partner.watermark_ns
@@ -153,6 +170,9 @@ class StationAnalyzer:
         return limit
 
     def _release(self, now_wall_ns: int) -> None:
+        e, f, b = self.emg, self.force, self.bar
+        if not ((e is not None and e._pending) or (f is not None and f._pending) or (b is not None and b._pending)):
+            return  # nothing held back (the usual case)
         # Draining one stream raises the other's limit, so go round until nothing moves.
         moved = True
         while moved:
@@ -237,7 +257,12 @@ class StationAnalyzer:
         window_ns = c.window_ns
         while True:
             end = self.next_window_ns + window_ns
-            streams = (self.emg, self.force, self.bar)
+            e, f, b = self.emg, self.force, self.bar
+            if not ((e is not None and (w := e.watermark_ns) is not None and w >= end)
+                    or (f is not None and (w := f.watermark_ns) is not None and w >= end)
+                    or (b is not None and (w := b.watermark_ns) is not None and w >= end)):
+                return out  # the usual answer between windows: nothing has passed the next window's end
+            streams = (e, f, b)
             done = [s is not None and s.watermark_ns is not None and s.watermark_ns >= end for s in streams]
             if not any(done):
                 return out  # the usual answer between windows: nothing has passed the next window's end
@@ -303,7 +328,6 @@ class StationAnalyzer:
         low, high = target.low_ms, target.high_ms
         slot_start = start + (c.window_ns // 2) - c.hop_ns
         slot_end = start + c.window_ns // 2
-        emg = self._emg_view(start, end)
         force = self._force_view(end)
         # Under a bench press the plates carry only the feet: no centre-of-mass velocity.
         bench = a is not None and a.exercise is not None and a.exercise.startswith("bench")
@@ -313,9 +337,15 @@ class StationAnalyzer:
         moves = self._bar_reps(end) if bench else None
         if moves is None and force is not None:
             moves = self._movement_reps(force, end) if not bench else self._drive_reps(force)
+        # The EMG window (a float64 copy of 2 s) only when something reads it: the EMG peak search,
+        # or a rep; most windows own none.
+        emg = None
         if moves is not None:
             peak_ns = next((t for t in moves if slot_start <= t < slot_end), None)
+            if peak_ns is not None:
+                emg = self._emg_view(start, end)
         else:
+            emg = self._emg_view(start, end)
             peak_ns = self._emg_peak(emg, slot_start, slot_end) if emg is not None else None
         fields: dict[str, object] = {}
         flags: list[str] = []
@@ -520,6 +550,7 @@ class _StreamAscents:
 
 
 _KINDS = (SensorKind.EMG, SensorKind.FORCE, SensorKind.VELOCITY)
+_EMG, _FORCE, _VELOCITY = _KINDS
 REP_TIME_STEP_NS = 100_000  # rep times (the rep's storage key) are reported to 0.1 ms
 
 

@@ -54,6 +54,8 @@ class SensorStream:
         self._transform = transform
         # A transform that takes the wire's float32 samples converts what it needs itself.
         self._as_given = bool(getattr(transform, "takes_float32", False))
+        # ... and may be told that a block holds no NaN (``transform(block, True)``), sparing it the test.
+        self._finite_hint = self._as_given and bool(getattr(transform, "takes_finite_hint", False))
         self._n_in = len(channels)
         self.ring = SampleRing(n_out, max(1, int(np.ceil(capacity_s * rate_hz))), dtype=dtype)
         self._lateness_ns = lateness_ns
@@ -67,7 +69,8 @@ class SensorStream:
         self.gaps: list[tuple[int, int]] = []
 
     def matches(self, frame: Frame) -> bool:
-        return frame.rate_hz == self.rate_hz and frame.channels == self.channels
+        # The codec hands every frame of a device the same channels tuple: identity first.
+        return frame.rate_hz == self.rate_hz and (frame.channels is self.channels or frame.channels == self.channels)
 
     def index_of(self, t_ns: int) -> int:
         """Sample index at or after facility time ``t_ns`` (ceil)."""
@@ -93,18 +96,32 @@ class SensorStream:
     def add(self, frame: Frame, limit_ns: int | None = None) -> None:
         """Accept a frame; processes whatever has become contiguous, up to ``limit_ns``."""
         self.counters.frames += 1
-        if self.anchor_ns is None:
-            self.anchor_ns = frame.t0_ns
-        index = round((frame.t0_ns - self.anchor_ns) * self.rate_hz / 1e9)
-        if self.next_index is not None and index < self.next_index:
+        t0 = frame.t0_ns
+        anchor = self.anchor_ns
+        if anchor is None:
+            anchor = self.anchor_ns = t0
+        index = round((t0 - anchor) * self.rate_hz / 1e9)
+        next_index = self.next_index
+        if next_index is not None and index < next_index:
             self.counters.late_frames += 1
             return
-        end = frame.end_ns
-        self._max_end_ns = end if self._max_end_ns is None else max(self._max_end_ns, end)
-        if (not self._pending and index == self.next_index and self.anchor_ns is not None
-                and (limit_ns is None or frame.t0_ns < limit_ns)):
+        samples = frame.samples
+        # frame.end_ns, without its two property calls.
+        end = t0 + round(int(samples.shape[1]) * 1e9 / frame.rate_hz)
+        if self._max_end_ns is None or end > self._max_end_ns:
+            self._max_end_ns = end
+        if not self._pending and index == next_index and (limit_ns is None or t0 < limit_ns):
             # In order and nothing waiting (the common case): what drain would do, without the heap.
-            self._process(self._input(frame.samples))
+            if self._as_given:
+                # A frame that does not allow gap markers holds no NaN (the codec checked).
+                out = self._transform(samples, True) if self._finite_hint and not frame.nan_allowed \
+                    else self._transform(samples)
+            else:
+                out = self._transform(np.asarray(samples, dtype=np.float64))
+            self.ring.append(out)
+            n = samples.shape[1]
+            self.next_index = next_index + n
+            self.counters.samples += n
             return
         heapq.heappush(self._pending, _Pending(index, frame.seq, frame))
         self.drain(limit_ns)

@@ -41,6 +41,7 @@ class EmgTransform:
         self.pec_rows = roles.get("pec", [])
         self.rows = self.leg_rows + self.pec_rows
         self._take = _as_slice(self.rows)
+        self._n_leg, self._n_pec = len(self.leg_rows), len(self.pec_rows)
         self.raw_names = tuple(channels[r] for r in self.rows)
         self.n_out = 2 + len(self.rows)
         # The band-pass needs its upper edge below Nyquist: below 1 kHz it moves down (flagged), and
@@ -57,7 +58,10 @@ class EmgTransform:
     def usable(self) -> bool:
         return bool(self.leg_rows) and bool(self.pec_rows) and self._filter is not None
 
-    def __call__(self, block: np.ndarray) -> np.ndarray:
+    # ``finite=True``: the caller knows the block holds no NaN (a frame without gap markers).
+    takes_finite_hint = True
+
+    def __call__(self, block: np.ndarray, finite: bool = False) -> np.ndarray:
         n = block.shape[1]
         if self._filter is None:
             return np.zeros((self.n_out, n))
@@ -68,19 +72,29 @@ class EmgTransform:
         out[2:] = work
         # A NaN gap marker would poison the filter state for good; the quality check sees it in raw.
         # One sum tells whether there is any (Inf never gets past the codec).
-        if math.isnan(np.add.reduce(work, axis=None)):
+        if not finite and math.isnan(np.add.reduce(work, axis=None)):
             np.nan_to_num(work, copy=False, nan=0.0)
         self._filter.process_inplace(work)
         # add.reduce, then / n, is exactly what ndarray.mean computes, without its Python wrapper.
-        n_leg = len(self.leg_rows)
-        if n_leg:
+        # Two rows: add.reduce adds row 1 to row 0, as np.add does; one row: the row itself (and / 1
+        # changes nothing).
+        n_leg = self._n_leg
+        if n_leg == 2:
+            np.add(work[0], work[1], out=out[0])
+            out[0] /= 2
+        elif n_leg == 1:
+            out[0] = work[0]
+        elif n_leg:
             np.add.reduce(work[:n_leg], axis=0, out=out[0])
             out[0] /= n_leg
         else:
             out[0] = 0.0
-        if self.pec_rows:
+        n_pec = self._n_pec
+        if n_pec == 1:
+            out[1] = work[n_leg]
+        elif n_pec:
             np.add.reduce(work[n_leg:], axis=0, out=out[1])
-            out[1] /= len(self.pec_rows)
+            out[1] /= n_pec
         else:
             out[1] = 0.0
         return out
