@@ -1,0 +1,190 @@
+"""Floor: every station as a card, and what a coach does from it (start, stop, set position, window lock).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ValidationError
+
+from kinesync.api import cue_routes, plan_routes
+from kinesync.api import facility_routes as rest
+from kinesync.api.console.core import (
+    PREFIX,
+    ConsoleSession,
+    Redirect,
+    changing_request,
+    current_session,
+    field_errors,
+    form_int,
+    is_htmx,
+    need_session,
+    render_page,
+    router,
+)
+from kinesync.api.facility_models import (
+    MAX_ID,
+    MAX_LIMIT,
+    Exercise,
+    SessionIn,
+)
+from kinesync.api.personal_store import PersonalStore
+from kinesync.api.plan_registry import PlanPositionIn, PlanTemplates
+from kinesync.api.registry import Registry
+
+# floor
+
+
+class Card(BaseModel):
+    station: str
+    label: str | None
+    session: Any = None  # facility Session or None
+    live: Any = None  # StationStatus or None
+    plan_text: str | None = None
+    reps_in_set: int | None = None
+    window: Any = None  # PersonalState of the athlete and exercise, when the personal-window store is configured
+
+
+def _plan_text(s: Any) -> str | None:
+    if s is None or s.plan is None:
+        return None
+    blocks = s.plan.blocks
+    b = blocks[min(s.plan_block_index, len(blocks) - 1)]
+    return (f"block {s.plan_block_index + 1}/{len(blocks)} ({b.kind.value}) · set {s.plan_set_index + 1}/{b.sets}"
+            f" · {b.reps_per_set} reps")
+
+
+async def _cards(request: Request, reg: Registry, only: str | None = None) -> list[Card]:
+    stations = (await reg.list_stations(MAX_LIMIT, 0)).items
+    running = {s.station_id: s for s in await reg.active_sessions()}
+    live = {st.station: st for st in request.app.state.live.snapshot()}
+    store = getattr(request.app.state, "personal_store", None)
+    cards = []
+    for st in stations:
+        if only is not None and st.id != only:
+            continue
+        s = running.get(st.id)
+        lv = live.get(st.id)
+        reps = lv.set_lag.n if lv is not None and lv.set_lag is not None else None
+        window = None
+        if s is not None and isinstance(store, PersonalStore):
+            window = await store.get(s.athlete_id, s.exercise.value)
+        cards.append(Card(station=st.id, label=st.label, session=s, live=lv, plan_text=_plan_text(s),
+                          reps_in_set=reps, window=window))
+    return cards
+
+
+async def _choices(reg: Registry) -> dict[str, Any]:
+    return {"athletes": (await reg.list_athletes(MAX_LIMIT, 0)).items, "exercises": [e.value for e in Exercise],
+            "plans": (await PlanTemplates(reg).list(MAX_LIMIT, 0)).items}
+
+
+@router.get("/floor", response_class=HTMLResponse)
+async def floor(request: Request) -> Response:
+    try:
+        s = need_session(request)
+    except Redirect as r:
+        return RedirectResponse(r.to, 303)
+    reg = rest.registry_of(request)
+    return render_page(request, "floor.html", s, cards=await _cards(request, reg), **await _choices(reg))
+
+
+@router.get("/floor/{station_id}/live", response_class=HTMLResponse)
+async def card_live(request: Request, station_id: str) -> Response:
+    s = current_session(request)
+    if s is None:
+        return Response(status_code=401)
+    cards = await _cards(request, rest.registry_of(request), only=station_id)
+    if not cards:
+        raise HTTPException(404)
+    return render_page(request, "card_live.html", s, card=cards[0])
+
+
+async def _card_response(request: Request, s: ConsoleSession, station_id: str, error: str | None,
+                         code: int = 200) -> Response:
+    if not is_htmx(request):
+        if error:
+            raise HTTPException(code, detail=error)
+        return RedirectResponse(f"{PREFIX}/floor", 303)
+    reg = rest.registry_of(request)
+    cards = await _cards(request, reg, only=station_id)
+    if not cards:
+        raise HTTPException(404)
+    # htmx swaps only 2xx answers by default: an error comes back as 200 with the message in the card.
+    return render_page(request, "card.html", s, card=cards[0], error=error, **await _choices(reg))
+
+
+@router.post("/floor/{station_id}/start")
+async def start(request: Request, station_id: str) -> Response:
+    s, form = await changing_request(request)
+    reg, sink = rest.registry_of(request), rest.sink_of(request)
+    try:
+        body = SessionIn(station_id=station_id, athlete_id=form_int(form.get("athlete_id")) or 0,  # type: ignore[arg-type]
+                         exercise=form.get("exercise", ""), plan_id=form_int(form.get("plan_id")))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return await _card_response(request, s, station_id, "; ".join(f"{k}: {v}" for k, v in errors.items()), 422)
+    try:
+        await rest.start_session("admin", reg, sink, body)  # the REST endpoint's own path: saved, then published
+    except HTTPException as exc:
+        return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
+    return await _card_response(request, s, station_id, None)
+
+
+@router.post("/floor/{station_id}/stop")
+async def stop(request: Request, station_id: str) -> Response:
+    s, form = await changing_request(request)
+    reg, sink = rest.registry_of(request), rest.sink_of(request)
+    session_id = form_int(form.get("session_id"))
+    if not isinstance(session_id, int) or not 1 <= session_id <= MAX_ID:
+        return await _card_response(request, s, station_id, "no session to stop", 422)
+    try:
+        await rest.stop_session("admin", reg, sink, session_id)
+    except HTTPException as exc:
+        return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
+    return await _card_response(request, s, station_id, None)
+
+
+
+
+def _session_id(form: dict[str, str]) -> int | None:
+    session_id = form_int(form.get("session_id"))
+    return session_id if isinstance(session_id, int) and 1 <= session_id <= MAX_ID else None
+
+
+@router.post("/floor/{station_id}/position")
+async def position(request: Request, station_id: str) -> Response:
+    """Move the plan position (block and set, shown 1-based): ``PUT /api/v1/sessions/{id}/position``'s function."""
+    s, form = await changing_request(request)
+    session_id = _session_id(form)
+    if session_id is None:
+        return await _card_response(request, s, station_id, "no session to move", 422)
+    block, set_ = form_int(form.get("block")), form_int(form.get("set"))
+    try:
+        body = PlanPositionIn(block_index=block - 1 if isinstance(block, int) else block,  # type: ignore[arg-type]
+                              set_index=set_ - 1 if isinstance(set_, int) else (set_ or 0))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return await _card_response(request, s, station_id, "; ".join(f"{k}: {v}" for k, v in errors.items()), 422)
+    try:
+        await plan_routes.set_position("admin", rest.registry_of(request), rest.sink_of(request), session_id, body)
+    except HTTPException as exc:
+        return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
+    return await _card_response(request, s, station_id, None)
+
+
+@router.post("/floor/{station_id}/window")
+async def window(request: Request, station_id: str) -> Response:
+    """Lock or unlock the athlete's personal window: ``PUT /api/v1/stations/{id}/personal-window``'s function."""
+    s, form = await changing_request(request)
+    locked = form.get("locked")
+    if locked not in ("true", "false"):
+        return await _card_response(request, s, station_id, "say lock or unlock", 422)
+    try:
+        await cue_routes.set_personal_window(request, "admin", station_id,
+                                             cue_routes.PersonalWindowIn(locked=locked == "true"))
+    except HTTPException as exc:
+        return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
+    return await _card_response(request, s, station_id, None)
