@@ -278,6 +278,21 @@ def test_session_and_trend_pdfs(app) -> None:
         assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF")
 
 
+def test_one_pdf_at_a_time(app) -> None:
+    # Each PDF starts a Chromium on the API host, and viewers may ask: a second one waits its turn.
+    from kinesync.api.console import athlete
+
+    ids = app.state.test_ids
+    client = TestClient(app)
+    sign_in(client, VIEWER)
+    assert athlete._PDF_SLOT.acquire(blocking=False)  # a PDF in the making
+    try:
+        r = client.get(f"/console/athletes/{ids['athlete']}/trends.pdf")
+    finally:
+        athlete._PDF_SLOT.release()
+    assert r.status_code == 503 and r.headers["retry-after"] == "5" and "another PDF" in r.text
+
+
 def test_lag_svg_marks_out_of_band_and_uncertain_reps() -> None:
     svg = lag_svg([PlotPoint("1", 100, 5, False, True), PlotPoint("2", 150, 40, True, False)], (80, 120),
                   title="t <x>", x_label="rep")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,16 +239,31 @@ async def session_page(request: Request, athlete_id: int, session_id: int) -> Re
 # downloads: the reports `kinesync report` writes, behind the console session
 
 
-async def _pdf(html_text: str, stem: str) -> bytes:
+# A PDF starts a headless Chromium on the API host: one at a time, whoever asks (viewers may).
+_PDF_SLOT = threading.Semaphore(1)
+
+
+def _render_pdf(html_text: str, stem: str) -> bytes | str:
     from kinesync.report.pdf import html_to_pdf
 
     with tempfile.TemporaryDirectory(prefix="kinesync-console-") as tmp:
         src, pdf = Path(tmp) / f"{stem}.html", Path(tmp) / f"{stem}.pdf"
         src.write_text(html_text, encoding="utf-8")
-        why_not = await asyncio.to_thread(html_to_pdf, src, pdf)
-        if why_not is not None:
-            raise HTTPException(503, detail=why_not)
-        return pdf.read_bytes()
+        why_not = html_to_pdf(src, pdf)
+        return why_not if why_not is not None else pdf.read_bytes()
+
+
+async def _pdf(html_text: str, stem: str) -> bytes:
+    if not _PDF_SLOT.acquire(blocking=False):
+        raise HTTPException(503, detail="another PDF is being made: try again in a few seconds",
+                            headers={"Retry-After": "5"})
+    try:
+        out = await asyncio.to_thread(_render_pdf, html_text, stem)
+    finally:
+        _PDF_SLOT.release()
+    if isinstance(out, str):
+        raise HTTPException(503, detail=out)
+    return out
 
 
 async def _csv(write: Any, data: Any, stem: str) -> bytes:
