@@ -296,3 +296,23 @@ def test_propulsive_phase_and_takeoff_truth() -> None:
     assert squat.mean_propulsive_velocity_m_s == pytest.approx(squat.mean_concentric_velocity_m_s)
     jump = SimAthlete(AthleteSpec.for_exercise("squat_jump")).rep(1)
     assert jump.concentric_end_s == pytest.approx(jump.takeoff_s)
+
+
+def test_batched_least_squares_equals_one_lstsq_per_candidate() -> None:
+    # The start and stop searches fit every candidate at once; each must be the plain fit.
+    from kinesync.dsp.velocity import _least_squares
+
+    rng = np.random.default_rng(4)
+    t = np.arange(300, dtype=np.float64)
+    y = 0.3 + 1e-6 * np.maximum(t - 120.0, 0.0) ** 3 + rng.normal(0.0, 2e-4, t.size)
+    starts = np.arange(60.0, 181.0)
+    d = np.maximum(t[None, :] - starts[:, None], 0.0) / 1000.0
+    basis = np.stack((np.ones_like(d), np.broadcast_to(t - 150.0, d.shape), d * d, d**3), axis=-1)
+    sse, coef = _least_squares(basis, y)
+    for k in range(starts.size):
+        c, *_ = np.linalg.lstsq(basis[k], y, rcond=None)
+        r = y - basis[k] @ c
+        assert sse[k] == pytest.approx(float(r @ r), rel=1e-6, abs=1e-14)
+        assert coef[k] == pytest.approx(c, rel=1e-6, abs=1e-9)
+    assert int(np.argmin(sse)) == int(np.argmin([
+        float(np.sum((y - basis[k] @ np.linalg.lstsq(basis[k], y, rcond=None)[0]) ** 2)) for k in range(starts.size)]))

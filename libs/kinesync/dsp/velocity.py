@@ -318,6 +318,24 @@ def concentric_phase(
     )
 
 
+def _least_squares(basis: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of ``y`` (samples) on each candidate's ``basis`` (candidates × samples × terms),
+    all candidates in one batched solve; the first term must be the constant. Returns each
+    candidate's residual sum of squares and coefficients."""
+    mean = float(y.mean())  # the constant term absorbs it: smaller sums, the same fit
+    yc = y - mean
+    bt = basis.transpose(0, 2, 1)
+    gram = bt @ basis
+    rhs = bt @ yc
+    try:
+        coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # a degenerate candidate: the slow, rank-safe way
+        coef = np.stack([np.linalg.lstsq(b, yc, rcond=None)[0] for b in basis])
+    resid = yc[None, :] - (basis @ coef[..., None])[..., 0]
+    coef[:, 0] += mean
+    return (resid * resid).sum(axis=1), coef
+
+
 def _leave_rest(x: np.ndarray, v: np.ndarray, rise: int, peak: int, fs_hz: float, guess: float, *,
                 position: bool) -> float:
     """Where the bar leaves rest; ``rise`` is where the velocity ``v`` first exceeds the detection
@@ -341,16 +359,13 @@ def _leave_rest(x: np.ndarray, v: np.ndarray, rise: int, peak: int, fs_hz: float
     seg = x[lo:hi] if position else v[lo:hi]
     t = np.arange(lo, hi, dtype=np.float64)
     starts = np.arange(rise - round(0.08 * fs_hz), rise + 1, dtype=np.float64)
-    sse = np.empty(starts.size)
-    for k, e in enumerate(starts):
-        d = np.maximum(t - e, 0.0) / fs_hz
-        if position:
-            basis = np.column_stack((np.ones_like(d), d**3))
-        else:
-            basis = np.column_stack((np.ones_like(d), t - rise, d * d, d**3, d**4))
-        coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)
-        r = seg - basis @ coef
-        sse[k] = float(r @ r)
+    d = np.maximum(t[None, :] - starts[:, None], 0.0) / fs_hz  # (candidates, samples)
+    ones = np.ones_like(d)
+    if position:
+        basis = np.stack((ones, d**3), axis=-1)
+    else:
+        basis = np.stack((ones, np.broadcast_to(t - rise, d.shape), d * d, d**3, d**4), axis=-1)
+    sse, _ = _least_squares(basis, seg)
     k = int(np.argmin(sse))
     if k == 0 or k == starts.size - 1:
         return guess
@@ -378,13 +393,10 @@ def _rest_edge(x: np.ndarray, guess: float, fs_hz: float, powers: tuple[int, ...
         seg = x[lo:hi]
         t = np.arange(lo, hi, dtype=np.float64)
         stops = np.arange(centre - reach, centre + reach + 1, dtype=np.float64)
-        sse, levels = np.empty(stops.size), np.empty(stops.size)
-        for k, e in enumerate(stops):
-            d = np.maximum(e - t, 0.0) / fs_hz
-            basis = np.column_stack([np.ones_like(d)] + [d**p for p in powers])
-            coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)
-            r = seg - basis @ coef
-            sse[k], levels[k] = float(r @ r), float(coef[0])
+        d = np.maximum(stops[:, None] - t[None, :], 0.0) / fs_hz  # (candidates, samples)
+        basis = np.stack([np.ones_like(d)] + [d**p for p in powers], axis=-1)
+        sse, coef = _least_squares(basis, seg)
+        levels = coef[:, 0]
         k = int(np.argmin(sse))
         if 0 < k < stops.size - 1:
             den = sse[k - 1] - 2.0 * sse[k] + sse[k + 1]
