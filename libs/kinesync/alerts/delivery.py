@@ -23,6 +23,7 @@ from kinesync.alerts.rules import AlertEvent
 from kinesync.alerts.signing import EVENT_HEADER, IDEMPOTENCY_HEADER, signed_headers
 from kinesync.alerts.store import GRAFANA, AlertStore, OutboxRow
 from kinesync.alerts.subscriptions import Subscription
+from kinesync.runtime.retry import backoff_s
 from kinesync.runtime.secrets import SecretFileError, read_secret
 
 log = logging.getLogger("kinesync.alerts.delivery")
@@ -35,13 +36,10 @@ class Permanent(Exception):
 
 
 def retry_delay_s(attempts: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
-    """Delay after the ``attempts``-th failure (1-based): "equal jitter" on base·2^(attempts−1).
-
-    Half the delay is fixed and half random: jitter spreads many alerts that failed together, and
-    the fixed half guarantees a receiver that is down gets real breathing room between attempts.
-    """
-    d = min(cap_s, base_s * 2 ** (attempts - 1))
-    return d / 2 + (rng or random).uniform(0.0, d / 2)
+    """Delay after the ``attempts``-th failure (1-based): equal jitter on base·2^(attempts−1), half
+    fixed and half random (jitter spreads many alerts that failed together; the fixed half gives a
+    receiver that is down real breathing room between attempts)."""
+    return backoff_s(attempts - 1, base_s, cap_s, rng, fixed_share=0.5)
 
 
 def webhook_request(sub: Subscription, event: AlertEvent) -> tuple[bytes, dict[str, str]]:

@@ -22,6 +22,7 @@ from kinesync.bus.base import TopicPartition as TP
 from kinesync.bus.memory import _maybe_await
 from kinesync.bus.security import connection_hint, kafka_security_kwargs
 from kinesync.bus.topics import ALL_TOPICS, COMPACTED
+from kinesync.runtime.retry import backoff_s
 from kinesync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class KafkaBus:
                     raise ConnectionError(
                         f"cannot reach Kafka at {s.bootstrap_servers} ({exc}); {connection_hint(s)}"
                     ) from exc
-                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+                await asyncio.sleep(backoff_s(attempt, 0.2, 2.0, fixed_share=1.0))
             finally:
                 await admin.close()
 
