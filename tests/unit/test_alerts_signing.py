@@ -155,3 +155,16 @@ def test_secret_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Permanent, match="unusable signing secret") as refused:
         webhook_request(sub, e)
     assert "not base64!" not in str(refused.value)  # the error never repeats the secret
+
+
+def test_one_backoff_formula_for_every_retry() -> None:
+    # The alerts' equal jitter, the writer's full jitter and the topic creation's plain doubling are
+    # the same function (runtime.retry.backoff_s) with a different fixed share.
+    from kinesync.runtime.retry import backoff_s
+
+    rng = random.Random(2)
+    assert [backoff_s(a, 0.2, 2.0, fixed_share=1.0) for a in range(6)] == pytest.approx([0.2, 0.4, 0.8, 1.6, 2.0, 2.0])
+    full = [backoff_s(3, 1.0, 300.0, rng) for _ in range(300)]
+    assert min(full) < 1.0 and max(full) <= 8.0 and max(full) > 6.0
+    r1, r2 = random.Random(5), random.Random(5)
+    assert retry_delay_s(4, 1.0, 300.0, r1) == backoff_s(3, 1.0, 300.0, r2, fixed_share=0.5)
