@@ -1,4 +1,4 @@
-"""Floor: every station as a card, and what a coach does from it (start, stop, set position, window lock).
+"""Floor: every station as a card, and what a coach does from it (start, stop, set position, window mode and lock).
 """
 
 from __future__ import annotations
@@ -177,14 +177,17 @@ async def position(request: Request, station_id: str) -> Response:
 
 @router.post("/floor/{station_id}/window")
 async def window(request: Request, station_id: str) -> Response:
-    """Lock or unlock the athlete's personal window: ``PUT /api/v1/stations/{id}/personal-window``'s function."""
+    """Lock or unlock the athlete's personal window (``locked``), or switch which window judges (``mode``: fixed
+    or personal): ``PUT /api/v1/stations/{id}/personal-window``'s function, stored and published."""
     s, form = await changing_request(request)
-    locked = form.get("locked")
-    if locked not in ("true", "false"):
-        return await _card_response(request, s, station_id, "say lock or unlock", 422)
+    locked, mode = form.get("locked"), form.get("mode")
+    bad = locked not in (None, "true", "false") or mode not in (None, "fixed", "personal")
+    if bad or (locked, mode) == (None, None):
+        return await _card_response(request, s, station_id, "say lock or unlock, or fixed or personal", 422)
+    body = cue_routes.PersonalWindowIn(locked=None if locked is None else locked == "true",
+                                       mode=mode)  # type: ignore[arg-type]
     try:
-        await cue_routes.set_personal_window(request, "admin", station_id,
-                                             cue_routes.PersonalWindowIn(locked=locked == "true"))
+        await cue_routes.set_personal_window(request, "admin", station_id, body)
     except HTTPException as exc:
         return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
     return await _card_response(request, s, station_id, None)

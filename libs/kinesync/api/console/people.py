@@ -1,4 +1,4 @@
-"""People: athletes, through the REST routes' own functions.
+"""People: athletes and their target windows per exercise, through the REST routes' own functions.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ from kinesync.api.console.core import (
     router,
 )
 from kinesync.api.facility_models import (
+    MAX_ID,
     MAX_LIMIT,
     AthleteIn,
     AthletePatch,
+    Exercise,
+    TargetIn,
 )
 
 # people
@@ -69,7 +72,21 @@ async def create_athlete(request: Request) -> Response:
 
 async def _athlete_page(request: Request, s: ConsoleSession, code: int, **ctx: Any) -> HTMLResponse:
     ctx["analysis"] = await athlete_analysis(request, ctx["athlete"].id, ctx["sessions"])
+    # the effective window for every exercise (GET /api/v1/athletes/{id}/targets)
+    ctx["targets"] = await rest.list_targets(None, rest.registry_of(request), ctx["athlete"].id)
+    for key, empty in (("target_errors", {}), ("target_values", {}), ("target_message", None),
+                       ("target_error", None)):
+        ctx.setdefault(key, empty)
     return render_page(request, "athlete.html", s, code, **ctx)
+
+
+async def _athlete_ctx(request: Request, athlete_id: int) -> dict[str, Any]:
+    """What the athlete page shows besides the analysis, with the athlete form showing the stored values."""
+    reg = rest.registry_of(request)
+    athlete = await rest.get_athlete(None, reg, athlete_id)
+    return {"athlete": athlete, "teams": (await reg.list_teams(MAX_LIMIT, 0)).items, "errors": {},
+            "values": {"name": athlete.name, "team_id": athlete.team_id or ""},
+            "sessions": (await reg.list_sessions(50, 0, athlete_id=athlete_id)).items, "message": None}
 
 
 @router.get("/athletes/{athlete_id}", response_class=HTMLResponse)
@@ -118,3 +135,43 @@ async def delete_athlete(request: Request, athlete_id: int) -> Response:
     except HTTPException as exc:
         return await _athletes_page(request, s, exc.status_code, errors={"_": str(exc.detail)})
     return await _athletes_page(request, s, message=f"Deleted athlete {athlete_id}.")
+
+
+# target windows per exercise
+
+
+@router.post("/athletes/{athlete_id}/targets/{exercise}")
+async def set_target(request: Request, athlete_id: int, exercise: str) -> Response:
+    """Set (``action=set``) or reset (``action=reset``) the athlete's window for one exercise: the functions of
+    ``PUT``/``DELETE /api/v1/athletes/{id}/targets/{exercise}`` (stored, and published when a session runs)."""
+    s, form = await changing_request(request)
+    try:
+        ex = Exercise(exercise)
+    except ValueError as exc:
+        raise HTTPException(404, detail=f"unknown exercise {exercise!r}") from exc
+    if not 1 <= athlete_id <= MAX_ID:
+        raise HTTPException(404, detail=f"athlete {athlete_id} not found")
+    ctx = await _athlete_ctx(request, athlete_id)  # 404 for an unknown athlete
+    reg = rest.registry_of(request)
+    values = {"low_ms": form.get("low_ms", "").strip(), "high_ms": form.get("high_ms", "").strip()}
+    name = ex.value.replace("_", " ")
+    try:
+        if form.get("action") == "reset":
+            target = await rest.reset_target("admin", reg, rest.sink_of(request), athlete_id, ex)
+        else:
+            try:
+                body = TargetIn.model_validate({k: v or None for k, v in values.items()})
+            except ValidationError as exc:
+                errors = field_errors(exc)
+                if "_" in errors:  # low ≥ high: a message about both, shown under the upper edge
+                    errors.setdefault("high_ms", errors.pop("_"))
+                return await _athlete_page(request, s, 422, **ctx, target_errors={ex.value: errors},
+                                           target_values={ex.value: values},
+                                           target_error=f"The {name} window was not saved: see below.")
+            target = await rest.set_target("admin", reg, rest.sink_of(request), athlete_id, ex, body)
+    except HTTPException as exc:
+        return await _athlete_page(request, s, exc.status_code, **ctx, target_values={ex.value: values},
+                                   target_error=str(exc.detail))
+    text = "the facility default, " if target.default else ""
+    return await _athlete_page(request, s, 200, **ctx,
+                               target_message=f"{name.capitalize()}: {text}{target.low_ms:g}–{target.high_ms:g} ms.")
