@@ -298,13 +298,7 @@ async def session_report(request: Request, athlete_id: int, session_id: int, kin
         raise HTTPException(404, detail=str(exc)) from exc
     except StorageUnavailable as exc:
         raise HTTPException(503, detail=f"rep store unavailable: {exc}") from exc
-    stem = f"session-{session_id}"
-    if kind == "csv":
-        return _download(await _csv(write_csv, data, stem), f"{stem}.csv", "text/csv")
-    page = await asyncio.to_thread(render_html, data)
-    if kind == "html":
-        return _download(page.encode(), f"{stem}.html", "text/html")
-    return _download(await _pdf(page, stem), f"{stem}.pdf", "application/pdf")
+    return await _report(kind, data, f"session-{session_id}", write_csv, render_html)
 
 
 @router.get("/athletes/{athlete_id}/trends.{kind}")
@@ -316,10 +310,14 @@ async def trends_report(request: Request, athlete_id: int, kind: str, weeks: int
     from kinesync.report.trends import render_trends_html, write_trends_csv
 
     t = await plan_routes.get_trends("viewer", rest.registry_of(request), _need_store(request), athlete_id, weeks)
-    stem = f"trends-{athlete_id}"
+    return await _report(kind, t, f"trends-{athlete_id}", write_trends_csv, render_trends_html)
+
+
+async def _report(kind: str, data: Any, stem: str, write_csv: Any, render_html: Any) -> Response:
+    """A report download: its CSV, its HTML page, or that page printed to PDF."""
     if kind == "csv":
-        return _download(await _csv(write_trends_csv, t, stem), f"{stem}.csv", "text/csv")
-    page = await asyncio.to_thread(render_trends_html, t)
+        return _download(await _csv(write_csv, data, stem), f"{stem}.csv", "text/csv")
+    page = await asyncio.to_thread(render_html, data)
     if kind == "html":
         return _download(page.encode(), f"{stem}.html", "text/html")
     return _download(await _pdf(page, stem), f"{stem}.pdf", "application/pdf")
