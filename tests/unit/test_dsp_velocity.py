@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kinesync.dsp.rest_exit import force_leaves_rest
 from kinesync.dsp.velocity import (
     bar_velocity,
     concentric_phase,
@@ -20,13 +21,13 @@ from kinesync.sim.outcome import LagOutcome
 MCV_TOLERANCE = 0.01  # mean concentric, mean propulsive and peak velocity within 1 % of the truth
 PCV_TOLERANCE = 0.01
 # A jump from a pause leaves rest with the velocity growing as d² (the force rises at a finite
-# rate): the bar rises 0.2 mm, one SD of LPT noise, in its first ~20 ms, so the start of a 0.3 s
-# push is extrapolated by the shape of a force leaving rest (position ∝ d³ fitted up to 0.5 m/s).
-# That extrapolation has a bias that depends on how the rate of force development grows in the
-# first 40 ms (+0.3 to +5.5 ms for a start slope of 16 to 4 kN/s on the simulator; richer models
-# are not identifiable under 0.2 mm of noise: errors of 10–50 ms). Measured here: start +3.2 ms on
-# average, MCV +1.1 % on average, 2.0 % worst of 40 reps. 1 % is not reachable from an LPT on a
-# jump from a pause; an accelerometer sees the start (test_imu_velocities_within_1_percent_of_truth).
+# rate): the bar rises 0.2 mm, one SD of LPT noise, in its first ~20 ms, so from the LPT alone the
+# start of a 0.3 s push is extrapolated by the shape of a force leaving rest (position ∝ d³ fitted
+# up to 0.5 m/s). That extrapolation has a bias that depends on how the rate of force development
+# grows in the first 40 ms (+0.3 to +5.5 ms for a start slope of 16 to 4 kN/s on the simulator):
+# start +3.2 ms on average, MCV +1.1 % on average, 2.0 % worst of 40 reps. The plates under the
+# same body see the start in the force itself (kinesync.dsp.rest_exit), which is what a station
+# with plates uses; the LPT alone is kept below as the reference it beats.
 JUMP_LPT_MCV_TOLERANCE = 0.025
 # A bar IMU integrates white acceleration noise (0.05 m/s² at 500 Hz): with the velocity pinned to
 # zero at the rest before the rep and at the stop after it, the rise's error is the integral of a
@@ -44,6 +45,18 @@ def _spec(case: str, **fields) -> AthleteSpec:
         return AthleteSpec.for_exercise("back_squat", movement_s=3.0, concentric_share=0.75, rep_period_s=5.0,
                                         **fields)
     return AthleteSpec.for_exercise(case, **fields)
+
+
+def _plates_rest_exit(athlete: SimAthlete, lo: int, phase) -> float | None:
+    """The plates' start of a push from rest (kinesync.dsp.rest_exit) as an index into the bar
+    record that starts at bar sample ``lo``; ``phase`` is the LPT's own phase."""
+    spec = athlete.spec
+    ratio = spec.force_rate_hz / spec.bar_rate_hz
+    f0 = int((lo + phase.start_index) * ratio) - round(1.0 * spec.force_rate_hz)
+    force = athlete.force(f0, round(1.5 * spec.force_rate_hz)).astype(np.float32).astype(np.float64).sum(axis=0)
+    search = round((lo + phase.start_index) * ratio) - f0 - round(0.03 * spec.force_rate_hz)
+    exit_index = force_leaves_rest(force, spec.force_rate_hz, search)
+    return None if exit_index is None else (f0 + exit_index) / ratio - lo
 
 
 def _rep_segment(athlete: SimAthlete, k: int, before_s: float = 2.0, after_s: float = 1.0):
@@ -66,19 +79,41 @@ def test_mean_concentric_velocity_within_1_percent_of_truth(exercise: str) -> No
             x, fs, near, truth, lo = _rep_segment(athlete, k, after_s=2.6 if exercise == "grind" else 1.0)
             phase = concentric_phase(x, fs, near)
             assert phase is not None, f"{exercise} seed {seed} rep {k}: no concentric phase"
+            assert phase.from_rest == (exercise == "squat_jump")
+            if phase.from_rest:  # the plates under the body time the start (as a station does)
+                phase = concentric_phase(x, fs, near, rest_exit_index=_plates_rest_exit(athlete, lo, phase))
             errors.append(phase.mean_concentric_velocity_m_s / truth.mean_concentric_velocity_m_s - 1.0)
             peak_errors.append(phase.peak_concentric_velocity_m_s / truth.peak_concentric_velocity_m_s - 1.0)
             prop_errors.append(phase.mean_propulsive_velocity_m_s / truth.mean_propulsive_velocity_m_s - 1.0)
             assert phase.takeoff == (exercise == "squat_jump")
-            # The phase found is the true one (its ends within 20 ms; a jump's start from rest, 40 ms).
-            reach = 0.04 if exercise == "squat_jump" else 0.02
+            # The phase found is the true one (its ends within 20 ms; a jump's start from the plates, 2 ms).
+            reach = 0.002 if exercise == "squat_jump" else 0.02
             assert abs((lo + phase.start_index) / fs - truth.concentric_start_s) < reach
             assert abs((lo + phase.end_index) / fs - truth.concentric_end_s) < 0.02
     errors, peak_errors, prop_errors = np.abs(errors), np.abs(peak_errors), np.abs(prop_errors)
-    tolerance = JUMP_LPT_MCV_TOLERANCE if exercise == "squat_jump" else MCV_TOLERANCE
-    assert prop_errors.max() <= tolerance, f"{exercise}: worst MPV error {prop_errors.max():.2%}"
-    assert errors.max() <= tolerance, f"{exercise}: worst MCV error {errors.max():.2%}"
+    assert prop_errors.max() <= MCV_TOLERANCE, f"{exercise}: worst MPV error {prop_errors.max():.2%}"
+    assert errors.max() <= MCV_TOLERANCE, f"{exercise}: worst MCV error {errors.max():.2%}"
     assert peak_errors.max() <= PCV_TOLERANCE, f"{exercise}: worst PCV error {peak_errors.max():.2%}"
+
+
+def test_jump_start_from_the_plates_beats_the_lpt_alone() -> None:
+    """The reference in the same run: the LPT's extrapolated start of a jump from a pause against the
+    plates' (the figures in the comment on JUMP_LPT_MCV_TOLERANCE)."""
+    alone, fused = [], []
+    for seed in range(5):
+        athlete = SimAthlete(_spec("squat_jump", seed=seed))
+        for k in range(1, 9):
+            x, fs, near, truth, lo = _rep_segment(athlete, k)
+            phase = concentric_phase(x, fs, near)
+            assert phase is not None and phase.from_rest
+            plated = concentric_phase(x, fs, near, rest_exit_index=_plates_rest_exit(athlete, lo, phase))
+            alone.append(phase.mean_concentric_velocity_m_s / truth.mean_concentric_velocity_m_s - 1.0)
+            fused.append(plated.mean_concentric_velocity_m_s / truth.mean_concentric_velocity_m_s - 1.0)
+    alone, fused = np.abs(alone), np.abs(fused)
+    print(f"squat-jump MCV error, LPT alone: mean {alone.mean():.2%} worst {alone.max():.2%}; "
+          f"with the plates' start: mean {fused.mean():.2%} worst {fused.max():.2%}")
+    assert alone.max() <= JUMP_LPT_MCV_TOLERANCE
+    assert fused.max() <= MCV_TOLERANCE and fused.mean() < 0.5 * alone.mean()
 
 
 def _imu_segment(athlete: SimAthlete, k: int, after_s: float):

@@ -44,6 +44,7 @@ class ConcentricPhase:
     propulsive_end_index: float
     mean_propulsive_velocity_m_s: float
     takeoff: bool = False  # the phase ended at a jump's takeoff
+    from_rest: bool = False  # the bar left rest (a push from a pause) rather than turning at the bottom
 
 
 def _window_samples(fs_hz: float, window_s: float, polyorder: int) -> int:
@@ -183,6 +184,7 @@ def concentric_phase(
     polyorder: int = 4,
     velocity_m_s: np.ndarray | None = None,
     gravity_m_s2: float = STANDARD_GRAVITY_M_S2,
+    rest_exit_index: float | None = None,
 ) -> ConcentricPhase | None:
     """The concentric phase of a rep in a position record, with its mean, peak and propulsive velocity.
 
@@ -207,6 +209,10 @@ def concentric_phase(
             at index 0: the level it settles at after the top is taken for drift and removed as a
             ramp from there); else derived from ``position_m``.
         gravity_m_s2: g, for the propulsive phase and the free fall after a jump's takeoff.
+        rest_exit_index: where another sensor saw the bar leave rest (e.g. the force plates under a
+            jump from a pause: ``kinesync.dsp.rest_exit.force_leaves_rest``), as a fractional index
+            into this record. When the bar leaves rest and this lies within 50 ms of the start the
+            position implies, it replaces that extrapolated start.
 
     Returns:
         The phase, or None if there is no complete one (a phase touching either end of the record
@@ -267,11 +273,14 @@ def concentric_phase(
             return None
     peak = a + int(np.argmax(v[a:b]))
     rest = round(0.1 * fs_hz)
-    if float(v[max(0, a - rest):a].min(initial=0.0)) > -min_velocity_m_s:
+    from_rest = float(v[max(0, a - rest):a].min(initial=0.0)) > -min_velocity_m_s
+    if from_rest:
         # The bar leaves rest (a jump from a pause) rather than turning at the bottom: the velocity
         # creeps up from zero, so its crossing is where noise ends, not where the movement starts.
         rise_index = a + int(np.argmax(v[a:peak + 1] > min_velocity_m_s))
         start = _leave_rest(x, v, rise_index, peak, fs_hz, start, position=from_position)
+        if rest_exit_index is not None and abs(rest_exit_index - start) <= 0.05 * fs_hz:
+            start = float(rest_exit_index)
     takeoff = _takeoff(acc, peak, b, fs_hz, gravity_m_s2)
     if takeoff is not None and not from_position:
         # An accelerometer's acceleration is not smoothed: its corner, where the steep fall of the
@@ -314,7 +323,7 @@ def concentric_phase(
         peak_concentric_velocity_m_s=peak_velocity, displacement_m=rise, duration_s=duration,
         propulsive_end_index=prop_end,
         mean_propulsive_velocity_m_s=prop_rise / ((prop_end - start) / fs_hz),
-        takeoff=takeoff is not None,
+        takeoff=takeoff is not None, from_rest=from_rest,
     )
 
 

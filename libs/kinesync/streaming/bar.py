@@ -9,11 +9,16 @@ from ``bar_az`` integrated from the rest before the rep (a bar IMU).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kinesync.dsp.rest_exit import force_leaves_rest
 from kinesync.dsp.velocity import STANDARD_GRAVITY_M_S2, bar_velocity, concentric_phase, velocity_from_rest
 from kinesync.streaming.roles import bar_rows
+
+if TYPE_CHECKING:
+    from kinesync.streaming.rep import ForceView
 
 NS = 1_000_000_000
 _TO_METRES = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
@@ -70,9 +75,13 @@ class BarView:
 
 
 def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict, flags: list[str],
-                load_kg: float | None = None) -> None:
+                load_kg: float | None = None, plates: ForceView | None = None) -> None:
     """Mean, peak and mean propulsive velocity of the rep at ``peak_ns`` into ``fields`` (and its mean
-    concentric power when the external load ``load_kg`` is known), problems into ``flags``."""
+    concentric power when the external load ``load_kg`` is known), problems into ``flags``.
+
+    ``plates``: the force under the same body (not under a bench). When a position transducer's bar
+    leaves rest (a jump from a pause), the plates locate that start far better than the position's
+    extrapolation (``kinesync.dsp.rest_exit``), and the phase is measured from there."""
     if view is None or view.samples.size < 3:
         flags.append("no_bar_data")
         return
@@ -96,6 +105,14 @@ def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict
     if phase is None:
         flags.append("no_concentric_phase")
         return
+    if phase.from_rest and not view.acceleration and plates is not None and not plates.has_gap:
+        exit_index = _plates_rest_exit(plates, view, phase.start_index)
+        if exit_index is not None:
+            phase = concentric_phase(
+                position, view.rate_hz, near, min_velocity_m_s=cfg.min_velocity_m_s,
+                min_displacement_m=cfg.min_displacement_m, search_s=cfg.search_s, smoothing_s=cfg.smoothing_s,
+                rest_exit_index=exit_index,
+            ) or phase
     fields["mean_concentric_velocity_m_s"] = phase.mean_concentric_velocity_m_s
     fields["peak_concentric_velocity_m_s"] = phase.peak_concentric_velocity_m_s
     fields["concentric_displacement_m"] = phase.displacement_m
@@ -103,6 +120,17 @@ def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict
     if load_kg is not None and load_kg > 0.0:
         fields["mean_concentric_power_w"] = mean_concentric_power_w(
             load_kg, phase.displacement_m, phase.duration_s, *_end_velocities(phase, velocity, view, cfg))
+
+
+def _plates_rest_exit(plates: ForceView, view: BarView, start_index: float) -> float | None:
+    """The plates' start of the push, as an index into the bar record; ``start_index`` is the bar's
+    own estimate (a few ms late at most), so the plates' rest ends 30 ms before it."""
+    start_ns = view.t0_ns + start_index * NS / view.rate_hz
+    search = round((start_ns - plates.t0_ns) * plates.rate_hz / NS - 0.03 * plates.rate_hz)
+    exit_index = force_leaves_rest(plates.total, plates.rate_hz, search)
+    if exit_index is None:
+        return None
+    return (plates.t0_ns + exit_index * NS / plates.rate_hz - view.t0_ns) * view.rate_hz / NS
 
 
 def _end_velocities(phase, velocity: np.ndarray | None, view: BarView, cfg: BarConfig) -> tuple[float, float]:

@@ -444,8 +444,12 @@ class StationAnalyzer:
         if self._bar_tf is not None and not self._bar_tf.usable:
             flags.append("no_bar_channel")
             return
-        load = self.assignment.load_kg if self.assignment is not None else None
-        bar_metrics(self._bar_view(end), peak_ns, self.config.bar, fields, flags, load_kg=load)
+        a = self.assignment
+        load = a.load_kg if a is not None else None
+        # Under a bench the plates carry the feet, not the bar's body: they cannot time its start.
+        bench = a is not None and a.exercise is not None and a.exercise.startswith("bench")
+        plates = self._force_view(end) if not bench else None
+        bar_metrics(self._bar_view(end), peak_ns, self.config.bar, fields, flags, load_kg=load, plates=plates)
 
     def _bar_view(self, end: int) -> BarView | None:
         bar = self.bar
