@@ -27,3 +27,17 @@ def shared_data() -> Path:
         message = f"real recordings not found at {folder} (set KINESYNC_SHARED_DATA to their folder)"
         skip_or_fail(message)
     return folder
+
+
+# Fixtures that start a real server; a test using one must carry the integration marker, so
+# `pytest -m "not integration"` is a run with no server at all.
+SERVER_FIXTURES = frozenset({"broker", "kafka_settings", "kafka_bus", "influxdb", "victoria"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [item.nodeid for item in items
+                if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("integration") is None]
+    if unmarked:
+        raise pytest.UsageError("tests that start a real server without the integration marker: "
+                                + ", ".join(unmarked))

@@ -1,17 +1,43 @@
-"""Records that leave the analyzer: one schema for Kafka, storage and the API."""
+"""Records that leave the analyzer: one schema for Kafka, storage and the API.
+
+Every record forbids unknown fields: a misspelled field name is an error instead of a field left at
+its default. The one exception is JSON written by an earlier version (stored rows, messages still
+on a topic), which may carry fields since retired: decoding JSON drops exactly those names
+(``RETIRED_FIELDS``) and nothing else.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from kinesync.training.plan_models import SessionPlan
 
 TargetSource = Literal["fixed", "personal", "locked"]
 
 
-class WindowMetric(BaseModel):
+class _Record(BaseModel):
+    """A record on the wire and in storage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Fields earlier versions of the record carried and this one does not. Their values meant something
+    # else than any current field, so they are dropped, never mapped onto a current field.
+    RETIRED_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any, info: ValidationInfo) -> Any:
+        # Only in JSON, the form records are sent and stored in (a reader that rebuilds them from another
+        # stored form, InfluxDB points, drops RETIRED_FIELDS itself). A record built in code with a
+        # retired name is a mistake like any unknown name.
+        if info.mode == "json" and isinstance(data, dict) and not cls.RETIRED_FIELDS.isdisjoint(data):
+            return {k: v for k, v in data.items() if k not in cls.RETIRED_FIELDS}
+        return data
+
+
+class WindowMetric(_Record):
     """Metrics of one event-time sliding window of one station (topic ``kinesync.metrics``).
 
     ``window_start_ns`` plus ``station`` identify a window: a replay of the same data gives the
@@ -19,6 +45,9 @@ class WindowMetric(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True)
+    # peak_force_n: the peak over the whole rep, a jump's landing included (now peak_propulsive_force_n);
+    # mean_velocity_m_s: between 0.05 m/s thresholds (now mean_concentric_velocity_m_s).
+    RETIRED_FIELDS: ClassVar[frozenset[str]] = frozenset({"peak_force_n", "mean_velocity_m_s"})
 
     station: str
     athlete: str | None = None
@@ -53,7 +82,7 @@ class WindowMetric(BaseModel):
         return self.station.encode()
 
 
-class RepMetric(BaseModel):
+class RepMetric(_Record):
     """Everything measured for one repetition (topic ``kinesync.reps``).
 
     Identified by station and ``rep_peak_ns`` (the leg-drive envelope peak, or the force peak on a
@@ -61,6 +90,12 @@ class RepMetric(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True)
+    # Replaced by the force-plate phase metrics (peak_propulsive_force_n, propulsive_impulse_n_s, the
+    # per-phase asymmetry_*_pct) and by the bar's zero-crossing phase (mean/peak_concentric_velocity_m_s).
+    RETIRED_FIELDS: ClassVar[frozenset[str]] = frozenset({
+        "peak_force_n", "net_impulse_n_s", "asymmetry_peak_pct", "asymmetry_impulse_pct", "mean_velocity_m_s",
+        "peak_velocity_m_s",
+    })
 
     station: str
     athlete: str | None = None
@@ -156,7 +191,7 @@ class RepMetric(BaseModel):
         return self.station.encode()
 
 
-class DeadLetter(BaseModel):
+class DeadLetter(_Record):
     """A message that could not be processed, or a window whose analysis raised (topic ``kinesync.deadletter``).
 
     An analysis fault has ``source_topic`` ``analysis`` (no single message caused it) unless one
@@ -176,7 +211,7 @@ class DeadLetter(BaseModel):
     error_type: str | None = Field(None, description="exception type of an analysis fault")
 
 
-class SessionAssignment(BaseModel):
+class SessionAssignment(_Record):
     """Who is on a station doing what (topic ``kinesync.sessions``, compacted, key = station).
 
     A record with ``athlete`` None ends the station's session.

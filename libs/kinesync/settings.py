@@ -11,7 +11,9 @@ from kinesync.runtime.secrets import SecretFilesSource
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KINESYNC_", env_file=None, extra="ignore")
+    # A misspelled keyword (Settings(infux_url=...)) is an error. Environment variables and secret files
+    # are read per field, so a stray KINESYNC_* variable is still not one.
+    model_config = SettingsConfigDict(env_prefix="KINESYNC_", env_file=None, extra="forbid")
 
     @classmethod
     def settings_customise_sources(

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 
 from kinesync.cli import main
-from kinesync.codec.frame import SensorKind
-from kinesync.recordings.readers import read_c3d
-from kinesync.sources.c3d import c3d_devices
+from kinesync.codec.frame import MAX_CHANNELS, SensorKind
+from kinesync.sources.c3d import read_c3d
+from kinesync.sources.replay import read_recordings
+from kinesync.streaming.roles import force_rows
 from kinesync.streaming.station import AnalysisConfig
 from tests.corpus.files import (
     BODY_WEIGHT_N,
@@ -219,13 +220,15 @@ def test_vertical_force_is_the_platform_force_of_the_c3d_layout_published_up(
     emg, load = simulate(1000.0, 3.0)
     path = write_c3d(tmp_path / "plates.c3d", 1000.0, emg_channels(emg), dual_plates(ptype, load, sign=sign))
     force = next(t for t in read_c3d(path).tracks if t.kind == SensorKind.FORCE)
+    _, left, right = force_rows(force.channels)
+    plates = [force.samples[rows].astype(np.float64).sum(0) for rows in (left, right)]  # type 3: four sensors
     # ezc3d's own platform extraction (types 1–4, calibration matrix applied) gives the same magnitude.
     reference = ezc3d.c3d(str(path), extract_forceplat_data=True)["data"]["platform"]
     for k, plate in enumerate(reference):
-        np.testing.assert_allclose(force.samples[k], np.abs(plate["force"][2]), rtol=1e-5, atol=0.01)
-    np.testing.assert_allclose(force.samples[0], load[:4].sum(0), atol=0.05)
-    np.testing.assert_allclose(force.samples[1], load[4:].sum(0), atol=0.05)
-    assert abs(float(np.median(force.samples.sum(0))) - BODY_WEIGHT_N) < 0.02 * BODY_WEIGHT_N
+        np.testing.assert_allclose(plates[k], np.abs(plate["force"][2]), rtol=1e-5, atol=0.01)
+    np.testing.assert_allclose(plates[0], load[:4].sum(0), atol=0.05)
+    np.testing.assert_allclose(plates[1], load[4:].sum(0), atol=0.05)
+    assert abs(float(np.median(plates[0] + plates[1])) - BODY_WEIGHT_N) < 0.02 * BODY_WEIGHT_N
 
 
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.name != "ten_minutes_1000hz"], ids=lambda c: c.name)
@@ -234,13 +237,13 @@ def test_gateway_c3d_source_reads_or_says_why(case: CorpusFile, tmp_path: Path) 
     if not args[0].endswith(".c3d"):
         pytest.skip("CSV input: the gateway reads it through a mapping")
     try:
-        devices = c3d_devices(args[0], "rack-1")
+        (rec,) = read_recordings("c3d", args[0], None, "rack-1")
     except ValueError as exc:  # the gateway's way of saying what to change
         assert str(exc) and "\n" not in str(exc)
         if case.name == "frames_0":
             assert "no samples" in str(exc), exc
     else:
-        assert devices and all(d.data.shape[1] > 0 for d in devices)
+        assert rec.tracks and all(t.n_samples > 0 and len(t.channels) <= MAX_CHANNELS for t in rec.tracks)
 
 
 @pytest.mark.parametrize("unit", ["mV", "uV", "µV"])
@@ -249,7 +252,7 @@ def test_emg_in_millivolts_and_microvolts_is_read_in_volts(unit: str, tmp_path: 
     volts = write_c3d(tmp_path / "v.c3d", 1000.0, emg_channels(emg, "V"), dual_plates(2, load))
     other = write_c3d(tmp_path / "other.c3d", 1000.0, emg_channels(emg, unit), dual_plates(2, load))
     a, b = (next(t for t in read_c3d(p).tracks if t.kind == SensorKind.EMG) for p in (volts, other))
-    assert a.channels == b.channels and b.units == ("V",)
+    assert a.channels == b.channels and set(b.units) == {"V"}
     np.testing.assert_allclose(b.samples, a.samples, rtol=1e-6, atol=1e-12)
 
 
@@ -257,8 +260,7 @@ def test_real_recordings_give_reps_or_one_line(shared_data: Path, tmp_path: Path
     # Recordings and licences: shared/data/PROVENANCE.md (biomechZoo Apache-2.0, andrewlba/ACL_squat_jump
     # MIT, BioSPPy BSD-3-Clause).
     jump = shared_data / "squat_jump_dual_forceplates_1000hz.csv"
-    mapping = tmp_path / "map.txt"
-    mapping.write_text("ground_force1_vy = fz_left\nground_force2_vy = fz_right\n")
+    mapping = ROOT / "docs" / "mappings" / "squat_jump_dual_forceplates.json"
     runs = {
         "gait C3D": [str(shared_data / "gait_emg_forceplates_1000hz.c3d")],
         "squat-jump CSV": ["--force", str(jump)],

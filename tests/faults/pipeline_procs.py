@@ -31,7 +31,7 @@ from kinesync.settings import Settings
 from kinesync.sources.sim import SimSource, SimStation, sim_stations
 from kinesync.storage.influx_v1 import InfluxV1Store
 from kinesync.storage.lineprotocol import MEASUREMENT, REP_MEASUREMENT
-from kinesync_services.analyzer.main import analysis_config
+from kinesync.streaming.runner import analysis_config
 
 NS = 1_000_000_000
 WindowKey = tuple[str, int]  # station, window start (ns)

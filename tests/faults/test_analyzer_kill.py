@@ -24,12 +24,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kinesync.bus.kafka import KafkaBus
 from kinesync.bus.topics import METRICS, REPS
+from kinesync.gateway.runner import run_sim_gateway
 from kinesync.models import WindowMetric
 from kinesync.settings import Settings
 from kinesync.sources.sim import sim_stations
+from kinesync.storage.runner import run_writer
 from kinesync.storage.sqlite import TABLE, SqliteStore
-from kinesync_services.gateway.main import run_sim_gateway
-from kinesync_services.writer.main import run_writer
 from tests.faults.pipeline_procs import committed_offsets
 
 pytestmark = pytest.mark.integration

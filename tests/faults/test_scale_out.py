@@ -18,8 +18,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from kinesync.bus.kafka import KafkaBus
 from kinesync.settings import Settings
+from kinesync.storage.runner import run_writer
 from kinesync.storage.sqlite import SqliteStore
-from kinesync_services.writer.main import run_writer
 from tests.faults.pipeline_procs import (
     COMPARED_FIELDS,
     NS,

@@ -20,10 +20,10 @@ from kinesync.alerts.runner import run_alerts
 from kinesync.alerts.store import AlertStore
 from kinesync.alerts.subscriptions import SubscriptionIn, new_subscription
 from kinesync.bus.memory import MemoryBus
+from kinesync.gateway.runner import run_sim_gateway
 from kinesync.settings import Settings
 from kinesync.sim.athlete import SimAthlete
-from kinesync_services.analyzer.main import run_analyzer
-from kinesync_services.gateway.main import run_sim_gateway
+from kinesync.streaming.runner import run_analyzer
 from tests.integration.test_alerts_delivery import Receiver
 
 pytestmark = pytest.mark.integration

@@ -20,11 +20,11 @@ from kinesync.alerts.store import AlertStore
 from kinesync.alerts.subscriptions import SubscriptionIn, new_subscription
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens, sha256_hex
-from kinesync.api.facility_models import AthleteIn, SessionIn, StationIn, TeamIn
-from kinesync.api.personal_store import PersonalStore
-from kinesync.api.plan_registry import PlanTemplateIn, PlanTemplates
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
+from kinesync.facility.models import AthleteIn, SessionIn, StationIn, TeamIn
+from kinesync.facility.personal import PersonalStore
+from kinesync.facility.plans import PlanTemplateIn, PlanTemplates
+from kinesync.facility.registry import Registry
 from kinesync.storage.sqlite import SqliteStore
 from tests.integration.test_console_screens_browser import serve
 from tests.unit.test_api_wall_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser

@@ -9,9 +9,9 @@ import pytest
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens, sha256_hex
-from kinesync.api.facility_models import AthleteIn, StationIn
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
+from kinesync.facility.models import AthleteIn, StationIn
+from kinesync.facility.registry import Registry
 from tests.integration.test_console_screens_browser import serve
 from tests.unit.test_api_wall_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 

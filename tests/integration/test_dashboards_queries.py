@@ -19,11 +19,11 @@ import pytest
 from kinesync.bus.kafka import KafkaBus
 from kinesync.dashboards.build import DEFAULT_DIR
 from kinesync.dashboards.influxql import interpolate
+from kinesync.gateway.runner import run_sim_gateway
 from kinesync.settings import Settings
 from kinesync.storage.influx_v1 import InfluxV1Store
-from kinesync_services.analyzer.main import run_analyzer
-from kinesync_services.gateway.main import run_sim_gateway
-from kinesync_services.writer.main import run_writer
+from kinesync.storage.runner import run_writer
+from kinesync.streaming.runner import run_analyzer
 from tests.fixtures.influx import InfluxServer
 
 pytestmark = pytest.mark.integration

@@ -16,10 +16,10 @@ import pytest
 from kinesync.bus.kafka import KafkaBus
 from kinesync.bus.topics import EMG, FORCE
 from kinesync.codec.frame import decode
+from kinesync.gateway.runner import run_gateway
 from kinesync.settings import Settings
-from kinesync.sources.c3d import auto_mapping, read_c3d
+from kinesync.sources.c3d import C3DFile, auto_mapping
 from kinesync.streaming.roles import emg_role_rows, force_rows
-from kinesync_services.gateway.main import run_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ async def test_c3d_replay_reaches_the_analyzer_side_float32_exact(kafka_settings
         await consumer.stop()
     assert len(frames) == 80
 
-    rec = read_c3d(path)
+    rec = C3DFile.open(path)
     mapping = auto_mapping(rec, "gait-lab")
     by_device = {}
     for f in sorted(frames, key=lambda f: (f.device, f.seq)):

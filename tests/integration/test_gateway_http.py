@@ -13,10 +13,10 @@ import pytest
 from kinesync.bus.kafka import KafkaBus
 from kinesync.bus.topics import FORCE
 from kinesync.codec.frame import Frame, SensorKind, decode, encode
+from kinesync.gateway.runner import run_gateway
 from kinesync.ingest.tokens import TokenStore
 from kinesync.runtime.ports import free_port, wait_port
 from kinesync.settings import Settings
-from kinesync_services.gateway.main import run_gateway
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from kinesync.codec.frame import decode
 from kinesync.gateway.publisher import BufferLimits, Publisher
 from kinesync.runtime.broker import EmbeddedBroker
 from kinesync.settings import Settings
-from kinesync.sources.c3d import c3d_devices
+from kinesync.sources.c3d import read_c3d
 from kinesync.sources.replay import ReplaySource
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ async def _outage_run(broker: EmbeddedBroker, settings: Settings, path: Path, li
                           on_delivered=delivered.append, on_dropped=dropped.append)
     stop = asyncio.Event()
     sender = asyncio.create_task(publisher.run(stop))
-    source = ReplaySource(c3d_devices(path, "gait-lab"), speed=1.0, loop=True)
+    source = ReplaySource([read_c3d(path, station="gait-lab")], speed=1.0, loop=True)
     restarted: list[EmbeddedBroker] = []
     delivered_before_restart = 0
 

@@ -14,10 +14,10 @@ import pytest
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
-from kinesync.api.facility_models import AthleteIn, SessionIn, StationIn
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
 from kinesync.cli import main
+from kinesync.facility.models import AthleteIn, SessionIn, StationIn
+from kinesync.facility.registry import Registry
 from kinesync.models import RepMetric
 from kinesync.report import from_store
 from kinesync.report.data import SessionData

@@ -20,15 +20,14 @@ from pydantic import SecretStr
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
-from kinesync.api.cue_hub import follow_reps
+from kinesync.api.workers import follow_metrics, follow_reps
 from kinesync.bus.kafka import KafkaBus
 from kinesync.bus.topics import REPS
+from kinesync.gateway.runner import run_sim_gateway
 from kinesync.models import RepMetric
 from kinesync.runtime.ports import free_port
 from kinesync.settings import Settings
-from kinesync_services.analyzer.main import run_analyzer
-from kinesync_services.api.main import follow_metrics
-from kinesync_services.gateway.main import run_sim_gateway
+from kinesync.streaming.runner import run_analyzer
 from tests.unit.test_api_wall_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
 pytestmark = pytest.mark.integration

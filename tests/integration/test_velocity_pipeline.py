@@ -9,13 +9,13 @@ import time
 import pytest
 
 from kinesync.bus.kafka import KafkaBus
+from kinesync.gateway.runner import run_sim_gateway
 from kinesync.settings import Settings
 from kinesync.sim.athlete import SimAthlete
 from kinesync.sources.sim import sim_stations
+from kinesync.storage.runner import run_writer
 from kinesync.storage.sqlite import SqliteStore
-from kinesync_services.analyzer.main import run_analyzer
-from kinesync_services.gateway.main import run_sim_gateway
-from kinesync_services.writer.main import run_writer
+from kinesync.streaming.runner import run_analyzer
 
 pytestmark = pytest.mark.integration
 

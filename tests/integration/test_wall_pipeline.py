@@ -22,16 +22,16 @@ from pydantic import SecretStr
 from kinesync.alerts.rules import LagDriftRule
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ProducerSessionSink
+from kinesync.api.workers import follow_metrics
 from kinesync.bus.kafka import KafkaBus
+from kinesync.facility.registry import Registry
+from kinesync.gateway.runner import run_sim_gateway
 from kinesync.runtime.ports import free_port
 from kinesync.settings import Settings
+from kinesync.storage.runner import run_writer
 from kinesync.storage.sqlite import SqliteStore
-from kinesync_services.analyzer.main import run_analyzer
-from kinesync_services.api.main import follow_metrics
-from kinesync_services.gateway.main import run_sim_gateway
-from kinesync_services.writer.main import run_writer
+from kinesync.streaming.runner import run_analyzer
 from tests.unit.test_api_wall_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
 pytestmark = pytest.mark.integration

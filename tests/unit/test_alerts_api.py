@@ -8,9 +8,8 @@ import httpx
 import pytest
 
 from kinesync.alerts.store import AlertStore
-from kinesync.api.app import create_app
+from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
-from kinesync.api.state import LiveState
 from kinesync.settings import Settings
 
 ADMIN, VIEWER = "adm-secret", "view-secret"
@@ -22,12 +21,10 @@ def app_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     rules.write_text("rules:\n  - {id: sig, kind: signal_loss, seconds: 8}\n", encoding="utf-8")
     settings = Settings(api_admin_token=ADMIN, api_viewer_token=VIEWER, alerts_db=str(tmp_path / "alerts.db"),
                         alert_rules=str(rules))
-    app = create_app(LiveState(), tokens=ApiTokens.from_settings(settings))
-    app.state.alerts_settings = settings
+    app = create_app(LiveState(), tokens=ApiTokens.from_settings(settings), settings=settings)
+    app.state.alerts_store = AlertStore(settings.alerts_db)
     yield app
-    store = getattr(app.state, "alerts_store", None)
-    if store is not None:
-        store.close()
+    app.state.alerts_store.close()
 
 
 def client(app, token: str | None) -> httpx.AsyncClient:

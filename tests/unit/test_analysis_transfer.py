@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from kinesync.analysis import asymmetry, force_transfer_index
+from kinesync.analysis import force_transfer_index
 
 BW_N, AMP_N, PUSH_S = 800.0, 600.0, 0.6
 
@@ -42,23 +42,3 @@ def test_window_none_and_outside_the_emg_record() -> None:
     half = force_transfer_index(fz, fs, BW_N, np.ones(2000), fs, 0.5, emg_t0_s=1.3)
     assert half == pytest.approx(0.5, abs=0.005)
 
-
-def test_asymmetry_formula() -> None:
-    assert asymmetry(600.0, 400.0) == pytest.approx(20.0)
-    assert asymmetry(400.0, 600.0) == pytest.approx(-20.0)
-    assert asymmetry(500.0, 500.0) == 0.0
-    assert asymmetry(1.0, 0.0) == 100.0
-    assert math.isnan(asymmetry(0.0, 0.0))
-
-
-def test_asymmetry_of_simulated_dual_plates() -> None:
-    from kinesync.dsp.force import net_impulse
-    from kinesync.sim.athlete import AthleteSpec, SimAthlete
-
-    athlete = SimAthlete(AthleteSpec(asymmetry=0.16, plate_noise_n=0.0, seed=2))
-    cells = athlete.force(0, 3000)
-    left, right = cells[:4].sum(axis=0), cells[4:].sum(axis=0)
-    truth = athlete.rep(0).asymmetry_pct
-    assert asymmetry(left.max(), right.max()) == pytest.approx(truth, abs=1e-6)
-    impulses = [net_impulse(side, 1000.0, 0.0, 0, 2999) for side in (left, right)]
-    assert asymmetry(*impulses) == pytest.approx(truth, abs=1e-6)

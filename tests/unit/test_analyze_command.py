@@ -13,6 +13,7 @@ from kinesync.sim.athlete import AthleteSpec
 from kinesync.validation.grid import simulated_recording
 
 G = 9.80665
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_csv(path: Path, t: np.ndarray, columns: dict[str, np.ndarray], header_lines: int = 0) -> None:
@@ -80,7 +81,7 @@ def test_unusable_input_gets_a_clear_error(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     assert main(["analyze", "--force", str(bad)]) == 2
-    assert "no header row starting with 'time'" in capsys.readouterr().err
+    assert "no time column 'time' in the header row (a, b)" in capsys.readouterr().err
     assert main(["analyze"]) == 2
     assert "nothing to analyse" in capsys.readouterr().err
 
@@ -90,8 +91,7 @@ def test_real_squat_jumps_all_found_with_flight_heights_of_a_hand_calculation(
 ) -> None:
     # Recording: andrewlba/ACL_squat_jump (MIT), see shared/data/PROVENANCE.md.
     path = shared_data / "squat_jump_dual_forceplates_1000hz.csv"
-    mapping = tmp_path / "map.txt"
-    mapping.write_text("ground_force1_vy = fz_left\nground_force2_vy = fz_right\n")
+    mapping = ROOT / "docs" / "mappings" / "squat_jump_dual_forceplates.json"  # the gateway's mapping of it
     out = tmp_path / "jumps.json"
     assert main(["analyze", "--force", str(path), "--map", str(mapping), "--exercise", "squat_jump",
                  "--json", str(out), "--quiet"]) == 0
@@ -114,3 +114,28 @@ def test_real_squat_jumps_all_found_with_flight_heights_of_a_hand_calculation(
             assert "jump_heights_disagree" in r["flags"]
     print("\nflight-time heights (m):", [round(r["jump_height_flight_m"], 3) for r in reps], "hand:",
           [round(h, 3) for h in hand])
+
+
+def test_an_old_name_role_mapping_is_converted_with_a_note_and_can_be_saved_as_json(
+    sim_csvs, tmp_path: Path, capsys
+) -> None:
+    _, force, _ = sim_csvs
+    old = tmp_path / "map.txt"
+    old.write_text("fz_left = fz_left\nfz_right = -\n", encoding="utf-8")
+    saved = tmp_path / "map.json"
+    out = tmp_path / "reps.json"
+    assert main(["analyze", "--force", str(force), "--map", str(old), "--save-map", str(saved),
+                 "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # stderr holds only the one line of a failure
+    (note,) = [line for line in captured.out.splitlines() if line.startswith("note:")]
+    assert f"{old} is an old 'name=role' mapping; it was converted on load" in note and '"devices"' in note
+    assert "--save-map" in note
+    mapping = json.loads(saved.read_text())
+    (device,) = mapping["devices"]
+    assert device["kind"] == "force" and [c["name"] for c in device["channels"]] == ["fz_left"]
+    # The saved JSON gives the same reps, without the note.
+    again = tmp_path / "again.json"
+    assert main(["analyze", "--force", str(force), "--map", str(saved), "--json", str(again)]) == 0
+    assert "note:" not in capsys.readouterr().out
+    assert json.loads(again.read_text())["reps"] == json.loads(out.read_text())["reps"]

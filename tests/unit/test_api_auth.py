@@ -3,7 +3,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from kinesync.api.auth import AdminDep, ApiTokens, ViewerDep, sha256_hex
+from kinesync.api.auth import ApiTokens, sha256_hex
+from kinesync.api.deps import AdminDep, ViewerDep
 from kinesync.settings import Settings
 
 

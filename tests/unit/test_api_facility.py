@@ -10,10 +10,10 @@ import pytest
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink, ProducerSessionSink
 from kinesync.bus.memory import MemoryBus
 from kinesync.bus.topics import SESSIONS
+from kinesync.facility.registry import Registry
 from kinesync.models import SessionAssignment
 from kinesync.settings import Settings
 

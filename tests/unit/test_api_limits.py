@@ -22,9 +22,9 @@ from fastapi import FastAPI
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
 from kinesync.api.limits import HttpLimits, TokenBuckets, uvicorn_options
-from kinesync.api.registry import Registry
 from kinesync.bus.memory import MemoryBus
 from kinesync.codec.frame import Frame, SensorKind, encode
+from kinesync.facility.registry import Registry
 from kinesync.gateway.publisher import BufferLimits, Publisher
 from kinesync.ingest import TokenStore, create_gateway_app
 from kinesync.runtime.ports import free_port

@@ -28,12 +28,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
+from kinesync.alerts.store import AlertStore
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
 from kinesync.api.limits import HttpLimits
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
 from kinesync.bus.memory import MemoryBus
+from kinesync.facility.personal import PersonalStore
+from kinesync.facility.registry import Registry
 from kinesync.gateway.publisher import BufferLimits, Publisher
 from kinesync.ingest import TokenStore, create_gateway_app
 from kinesync.models import WindowMetric
@@ -60,14 +62,18 @@ def _api_app() -> FastAPI:
     state = LiveState()
     state.update(WindowMetric(station="station-01", athlete="Ada", window_start_ns=0, window_end_ns=1, lag_ms=95.0,
                               in_window=True, transfer_index=0.6))
-    app = create_app(state, tokens=ApiTokens.from_settings(
-        Settings(api_admin_token=TOKENS["admin"], api_viewer_token=TOKENS["viewer"])), limits=LIMITS)
     folder = Path(tempfile.mkdtemp(prefix="kinesync-fuzz-"))
-    # The alerts router (mounted on the same app) keeps its own SQLite file: keep it out of the cwd.
-    app.state.alerts_settings = Settings(alerts_db=str(folder / "alerts.db"))
-    app.state.registry = Registry(folder / "registry.db")
+    # Every file in the temporary folder, should anything run the app's lifespan (it opens what is missing).
+    settings = Settings(api_admin_token=TOKENS["admin"], api_viewer_token=TOKENS["viewer"],
+                        registry_db=str(folder / "registry.db"), alerts_db=str(folder / "alerts.db"),
+                        sqlite_path=str(folder / "kinesync.db"), influx_url=None, alert_rules=None)
+    app = create_app(state, tokens=ApiTokens.from_settings(settings), limits=LIMITS, settings=settings)
+    # The alerts router (mounted on the same app) keeps its own SQLite file.
+    app.state.alerts_store = AlertStore(settings.alerts_db)
+    app.state.registry = Registry(settings.registry_db)
+    app.state.personal_store = PersonalStore(settings.registry_db)
     app.state.session_sink = ListSessionSink()
-    app.state.rep_store = SqliteStore(folder / "kinesync.db")  # priming and trends read reps from it
+    app.state.rep_store = SqliteStore(settings.sqlite_path)  # priming and trends read reps from it
     return app
 
 
@@ -94,7 +100,7 @@ INGEST_CLIENT = TestClient(INGEST, raise_server_exceptions=False)
 @pytest.fixture(scope="module", autouse=True)
 def _seed() -> None:
     # Some real rows, so generated ids 1..3 also reach the success paths, not only 404.
-    from kinesync.api.facility_models import AthleteIn, SessionIn, StationIn, TeamIn
+    from kinesync.facility.models import AthleteIn, SessionIn, StationIn, TeamIn
 
     reg: Registry = APP.state.registry
 

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from kinesync.bus.base import DeliveryError, deliver
 from kinesync.bus.memory import MemoryBus
 from kinesync.bus.partitioning import partition_for
 from kinesync.bus.topics import EMG, FORCE
@@ -45,3 +50,34 @@ async def test_committed_offsets_survive_a_member_leaving() -> None:
     await b.start()
     rest = await b.getmany(timeout_ms=0)
     assert [m.value for m in first + rest] == [str(i).encode() for i in range(10)]
+
+
+async def test_a_send_returns_its_delivery_already_acknowledged() -> None:
+    bus = MemoryBus(partitions=2)
+    await bus.ensure_topics([EMG], attempts=1)
+    producer = bus.producer(request_timeout_s=1.0)
+    delivery = await producer.send(EMG, b"v", b"k")
+    assert await delivery == bus.messages(EMG)[0]
+    await deliver(producer, [(EMG, b"k", b"w"), (EMG, None, b"x")])
+    assert sorted(m.value for m in bus.messages(EMG)) == [b"v", b"w", b"x"]
+
+
+class LosingProducer:
+    """Loses every second message, as a broker that went away mid-batch."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> asyncio.Future[object]:
+        self.sent += 1
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        if self.sent % 2:
+            fut.set_result(None)
+        else:
+            fut.set_exception(ConnectionError("gone"))
+        return fut
+
+
+async def test_deliver_raises_when_any_record_was_not_acknowledged() -> None:
+    with pytest.raises(DeliveryError, match="2 of 4 message"):
+        await deliver(LosingProducer(), [(EMG, None, b"v")] * 4)  # type: ignore[arg-type]

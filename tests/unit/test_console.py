@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens, sha256_hex
 from kinesync.api.console import COOKIE, unsign
-from kinesync.api.facility_models import StationIn
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
+from kinesync.facility.models import StationIn
+from kinesync.facility.registry import Registry
 from kinesync.models import WindowMetric
 
 ADMIN, VIEWER = "admin-token-console", "viewer-token-console"

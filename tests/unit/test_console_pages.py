@@ -21,11 +21,11 @@ from kinesync.alerts.store import AlertStore
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens, sha256_hex
 from kinesync.api.console import PlotPoint, lag_svg
-from kinesync.api.facility_models import AthleteIn, SessionIn, StationIn
-from kinesync.api.personal_store import PersonalStore
-from kinesync.api.plan_registry import PlanTemplateIn, PlanTemplates
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
+from kinesync.facility.models import AthleteIn, SessionIn, StationIn
+from kinesync.facility.personal import PersonalStore
+from kinesync.facility.plans import PlanTemplateIn, PlanTemplates
+from kinesync.facility.registry import Registry
 from kinesync.models import RepMetric
 from kinesync.report.pdf import find_chromium
 from kinesync.storage.sqlite import SqliteStore

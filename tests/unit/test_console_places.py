@@ -8,8 +8,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from kinesync.api.facility_models import AthleteIn, SessionIn
-from kinesync.api.plan_registry import PlanTemplates
+from kinesync.facility.models import AthleteIn, SessionIn
+from kinesync.facility.plans import PlanTemplates
 from tests.unit.test_console import ADMIN, VIEWER, setup, sign_in  # noqa: F401 (fixture)
 
 

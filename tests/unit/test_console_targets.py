@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens, sha256_hex
-from kinesync.api.facility_models import AthleteIn, Exercise, SessionIn, StationIn, TargetIn
-from kinesync.api.personal_store import PersonalStore
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
+from kinesync.facility.models import AthleteIn, Exercise, SessionIn, StationIn, TargetIn
+from kinesync.facility.personal import PersonalStore
+from kinesync.facility.registry import Registry
 from tests.unit.test_console import sign_in
 
 ADMIN, VIEWER = "admin-token-console-targets", "viewer-token-console-targets"

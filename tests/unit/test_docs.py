@@ -21,3 +21,10 @@ def test_readme_shows_the_two_commands_first() -> None:
     for doc in ("architecture", "metrics", "operations", "storage", "gateway"):
         assert f"docs/{doc}.md" in text, f"README does not point to docs/{doc}.md"
         assert (ROOT / "docs" / f"{doc}.md").is_file()
+
+
+def test_architecture_names_every_package() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    packages = sorted(p.parent.name for p in (ROOT / "libs" / "kinesync").glob("*/__init__.py"))
+    missing = [name for name in packages if f"| `{name}/` |" not in text]
+    assert not missing, f"docs/architecture.md's package table lacks: {missing}"

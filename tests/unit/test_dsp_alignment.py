@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from kinesync.dsp.alignment import alignment_score, in_window
 
 
 def test_in_window_is_inclusive() -> None:
-    assert in_window(0.080) and in_window(0.120) and in_window(0.1)
-    assert not in_window(0.0799) and not in_window(0.1201)
-    assert in_window(0.05, low_s=0.04, high_s=0.06)
-    with pytest.raises(ValueError):
-        in_window(0.1, low_s=0.2, high_s=0.1)
+    assert in_window(80.0) and in_window(120.0) and in_window(100.0)
+    assert not in_window(79.9) and not in_window(120.1)
+    assert in_window(50.0, low_ms=40.0, high_ms=60.0)
+
+
+def test_an_empty_window_or_a_nan_lag_is_never_in() -> None:
+    # A malformed assignment reaches the analyzer as data: it judges, it does not raise.
+    assert not in_window(150.0, low_ms=200.0, high_ms=100.0)
+    assert not in_window(math.nan)
 
 
 def test_alignment_uses_the_last_n_reps() -> None:
@@ -19,3 +25,5 @@ def test_alignment_uses_the_last_n_reps() -> None:
     assert alignment_score(flags, n_reps=3) == 0.0
     assert alignment_score([True, False]) == 0.5
     assert alignment_score([]) is None
+    with pytest.raises(ValueError):
+        alignment_score([True], n_reps=0)

@@ -56,13 +56,15 @@ def test_require_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_the_analyzer_writer_and_api_cores_import_without_extras() -> None:
-    done = _run("import kinesync.streaming.engine, kinesync.storage.pipeline, kinesync.bus.kafka, "
-                "kinesync.codec.frame; print('ok')")
+    done = _run("import kinesync.streaming.runner, kinesync.storage.runner, kinesync.gateway.runner, "
+                "kinesync.api, kinesync.alerts.runner, kinesync.sources; print('ok')")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 @pytest.mark.parametrize(("code", "extra"), [
     ("import kinesync.dashboards", "grafana"),
+    ("import kinesync.report.plots", "reports"),
+    ("from kinesync.sources.c3d import read_c3d; read_c3d('walk.c3d')", "c3d"),
     ("from kinesync.runtime.broker import EmbeddedBroker; EmbeddedBroker().start()", "embedded"),
 ])
 def test_a_feature_without_its_extra_says_what_to_install(code: str, extra: str) -> None:

@@ -303,6 +303,17 @@ def test_odd_inputs_give_none_and_flags_not_exceptions(name: str) -> None:
     assert analyze_jumps(f, fs) == []
 
 
+def test_a_jump_whose_braking_never_ends_keeps_its_flight_and_raises_nothing() -> None:
+    # A body weight far too high (a caller's, or odd data) keeps the velocity below 0 up to take-off:
+    # no start of propulsion, so no propulsion metric, but the flight is still measured.
+    rec = _record("countermovement_jump")
+    w = find_weighing(rec.total_n, rec.fs_hz)
+    ph = segment_phases(rec.total_n, rec.fs_hz, 1.5 * w.bw_n, w.sd_n, w.end_index)
+    assert ph.is_jump and ph.propulsion_start_index is None and "no_braking_end" in ph.flags
+    m = jump_metrics(rec.total_n, rec.fs_hz, ph)
+    assert m.jump_height_flight_m == pytest.approx(rec.truth.metrics["jump_height_flight_m"], rel=0.01)
+    assert m.propulsive_impulse_n_s is None and m.rfd_0_100_n_per_s is None and m.peak_propulsive_force_n is None
+
 def test_programmer_errors_raise() -> None:
     f = np.full(2000, 700.0)
     with pytest.raises(ValueError):

@@ -24,7 +24,7 @@ from kinesync.codec.frame import decode
 from kinesync.commands.gateway import OPTIONS, SOURCES
 from kinesync.runtime.broker import EmbeddedBroker
 from kinesync.settings import Settings
-from kinesync.sources.csv import csv_devices
+from kinesync.sources.csv import read_csv
 from kinesync.sources.mapping import load_mapping
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,7 +202,7 @@ def test_csv_replay_from_the_command_line_reaches_the_broker(
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        [device] = csv_devices(path, load_mapping(MAPPING))
+        [device] = read_csv(path, load_mapping(MAPPING)).tracks
         frames = asyncio.run(_read_force_frames(broker, device.n_samples, proc))
     finally:
         proc.send_signal(signal.SIGTERM)  # a finished replay keeps /health up until stopped
@@ -213,7 +213,7 @@ def test_csv_replay_from_the_command_line_reaches_the_broker(
     frames.sort(key=lambda f: f.seq)
     assert [f.seq for f in frames] == list(range(len(frames)))
     assert frames[0].channels == device.channels and frames[0].rate_hz == device.rate_hz
-    np.testing.assert_array_equal(np.concatenate([f.samples for f in frames], axis=1), device.data)
+    np.testing.assert_array_equal(np.concatenate([f.samples for f in frames], axis=1), device.samples)
     assert f"{len(frames)} in, {len(frames)} published, 0 invalid, 0 dropped, 0 sequence gap(s)" in out, out
 
 

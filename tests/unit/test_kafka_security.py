@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from kinesync.bus.kafka import KafkaBus
 from kinesync.bus.security import KafkaSecurityError, check_connection, kafka_security_kwargs
-from kinesync.gateway.sink import KafkaSink
+from kinesync.gateway.sink import BusSink
 from kinesync.runtime.broker import EmbeddedBroker
 from kinesync.settings import Settings
 
@@ -139,7 +139,7 @@ def test_sasl_reaches_the_wire_from_every_client(broker: EmbeddedBroker) -> None
                 outcomes[name] = repr(err.value)
             finally:
                 await client.stop()
-        sink = KafkaSink(bus)
+        sink = BusSink(bus)
         with pytest.raises(ConnectionError) as err:
             await asyncio.wait_for(sink.connect(), 10)
         outcomes["gateway sink"] = str(err.value)

@@ -17,14 +17,14 @@ from fastapi.testclient import TestClient
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens, sha256_hex
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
 from kinesync.codec.frame import SensorKind
+from kinesync.facility.registry import Registry
 from kinesync.models import RepMetric, SessionAssignment
-from kinesync.recordings.model import Recording, Track, to_frames
 from kinesync.report.data import from_store
 from kinesync.report.render import render_html
 from kinesync.sim.athlete import AthleteSpec, SimAthlete
+from kinesync.sources.recording import Recording, Track, to_frames
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.station import AnalysisConfig
@@ -168,7 +168,7 @@ def test_sets_and_planned_loads() -> None:
     def rep(t_s: float, mcv: float, session: str = "1", block: int | None = None, set_: int | None = None):
         t = round(t_s * 1e9)
         return RepMetric(station="s", athlete="Ada", exercise="back_squat", session=session, rep_peak_ns=t,
-                         rep_start_ns=t - 1, rep_end_ns=t + 1, window_start_ns=t - 1, window_end_ns=t + 1,
+                         rep_start_ns=t - 1, window_start_ns=t - 1, window_end_ns=t + 1,
                          mean_concentric_velocity_m_s=mcv, mean_concentric_power_w=60.0 * 9.80665 * mcv,
                          block_index=block, set_index=set_)
 

@@ -8,7 +8,7 @@ import pytest
 
 from kinesync.analysis.personal_window import PersonalWindowConfig
 from kinesync.settings import Settings
-from kinesync_services.analyzer.main import analysis_config
+from kinesync.streaming.runner import analysis_config
 
 FIELDS = [f.name for f in dataclasses.fields(PersonalWindowConfig) if f.name != "outcome_fields"]
 

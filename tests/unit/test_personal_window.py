@@ -10,9 +10,9 @@ import pytest
 
 from kinesync.analysis.personal_window import PersonalWindow, PersonalWindowConfig, estimate_window
 from kinesync.models import SessionAssignment
-from kinesync.recordings.model import to_frames
 from kinesync.sim.athlete import AthleteSpec, SimAthlete
 from kinesync.sim.outcome import LagOutcome
+from kinesync.sources.recording import to_frames
 from kinesync.streaming.offline import replay_frames
 from kinesync.streaming.station import AnalysisConfig
 from kinesync.validation.grid import simulated_recording

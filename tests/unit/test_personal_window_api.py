@@ -8,10 +8,9 @@ from fastapi.testclient import TestClient
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens, sha256_hex
-from kinesync.api.cue_routes import PersonalSessionSink
-from kinesync.api.personal_store import PersonalStore
-from kinesync.api.registry import Registry, assignment_of
-from kinesync.api.sessions_out import ListSessionSink
+from kinesync.api.sessions_out import ListSessionSink, PersonalSessionSink
+from kinesync.facility.personal import PersonalStore
+from kinesync.facility.registry import Registry, assignment_of
 from kinesync.models import WindowMetric
 
 ADMIN = {"Authorization": "Bearer a"}

@@ -12,13 +12,13 @@ import pytest
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
-from kinesync.api.facility_service import publish_running
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
+from kinesync.api.workers import publish_running
+from kinesync.facility.registry import Registry
 from kinesync.models import SessionAssignment
-from kinesync.recordings.model import to_frames
 from kinesync.settings import Settings
 from kinesync.sim.athlete import AthleteSpec
+from kinesync.sources.recording import to_frames
 from kinesync.storage.lineprotocol import rep_to_lines
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.streaming.offline import replay_frames

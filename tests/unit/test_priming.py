@@ -17,13 +17,13 @@ from scipy import stats
 
 from kinesync.api import LiveState, create_app
 from kinesync.api.auth import ApiTokens
-from kinesync.api.registry import Registry
 from kinesync.api.sessions_out import ListSessionSink
+from kinesync.facility.registry import Registry
 from kinesync.models import RepMetric, SessionAssignment
-from kinesync.recordings.model import to_frames
 from kinesync.report import from_store, render_html
 from kinesync.settings import Settings
 from kinesync.sim.athlete import AthleteSpec
+from kinesync.sources.recording import to_frames
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.streaming.offline import replay_frames
 from kinesync.streaming.station import AnalysisConfig

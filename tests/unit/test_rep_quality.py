@@ -33,7 +33,7 @@ def test_missing_samples_flag_a_gap_and_report_no_lag() -> None:
     truth = athlete.reps(0, 13.0)
     emg = rec.tracks[0]
     # Cut 300 ms out of the EMG stream right at the third rep: the frames never arrive.
-    from kinesync.recordings.model import track_frames
+    from kinesync.sources.recording import track_frames
     from kinesync.streaming.offline import replay_frames
     from kinesync.streaming.station import AnalysisConfig
 

@@ -71,8 +71,8 @@ def test_a_bar_position_sensor_segments_the_bench_press() -> None:
     import numpy as np
 
     from kinesync.codec.frame import SensorKind
-    from kinesync.recordings.model import Recording, Track
     from kinesync.sim.athlete import AthleteSpec, SimAthlete
+    from kinesync.sources.recording import Recording, Track
 
     spec = AthleteSpec.for_exercise("bench_press", seed=13)
     duration = 8 * spec.rep_period_s + 1.0

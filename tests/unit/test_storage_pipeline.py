@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from kinesync.alerts.rules import LagDriftRule
 from kinesync.models import WindowMetric
-from kinesync.storage.pipeline import PipelineStats, batch_stats, stats_to_line
+from kinesync.storage.pipeline import PipelineStats, batch_lines, batch_stats, stats_to_line
 
 T0 = 1_700_000_000_000_000_000
 HOP = 250_000_000
@@ -39,3 +40,14 @@ def test_a_clean_or_empty_batch_writes_zero() -> None:
     assert clean.analysis_errors == 0 and ",analysis_errors=0i" in stats_to_line(clean)
     empty = PipelineStats(service="", instance="", at_ns=5, points=0, batch_messages=0, dead_letters=0)
     assert stats_to_line(empty) == "pipeline points=0i,batch_messages=0i,dead_letters=0i,analysis_errors=0i 5"
+
+
+def test_batch_lines_are_the_alerts_the_batch_fired_then_its_pipeline_point() -> None:
+    out = [WindowMetric(station="s01", window_start_ns=T0 + i * HOP, window_end_ns=T0 + i * HOP + 2_000_000_000,
+                        lag_ms=150.0, in_window=False) for i in range(5)]
+    lines = batch_lines(LagDriftRule(), out, service="writer", instance="w1", acked_at_ns=T0 + 9_000_000_000,
+                        batch_messages=5, dead_letters=0)
+    # out of the window in enough of the last five reps: the rule fires once, on the fifth window
+    assert [line.split(" ")[0] for line in lines] == ["alerts,station=s01,rule=lag_out_of_window",
+                                                      "pipeline,service=writer,instance=w1"]
+    assert lines[0].endswith(f" {T0 + 4 * HOP}")  # keyed by that window: a replay rewrites it

@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kinesync.recordings.model import track_frames
 from kinesync.sim.athlete import AthleteSpec
+from kinesync.sources.recording import track_frames
 from kinesync.streaming.offline import analyze_recording, replay_frames
 from kinesync.streaming.station import AnalysisConfig
 from kinesync.validation.grid import simulated_recording

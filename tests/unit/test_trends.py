@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kinesync.api.facility_models import AthleteIn
-from kinesync.api.registry import Registry
 from kinesync.cli import main
+from kinesync.facility.models import AthleteIn
+from kinesync.facility.registry import Registry
 from kinesync.models import RepMetric
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.training.trends import trends, week_start_ns

@@ -13,8 +13,8 @@ from kinesync.bus.base import Message
 from kinesync.bus.topics import EMG, FORCE, VELOCITY, topic_for_kind
 from kinesync.codec.frame import SensorKind, encode
 from kinesync.models import SessionAssignment
-from kinesync.recordings.model import Recording, Track, to_frames, track_frames
 from kinesync.sim.athlete import AthleteSpec, SimAthlete
+from kinesync.sources.recording import Recording, Track, to_frames, track_frames
 from kinesync.streaming.bar import BarTransform
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.offline import analyze_recording, replay_frames

@@ -4,7 +4,8 @@ One SQLite file (WAL mode) shared by the API process (writes subscriptions and r
 alerts service (reads them, owns the outbox). Outbox rows, the rule engine's state and the
 consumed Kafka positions are written in ONE transaction, before offsets are committed: after a
 crash the service resumes with exactly the alerts it had promised to deliver, no more, no less.
-Calls are blocking and short; async callers go through ``run`` (``asyncio.to_thread``).
+Calls are blocking and short; async callers go through ``run`` (``asyncio.to_thread``). Connection,
+lock, transactions and migrations are ``kinesync.runtime.sqlite``'s.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +22,14 @@ from typing import Any, Literal, TypeVar
 from kinesync.alerts.config import RULE_ADAPTER, RuleSpec
 from kinesync.alerts.rules import AlertEvent
 from kinesync.alerts.subscriptions import Subscription
+from kinesync.runtime.sqlite import Migration, SqliteDb
 
 T = TypeVar("T")
 GRAFANA = "grafana"  # the outbox destination of Grafana annotations (not a subscription id)
 DeliveryStatus = Literal["pending", "delivered", "failed", "expired", "dropped"]
 
-_SCHEMA = """
+# IF NOT EXISTS: files from before user_version was kept hold these tables already.
+MIGRATIONS: tuple[Migration, ...] = ("""
 CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, data TEXT NOT NULL, created_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rules (id TEXT PRIMARY KEY, data TEXT NOT NULL, updated_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -45,7 +47,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_ns);
 CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+""",)
 
 
 @dataclass(frozen=True)
@@ -73,43 +75,27 @@ def event_from_json(text: str) -> AlertEvent:
 class AlertStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # the outbox is a promise: fsync on commit
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        # synchronous=FULL: the outbox is a promise, fsync on commit. Opened now, so a bad path fails
+        # at start-up rather than at the first alert.
+        self._db = SqliteDb(self.path, MIGRATIONS, busy_timeout_s=10.0, synchronous="FULL")
+        self._db.open()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return out
+        self._db.close()
 
     def _all(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
+        return self._db.call(lambda db: db.execute(sql, tuple(args)).fetchall(), tx=False)
 
     # ---- subscriptions ----------------------------------------------------------------------
 
     def add_subscription(self, sub: Subscription) -> None:
         data = sub.model_dump(mode="json")
         data["secret"] = sub.secret.get_secret_value() if sub.secret else None
-        self._tx(lambda db: db.execute("INSERT INTO subscriptions VALUES (?, ?, ?)",
-                                       (sub.id, json.dumps(data), sub.created_at_ns)))
+        self._db.call(lambda db: db.execute("INSERT INTO subscriptions VALUES (?, ?, ?)",
+                                            (sub.id, json.dumps(data), sub.created_at_ns)))
 
     def subscriptions(self) -> list[Subscription]:
         rows = self._all("SELECT data FROM subscriptions ORDER BY created_ns, id")
@@ -126,7 +112,7 @@ class AlertStore:
                        "WHERE destination = ? AND status = 'pending'", (sub_id,))
             return gone
 
-        return self._tx(tx)
+        return self._db.call(tx)
 
     # ---- rules ------------------------------------------------------------------------------
 
@@ -138,13 +124,13 @@ class AlertStore:
             db.execute("INSERT OR REPLACE INTO rules VALUES (?, ?, ?)", (rule.id, rule.model_dump_json(), now_ns))
             return new
 
-        return self._tx(tx)
+        return self._db.call(tx)
 
     def rules(self) -> list[RuleSpec]:
         return [RULE_ADAPTER.validate_json(r[0]) for r in self._all("SELECT data FROM rules ORDER BY id")]
 
     def delete_rule(self, rule_id: str) -> bool:
-        return self._tx(lambda db: db.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount > 0)
+        return self._db.call(lambda db: db.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount > 0)
 
     def rules_fingerprint(self) -> tuple[int, int]:
         rows = self._all("SELECT count(*), coalesce(sum(updated_ns % 1000000007), 0) FROM rules")
@@ -172,7 +158,7 @@ class AlertStore:
             db.execute("INSERT OR REPLACE INTO kv VALUES ('positions', ?)", (json.dumps(merged),))
             return added
 
-        return self._tx(tx)
+        return self._db.call(tx)
 
     def load_state(self) -> tuple[dict[str, Any], dict[str, int]]:
         rows = dict(self._all("SELECT name, value FROM kv WHERE name IN ('engine_state', 'positions')"))
@@ -196,17 +182,17 @@ class AlertStore:
         return [_row(r) for r in rows]
 
     def mark_delivered(self, row_id: int, attempts: int, now_ns: int) -> None:
-        self._tx(lambda db: db.execute(
+        self._db.call(lambda db: db.execute(
             "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_ns = ?, last_error = NULL "
             "WHERE id = ?", (attempts, now_ns, row_id)))
 
     def mark_retry(self, row_id: int, attempts: int, next_ns: int, error: str) -> None:
-        self._tx(lambda db: db.execute(
+        self._db.call(lambda db: db.execute(
             "UPDATE outbox SET attempts = ?, next_ns = ?, last_error = ? WHERE id = ?",
             (attempts, next_ns, error[:500], row_id)))
 
     def mark_final(self, row_id: int, attempts: int, status: DeliveryStatus, error: str) -> None:
-        self._tx(lambda db: db.execute(
+        self._db.call(lambda db: db.execute(
             "UPDATE outbox SET status = ?, attempts = ?, last_error = ? WHERE id = ?",
             (status, attempts, error[:500], row_id)))
 

@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kinesync.models import RepMetric, TargetSource
 
@@ -49,6 +49,8 @@ _REASONS: tuple[tuple[str, str], ...] = (
 class SetLag(BaseModel):
     """The mean lag of one set's reps with its 95 % interval (docs/metrics.md)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     block_index: int | None = Field(None, description="plan block of the set (None: set found by gaps)")
     set_index: int | None = Field(None, description="plan set within the block (None: set found by gaps)")
     first_rep_peak_ns: int = Field(description="peak of the set's first rep, facility time, ns")
@@ -67,6 +69,8 @@ class SetLag(BaseModel):
 
 class Cue(BaseModel):
     """One rep's cue, as pushed to the station view and to WebSocket listeners."""
+
+    model_config = ConfigDict(extra="forbid")
 
     station: str
     athlete: str | None = None

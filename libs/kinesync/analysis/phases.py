@@ -37,7 +37,7 @@ from typing import TypeVar
 import numpy as np
 
 from kinesync.analysis.jump import STANDARD_GRAVITY_M_S2, _crossing, _runs
-from kinesync.dsp.force import peak_rfd, rfds
+from kinesync.dsp.force import peak_force, peak_rfd, rfds
 
 MOVEMENTS = ("auto", "countermovement", "from_rest")
 RFD_SPANS_S = (0.050, 0.100, 0.200)
@@ -786,11 +786,13 @@ def _phase_metrics(
             out["mean_braking_force_n_per_kg"] = per_kg(bw + j / duration)
             out["braking_rfd_n_per_s"] = (force_at(b) - force_at(a)) / duration
     a = ph.propulsion_start_index
+    if a is None:
+        return out  # a jump whose braking never ends (no_braking_end): nothing below has a start
     if ph.propulsion_end_index is not None:
         out["propulsion_duration_s"] = (ph.propulsion_end_index - a) / fs_hz
-        lo, hi = math.ceil(a), math.floor(ph.propulsion_end_index)
+        lo, hi = max(0, math.ceil(a)), min(f.size - 1, math.floor(ph.propulsion_end_index))
         if hi >= lo:
-            peak = float(f[lo : hi + 1].max())
+            peak = peak_force(f, lo, hi)
             out["peak_propulsive_force_n"] = peak
             out["peak_propulsive_force_n_per_kg"] = per_kg(peak)
             if k is not None:
@@ -878,7 +880,7 @@ def asymmetry(
         lo, hi = max(0, math.ceil(a)), min(n - 1, math.floor(b))
         if hi < lo:
             return None
-        return _bishop(float(ln[lo : hi + 1].max()), float(rn[lo : hi + 1].max()), zero_force_n, flags)
+        return _bishop(peak_force(ln, lo, hi), peak_force(rn, lo, hi), zero_force_n, flags)
 
     landing_end = ph.landing_search_end_index
     return Asymmetry(

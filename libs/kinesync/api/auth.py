@@ -4,7 +4,7 @@ Tokens come from the environment (``KINESYNC_API_ADMIN_TOKEN``, ``KINESYNC_API_V
 their SHA-256 hashes (``..._SHA256``), never from the repository. Only hashes are kept in memory
 and candidates are compared in constant time. The admin token may also read. With no token
 configured, writes are refused (503 with what to set) and reads are open, which suits the
-embedded demo on 127.0.0.1.
+embedded demo on 127.0.0.1. The FastAPI dependencies that check them are in ``kinesync.api.deps``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
-
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kinesync.settings import Settings
-
-_bearer = HTTPBearer(auto_error=False, description="Bearer token: admin for writes, viewer or admin for reads")
 
 
 def sha256_hex(token: str) -> str:
@@ -51,49 +45,3 @@ class ApiTokens:
         is_admin = self.admin_sha256 is not None and hmac.compare_digest(digest, self.admin_sha256)
         is_viewer = self.viewer_sha256 is not None and hmac.compare_digest(digest, self.viewer_sha256)
         return "admin" if is_admin else "viewer" if is_viewer else None
-
-
-def _tokens(request: Request) -> ApiTokens:
-    tokens = getattr(request.app.state, "tokens", None)
-    return tokens if isinstance(tokens, ApiTokens) else ApiTokens()
-
-
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-async def require_admin(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> str:
-    """FastAPI dependency for every write endpoint."""
-    tokens = _tokens(request)
-    if tokens.admin_sha256 is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            detail="writes are disabled: set KINESYNC_API_ADMIN_TOKEN on the API service")
-    if creds is None:
-        raise _unauthorized("missing bearer token (Authorization: Bearer <admin token>)")
-    role = tokens.role_of(creds.credentials)
-    if role is None:
-        raise _unauthorized("invalid token")
-    if role != "admin":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this token may read but not write")
-    return role
-
-
-async def require_viewer(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> str | None:
-    """FastAPI dependency for read endpoints: open when no token is configured at all."""
-    tokens = _tokens(request)
-    if tokens.admin_sha256 is None and tokens.viewer_sha256 is None:
-        return None
-    if creds is None:
-        raise _unauthorized("missing bearer token (Authorization: Bearer <viewer or admin token>)")
-    role = tokens.role_of(creds.credentials)
-    if role is None:
-        raise _unauthorized("invalid token")
-    return role
-
-
-AdminDep = Annotated[str, Depends(require_admin)]
-ViewerDep = Annotated[str | None, Depends(require_viewer)]

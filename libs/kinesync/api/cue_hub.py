@@ -1,10 +1,10 @@
 """Cues in the API process: from ``kinesync.reps`` to station views and WebSocket listeners, and
 the cue latency those views report back.
 
-Data path: the API reads ``kinesync.reps`` with a group-less consumer polled every 50 ms, turns
-each rep into a cue (``kinesync.analysis.cues``) and hands it at once to every listener's queue;
-nothing on the way touches the disk. Rep end is the owning window's end (facility time), the
-moment the analyzer has what it needs to judge the rep.
+Data path: the API reads ``kinesync.reps`` with a group-less consumer polled every 50 ms
+(``kinesync.api.workers.follow_reps``), turns each rep into a cue (``kinesync.analysis.cues``) and
+hands it at once to every listener's queue; nothing on the way touches the disk. Rep end is the
+owning window's end (facility time), the moment the analyzer has what it needs to judge the rep.
 
 Sets: the hub follows each station's current set (``kinesync.analysis.cues.SetTracker``) and puts
 the set's mean lag with its 95 % interval on every cue; with a live state attached it also hands
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import time
 from collections import deque
@@ -29,13 +28,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kinesync.analysis.cues import Cue, SetLag, SetTracker, cue_for
-from kinesync.bus.base import Bus
-from kinesync.bus.topics import REPS
 from kinesync.models import RepMetric
 from kinesync.storage.lineprotocol import escape_key
 from kinesync.storage.pipeline import MEASUREMENT as PIPELINE
-
-log = logging.getLogger("kinesync.api")
 
 RECENT_CUES = 8
 QUEUE_CUES = 64
@@ -151,40 +146,3 @@ def cue_stats_line(stats: dict[str, LatencyStats], *, instance: str, at_ns: int)
         if value is not None and math.isfinite(value):
             fields.append(f"{name}={float(value)!r}")
     return f"{PIPELINE},service=api,instance={escape_key(instance)} {','.join(fields)} {int(at_ns)}"
-
-
-async def follow_reps(bus: Bus, hub: CueHub, stop: asyncio.Event, poll_ms: int = 50) -> None:
-    """Cue every rep on ``kinesync.reps`` as soon as it arrives (every API instance sees every station)."""
-    consumer = bus.consumer([REPS], None, from_beginning=False)
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            for msg in await consumer.getmany(timeout_ms=poll_ms):
-                try:
-                    rep = RepMetric.model_validate_json(msg.value)
-                except ValueError as exc:
-                    log.warning("ignoring a malformed rep at offset %d: %s", msg.offset, exc)
-                    continue
-                hub.publish(rep)
-    finally:
-        await consumer.stop()
-
-
-async def report_cue_latency(hub: CueHub, store: object, stop: asyncio.Event, *, instance: str,
-                             every_s: float = 10.0) -> None:
-    """Every ``every_s``, the interval's cue latency as a ``pipeline`` point through a line store."""
-    from kinesync.storage.base import StorageRejected, StorageUnavailable
-
-    since = time.time_ns()
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_s)
-        now = time.time_ns()
-        line = cue_stats_line(hub.stats(since), instance=instance, at_ns=now)
-        since = now
-        if line is None:
-            continue
-        try:
-            await store.write_lines([line])  # type: ignore[attr-defined]
-        except (StorageUnavailable, StorageRejected, ValueError) as exc:
-            log.warning("cue latency not written: %s", exc)

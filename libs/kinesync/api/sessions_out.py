@@ -3,16 +3,19 @@
 The registry is the source of truth; the topic is how analyzers learn it. A send that fails is
 kept per station (only the newest state matters on a compacted topic) and retried by
 ``retry_pending``, which the API service calls periodically, so a broker hiccup delays tagging but
-never leaves a station tagged with the wrong athlete for good.
+never leaves a station tagged with the wrong athlete for good. ``PersonalSessionSink`` wraps a sink so
+every assignment carries the athlete's personal-window choices.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from kinesync.bus.base import Producer
 from kinesync.bus.topics import SESSIONS
+from kinesync.facility.personal import PersonalState, PersonalStore
+from kinesync.facility.registry import NotFound, Registry
 from kinesync.models import SessionAssignment
 
 log = logging.getLogger(__name__)
@@ -69,3 +72,31 @@ class ListSessionSink:
 
     async def publish(self, assignment: SessionAssignment) -> None:
         self.published.append(assignment)
+
+
+def with_personal(a: SessionAssignment, state: PersonalState) -> SessionAssignment:
+    return a.model_copy(update={"target_mode": state.mode, "personal_locked": state.locked,
+                                "personal_low_ms": state.low_ms, "personal_high_ms": state.high_ms})
+
+
+class PersonalSessionSink:
+    """A session sink that adds the personal-window fields to every assignment it publishes, so the
+    periodic republish and a new session carry the coach's mode, lock and the last learned window."""
+
+    def __init__(self, inner: Any, registry: Registry, store: PersonalStore) -> None:
+        self.inner, self.registry, self.store = inner, registry, store
+
+    def __getattr__(self, name: str) -> Any:  # pending, retry_pending, producer: the inner sink's
+        return getattr(self.inner, name)
+
+    async def enrich(self, a: SessionAssignment) -> SessionAssignment:
+        if a.athlete is None or a.session is None or not a.session.isdigit():
+            return a
+        try:
+            s = await self.registry.get_session(int(a.session))
+        except NotFound:
+            return a
+        return with_personal(a, await self.store.get(s.athlete_id, s.exercise.value))
+
+    async def publish(self, assignment: SessionAssignment) -> None:
+        await self.inner.publish(await self.enrich(assignment))

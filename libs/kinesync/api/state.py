@@ -8,47 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from kinesync.analysis.cues import SetLag
+from kinesync.api.schemas.wall import STALE_AFTER_S, StationStatus
 from kinesync.models import WindowMetric
 from kinesync.storage.pipeline import ANALYSIS_ERROR_FLAG
-
-STALE_AFTER_S = 5.0
-
-
-class StationStatus(BaseModel):
-    """One wall tile."""
-
-    station: str
-    athlete: str | None = None
-    team: str | None = None
-    exercise: str | None = None
-    session: str | None = None
-    lag_ms: float | None = Field(None, description="latest real lag (from the last window with a rep)")
-    in_window: bool | None = None
-    coupling: float | None = None
-    lag_age_s: float | None = Field(None, description="seconds since the record that carried lag_ms arrived")
-    alignment: float | None = None
-    rfd_0_100_n_per_s: float | None = None
-    peak_propulsive_force_n: float | None = None
-    body_weight_n: float | None = None
-    transfer_index: float | None = Field(None, description="latest force transfer index, 0..1")
-    mean_concentric_velocity_m_s: float | None = Field(None, description="latest mean concentric bar velocity, m/s")
-    set_lag: SetLag | None = Field(
-        None, description="mean lag of the current (or last) set of this athlete with its 95 % interval, from the "
-        "rep records")
-    last_alert: str | None = Field(None, description="message of the station's latest alert event")
-    last_alert_state: Literal["firing", "resolved"] | None = None
-    last_alert_age_s: float | None = Field(None, description="seconds since that alert event arrived")
-    target_low_ms: float
-    target_high_ms: float
-    target_source: Literal["fixed", "personal", "locked"] = Field("fixed", description="which window judges")
-    partial: bool = False
-    window_start_ns: int
-    updated_at: str = Field(description="ISO-8601 UTC wall-clock time the last record arrived")
-    age_s: float = Field(description="seconds since the last record arrived")
-    stale: bool = Field(description=f"no record for more than {STALE_AFTER_S:g} s")
 
 
 @dataclass(slots=True)
@@ -138,43 +101,45 @@ class LiveState:
 
     def snapshot(self) -> list[StationStatus]:
         now = self._clock()
-        out: list[StationStatus] = []
-        for name in sorted(self._stations):
-            st = self._stations[name]
-            m = st.latest
-            age = max(0.0, now - st.received_at)
-            lag = st.lag
-            set_of = self._sets.get(name)
-            set_lag = set_of[2] if set_of is not None and set_of[:2] == (m.athlete, m.session) else None
-            out.append(
-                StationStatus(
-                    station=m.station,
-                    athlete=m.athlete,
-                    team=m.team,
-                    exercise=m.exercise,
-                    session=m.session,
-                    lag_ms=lag.lag_ms if lag else None,
-                    in_window=lag.in_window if lag else None,
-                    coupling=lag.coupling if lag else None,
-                    lag_age_s=round(max(0.0, now - st.lag_received_at), 3) if st.lag_received_at else None,
-                    alignment=st.alignment,
-                    rfd_0_100_n_per_s=st.rfd_0_100_n_per_s,
-                    peak_propulsive_force_n=st.peak_propulsive_force_n,
-                    body_weight_n=st.body_weight_n,
-                    transfer_index=st.transfer_index,
-                    mean_concentric_velocity_m_s=st.mean_concentric_velocity_m_s,
-                    set_lag=set_lag,
-                    last_alert=st.alert[0] if st.alert else None,
-                    last_alert_state=st.alert[1] if st.alert else None,  # type: ignore[arg-type]
-                    last_alert_age_s=round(max(0.0, now - st.alert[2]), 3) if st.alert else None,
-                    target_low_ms=m.target_low_ms,
-                    target_high_ms=m.target_high_ms,
-                    target_source=m.target_source,
-                    partial=m.partial,
-                    window_start_ns=m.window_start_ns,
-                    updated_at=_iso(st.received_at),
-                    age_s=round(age, 3),
-                    stale=age > self.stale_after_s,
-                )
-            )
-        return out
+        return [self._status(name, now) for name in sorted(self._stations)]
+
+    def status(self, station: str) -> StationStatus | None:
+        """The station's tile, or None when no record of it arrived (or it was forgotten)."""
+        return self._status(station, self._clock()) if station in self._stations else None
+
+    def _status(self, name: str, now: float) -> StationStatus:
+        st = self._stations[name]
+        m = st.latest
+        age = max(0.0, now - st.received_at)
+        lag = st.lag
+        set_of = self._sets.get(name)
+        set_lag = set_of[2] if set_of is not None and set_of[:2] == (m.athlete, m.session) else None
+        return StationStatus(
+            station=m.station,
+            athlete=m.athlete,
+            team=m.team,
+            exercise=m.exercise,
+            session=m.session,
+            lag_ms=lag.lag_ms if lag else None,
+            in_window=lag.in_window if lag else None,
+            coupling=lag.coupling if lag else None,
+            lag_age_s=round(max(0.0, now - st.lag_received_at), 3) if st.lag_received_at else None,
+            alignment=st.alignment,
+            rfd_0_100_n_per_s=st.rfd_0_100_n_per_s,
+            peak_propulsive_force_n=st.peak_propulsive_force_n,
+            body_weight_n=st.body_weight_n,
+            transfer_index=st.transfer_index,
+            mean_concentric_velocity_m_s=st.mean_concentric_velocity_m_s,
+            set_lag=set_lag,
+            last_alert=st.alert[0] if st.alert else None,
+            last_alert_state=st.alert[1] if st.alert else None,  # type: ignore[arg-type]
+            last_alert_age_s=round(max(0.0, now - st.alert[2]), 3) if st.alert else None,
+            target_low_ms=m.target_low_ms,
+            target_high_ms=m.target_high_ms,
+            target_source=m.target_source,
+            partial=m.partial,
+            window_start_ns=m.window_start_ns,
+            updated_at=_iso(st.received_at),
+            age_s=round(age, 3),
+            stale=age > self.stale_after_s,
+        )

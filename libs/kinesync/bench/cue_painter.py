@@ -1,11 +1,11 @@
 """The last hop of the cue path: rep end → cue painted on a station view in headless Chromium.
 
-During a pipeline run the API service runs in its own process (as deployed: it follows
-``kinesync.reps`` and pushes each rep's cue to the station views over WebSockets), and headless
-Chromium opens the station view of up to ``MAX_VIEWS`` stations. Each view records, for every live
-cue, the wall-clock time of the next animation frame after the cue changed the page
-(``window.__cues``: ``shown_ms``); latency = that time − the rep's window end, the same origin as
-the bench's rep end → metric figure. Same machine, same clock.
+During a pipeline run the API service runs as its own process (as deployed, ``python -m
+kinesync_services.api``: it follows ``kinesync.reps`` and pushes each rep's cue to the station views
+over WebSockets), and headless Chromium opens the station view of up to ``MAX_VIEWS`` stations. Each
+view records, for every live cue, the wall-clock time of the next animation frame after the cue
+changed the page (``window.__cues``: ``shown_ms``); latency = that time − the rep's window end, the
+same origin as the bench's rep end → metric figure. Same machine, same clock.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from kinesync.runtime.ports import free_port
+from kinesync.runtime.process import child_preexec, settings_env
+from kinesync.runtime.supervisor import service_command
 from kinesync.settings import Settings
 
 CHROMIUM = os.environ.get("KINESYNC_CHROMIUM", "/usr/bin/chromium")
@@ -42,54 +46,48 @@ def browser_missing() -> str | None:
     return ("needs " + " and ".join(missing)) if missing else None
 
 
-def api_settings(settings: Settings, workdir: str) -> dict[str, Any]:
+def api_settings(settings: Settings, workdir: str) -> Settings:
     """The API process's settings: the run's broker, its own port, registry and viewer token."""
     return settings.model_copy(update={
         "api_host": "127.0.0.1", "api_port": free_port(), "api_viewer_token": SecretStr(VIEWER_TOKEN),
         "registry_db": f"{workdir}/bench-registry.db", "alerts_db": f"{workdir}/bench-alerts.db",
-    }).model_dump(mode="python")
+    })
 
 
-def api_child(settings: dict[str, Any], stop_flag: Any, queue: Any) -> None:
-    """The API service, in a process of its own, until ``stop_flag`` is set."""
-    import logging
+async def start_api(settings: Settings, log_path: Path) -> asyncio.subprocess.Process:
+    """The API service as its own process, its errors in ``log_path``; it ends with this process."""
+    env = {**os.environ, **settings_env(settings), "KINESYNC_LOG_LEVEL": "ERROR"}
+    log = await asyncio.to_thread(log_path.open, "ab")
+    with log:  # the child has its own copy of the descriptor
+        return await asyncio.create_subprocess_exec(
+            *service_command("api"), env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            preexec_fn=child_preexec,
+        )
 
-    from kinesync_services.api.main import main
 
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("kinesync", "aiokafka", "uvicorn"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-
-        async def watch() -> None:
-            while not stop_flag.is_set():  # noqa: ASYNC110 - a multiprocessing event cannot be awaited
-                await asyncio.sleep(0.05)
-            stop.set()
-
-        watcher = asyncio.create_task(watch())
-        await main(Settings(**settings), stop)
-        await watcher
-
+async def stop_api(proc: asyncio.subprocess.Process, timeout_s: float = 10.0) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
     try:
-        asyncio.run(run())
-        queue.put(("ok", None))
-    except BaseException as exc:
-        queue.put(("error", f"api: {type(exc).__name__}: {exc}"))
+        await asyncio.wait_for(proc.wait(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
 
 
-async def wait_healthy(port: int, timeout_s: float = 60.0) -> None:
+async def wait_healthy(port: int, proc: asyncio.subprocess.Process, log_path: Path, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2.0) as client:
         while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise RuntimeError(f"the bench API exited with code {proc.returncode}; see {log_path}")
             try:
                 if (await client.get("/health")).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.2)
-    raise TimeoutError(f"the bench API did not answer on port {port} within {timeout_s:g} s")
+    raise TimeoutError(f"the bench API did not answer on port {port} within {timeout_s:g} s; see {log_path}")
 
 
 class Painter:

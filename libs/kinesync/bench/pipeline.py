@@ -1,8 +1,8 @@
 """The real pipeline through the embedded broker: sim gateway → analyzer → writer → SQLite, in real time.
 
 The gateway and the analyzer each run in their own spawned process (as they are deployed: one
-service, one process), with the services' own ``run_sim_gateway`` and ``run_analyzer``. The writer
-(``run_writer`` into SQLite) and the probe run in this process: the probe reads
+service, one process), with the services' own loops ``run_sim_gateway`` and ``run_analyzer``. The
+writer (``run_writer`` into SQLite) and the probe run in this process: the probe reads
 ``kinesync.metrics`` with a group-less consumer and polls the SQLite file, stamping wall times.
 
 The simulator is paced to the wall clock and stamps facility time from the same clock, so a
@@ -23,16 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kinesync.bench.cue_painter import Painter, api_child, api_settings, browser_missing, wait_healthy
+from kinesync.bench.cue_painter import Painter, api_settings, browser_missing, start_api, stop_api, wait_healthy
 from kinesync.bench.frames import station_names
 from kinesync.bus.base import RebalanceCallback, TopicPartition
 from kinesync.bus.kafka import KafkaBus, KafkaConsumer
 from kinesync.bus.topics import METRICS
+from kinesync.gateway.runner import run_sim_gateway
 from kinesync.models import RepMetric, WindowMetric
 from kinesync.runtime.broker import EmbeddedBroker
 from kinesync.settings import Settings
+from kinesync.storage.runner import run_writer
 from kinesync.storage.sqlite import TABLE, SqliteStore
 from kinesync.streaming.engine import AnalyzerEngine, BatchOutput
+from kinesync.streaming.runner import analysis_config, run_analyzer
 
 NS = 1_000_000_000
 _POLL_S = 0.05  # storage visibility is resolved to this
@@ -94,8 +97,6 @@ class _ReadyBus(KafkaBus):
 
 
 def _analyzer_child(settings: dict[str, Any], ready: Any, stop_flag: Any, queue: Any) -> None:
-    from kinesync_services.analyzer.main import analysis_config, run_analyzer
-
     _quiet_logging()
     s = Settings(**settings)
 
@@ -124,8 +125,6 @@ def _analyzer_child(settings: dict[str, Any], ready: Any, stop_flag: Any, queue:
 
 
 def _gateway_child(settings: dict[str, Any], queue: Any) -> None:
-    from kinesync_services.gateway.main import run_sim_gateway
-
     _quiet_logging()
     s = Settings(**settings)
     try:
@@ -291,8 +290,6 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         received: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}
         visible: dict[tuple[str, int], int] = {}
         last_msg = [time.monotonic()]
-        from kinesync_services.writer.main import run_writer
-
         writer = asyncio.create_task(run_writer(bus, store, settings, stop))
         probe = asyncio.create_task(_probe(bus, Path(settings.sqlite_path), stop, received, visible, last_msg))
         doc = settings.model_dump()
@@ -300,7 +297,6 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         analyzer = ctx.Process(target=_analyzer_child, args=(doc, ready, an_stop, an_q), daemon=True)
         analyzer.start()
         api, painter, painted, cue_note = None, None, {}, None
-        api_stop, api_q = ctx.Event(), ctx.Queue()
         try:
             # The gateway starts only once the analyzer owns its partitions: no startup backlog.
             t_ready = time.monotonic()
@@ -311,11 +307,10 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
             if views:
                 cue_note = browser_missing()
                 if cue_note is None:
-                    api_doc = api_settings(settings, str(workdir))
-                    api = ctx.Process(target=api_child, args=(api_doc, api_stop, api_q), daemon=True)
-                    api.start()
-                    await wait_healthy(api_doc["api_port"])
-                    painter = Painter(api_doc["api_port"], station_names(stations)[: min(views, stations)])
+                    api_config, api_log = api_settings(settings, str(workdir)), workdir / "api.log"
+                    api = await start_api(api_config, api_log)
+                    await wait_healthy(api_config.api_port, api, api_log)
+                    painter = Painter(api_config.api_port, station_names(stations)[: min(views, stations)])
                     await painter.open()
             gateway = ctx.Process(target=_gateway_child, args=(doc, gw_q), daemon=True)
             gateway.start()
@@ -345,14 +340,13 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         finally:
             if painter is not None:
                 await painter.close()
-            api_stop.set()
+            if api is not None:
+                await stop_api(api)
             an_stop.set()
             stop.set()
             await asyncio.gather(writer, probe, return_exceptions=True)
             await store.close()
-            for p in (analyzer, api):
-                if p is not None:
-                    p.join(5)
+            analyzer.join(5)
     start_ns = origin_ns + round(warm_s * NS)
     rep_lat, win_lat, sto_lat, rep_in, rep_out, rep_proc = [], [], [], [], [], []
     for key, (recv_ns, m) in received.items():

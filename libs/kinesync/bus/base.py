@@ -1,14 +1,19 @@
-"""The message-bus interface shared by the Kafka adapter and the in-process bus."""
+"""The message-bus interface shared by the Kafka adapter and the in-process bus, and its helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 TopicPartition = tuple[str, int]
 # Called with the partitions a consumer loses (before) or gains (after) in a rebalance.
 RebalanceCallback = Callable[[set[TopicPartition]], Awaitable[None] | None]
+# Resolves when the broker acknowledged one message; raises when it refused or lost it.
+Delivery = Awaitable[object]
+Record = tuple[str, bytes | None, bytes]  # topic, key, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,15 +26,20 @@ class Message:
     timestamp_ms: int
 
 
+class DeliveryError(ConnectionError):
+    """Messages given to ``send`` were not acknowledged; whoever sent them must not commit their inputs."""
+
+
 class Producer(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
-        """Queue a message; it is on the broker after ``flush`` returns."""
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> Delivery:
+        """Queue a message; it is on the broker once the returned delivery resolves, or once ``flush`` returns."""
 
-    async def flush(self) -> None: ...
+    async def flush(self) -> None:
+        """Return when everything sent so far is on the broker; DeliveryError if anything was not."""
 
 
 class Consumer(Protocol):
@@ -49,9 +59,11 @@ class Consumer(Protocol):
 class Bus(Protocol):
     """A factory for producers and consumers on one cluster."""
 
-    async def ensure_topics(self, topics: Sequence[str] = ...) -> None: ...
+    async def ensure_topics(self, topics: Sequence[str] = ..., *, attempts: int = ...) -> None:
+        """Create missing topics; ConnectionError when the cluster was unreachable ``attempts`` times."""
 
-    def producer(self) -> Producer: ...
+    def producer(self, *, request_timeout_s: float | None = None) -> Producer:
+        """A producer; ``request_timeout_s`` bounds how long an unacknowledged send may wait (None: the default)."""
 
     def consumer(
         self,
@@ -63,3 +75,25 @@ class Bus(Protocol):
         on_assigned: RebalanceCallback | None = None,
     ) -> Consumer:
         """A consumer in ``group`` (None: no group, reads every partition from the beginning)."""
+
+
+async def call_rebalance(callback: RebalanceCallback | None, parts: set[TopicPartition]) -> None:
+    """Run a rebalance callback, plain or async."""
+    if callback is None:
+        return
+    result = callback(parts)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def deliver(producer: Producer, records: Iterable[Record]) -> None:
+    """Send ``records`` and return once the broker acknowledged each of them; DeliveryError otherwise.
+
+    Waits for these records only, not for whatever else the producer has in flight.
+    """
+    deliveries = [await producer.send(topic, value, key) for topic, key, value in records]
+    outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    if failed:
+        raise DeliveryError(f"{len(failed)} of {len(outcomes)} message(s) not acknowledged by the broker: "
+                            f"{failed[0]!r}")

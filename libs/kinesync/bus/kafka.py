@@ -17,9 +17,8 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata
 
-from kinesync.bus.base import Message, RebalanceCallback
+from kinesync.bus.base import Delivery, DeliveryError, Message, RebalanceCallback, call_rebalance
 from kinesync.bus.base import TopicPartition as TP
-from kinesync.bus.memory import _maybe_await
 from kinesync.bus.security import connection_hint, kafka_security_kwargs
 from kinesync.bus.topics import ALL_TOPICS, COMPACTED
 from kinesync.runtime.retry import backoff_s
@@ -73,8 +72,8 @@ class KafkaBus:
             finally:
                 await admin.close()
 
-    def producer(self) -> KafkaProducer:
-        return KafkaProducer(self.settings)
+    def producer(self, *, request_timeout_s: float | None = None) -> KafkaProducer:
+        return KafkaProducer(self.settings, request_timeout_s=request_timeout_s)
 
     def consumer(
         self,
@@ -89,8 +88,11 @@ class KafkaBus:
 
 
 class KafkaProducer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, request_timeout_s: float | None = None) -> None:
         compression = None if settings.compression == "none" else settings.compression
+        # aiokafka fails an unacknowledged send after its request timeout (default 40 s); a caller that
+        # reconnects on failure (the gateway) wants to hear sooner.
+        timeout = {} if request_timeout_s is None else {"request_timeout_ms": int(request_timeout_s * 1000)}
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             compression_type=compression,
@@ -101,6 +103,7 @@ class KafkaProducer:
             # Idempotence needs InitProducerId, which not every Kafka-compatible broker offers;
             # duplicates are harmless downstream because storage keys are deterministic.
             enable_idempotence=False,
+            **timeout,
             **kafka_security_kwargs(settings),
         )
 
@@ -122,10 +125,11 @@ class KafkaProducer:
             self._failed += 1
             self._error = self._error or (fut.exception() if not fut.cancelled() else asyncio.CancelledError())
 
-    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> Delivery:
         fut = await self._producer.send(topic, value=value, key=key)
         self._in_flight.add(fut)
         fut.add_done_callback(self._settled)
+        return fut
 
     async def flush(self) -> None:
         """Return when everything sent so far is on the broker; DeliveryError if anything was not."""
@@ -138,20 +142,16 @@ class KafkaProducer:
             raise DeliveryError(f"{failed} message(s) not acknowledged by the broker: {error!r}")
 
 
-class DeliveryError(ConnectionError):
-    """Messages given to ``send`` were not acknowledged; whoever sent them must not commit their inputs."""
-
-
 class _Listener(ConsumerRebalanceListener):
     def __init__(self, on_revoked: RebalanceCallback | None, on_assigned: RebalanceCallback | None) -> None:
         self._on_revoked = on_revoked
         self._on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await _maybe_await(self._on_revoked, {(tp.topic, tp.partition) for tp in revoked})
+        await call_rebalance(self._on_revoked, {(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await _maybe_await(self._on_assigned, {(tp.topic, tp.partition) for tp in assigned})
+        await call_rebalance(self._on_assigned, {(tp.topic, tp.partition) for tp in assigned})
 
 
 class KafkaConsumer:
@@ -201,7 +201,7 @@ class KafkaConsumer:
                 await self._consumer.seek_to_beginning(*parts)
             else:
                 await self._consumer.seek_to_end(*parts)
-            await _maybe_await(self._listener._on_assigned, {(tp.topic, tp.partition) for tp in parts})
+            await call_rebalance(self._listener._on_assigned, {(tp.topic, tp.partition) for tp in parts})
         else:
             self._consumer.subscribe(list(self._topics), listener=self._listener)
 

@@ -7,13 +7,12 @@ behave like Kafka's, so code tested here runs unchanged on a real broker.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kinesync.bus.base import Message, RebalanceCallback, TopicPartition
+from kinesync.bus.base import Delivery, Message, RebalanceCallback, TopicPartition, call_rebalance
 from kinesync.bus.partitioning import partition_for
 from kinesync.bus.topics import ALL_TOPICS
 
@@ -24,14 +23,6 @@ class _Group:
     committed: dict[TopicPartition, int] = field(default_factory=dict)
 
 
-async def _maybe_await(cb: RebalanceCallback | None, parts: set[TopicPartition]) -> None:
-    if cb is None:
-        return
-    result = cb(parts)
-    if inspect.isawaitable(result):
-        await result
-
-
 class MemoryBus:
     def __init__(self, partitions: int = 4) -> None:
         self.partitions = partitions
@@ -40,7 +31,8 @@ class MemoryBus:
         self._changed = asyncio.Event()
         self._ids = itertools.count()
 
-    async def ensure_topics(self, topics: Sequence[str] = ALL_TOPICS) -> None:
+    async def ensure_topics(self, topics: Sequence[str] = ALL_TOPICS, *, attempts: int = 1) -> None:
+        # Always reachable: ``attempts`` is for the interface.
         for topic in topics:
             self.logs.setdefault(topic, [[] for _ in range(self.partitions)])
 
@@ -59,7 +51,8 @@ class MemoryBus:
     def messages(self, topic: str) -> list[Message]:
         return [m for part in self.logs.get(topic, []) for m in part]
 
-    def producer(self) -> MemoryProducer:
+    def producer(self, *, request_timeout_s: float | None = None) -> MemoryProducer:
+        # Every send is acknowledged at once: nothing to time out.
         return MemoryProducer(self)
 
     def consumer(
@@ -83,7 +76,7 @@ class MemoryBus:
         group = self._groups[group_id]
         for member in group.members:
             if member._assigned:
-                await _maybe_await(member._on_revoked, set(member._assigned))
+                await call_rebalance(member._on_revoked, set(member._assigned))
         members = sorted(group.members, key=lambda m: m._member_id)
         new: dict[int, set[TopicPartition]] = {id(m): set() for m in members}
         topics = sorted({t for m in members for t in m.topics})
@@ -102,7 +95,7 @@ class MemoryBus:
                 tp: group.committed.get(tp, 0 if member._from_beginning else len(self.logs[tp[0]][tp[1]]))
                 for tp in member._assigned
             }
-            await _maybe_await(member._on_assigned, set(member._assigned))
+            await call_rebalance(member._on_assigned, set(member._assigned))
 
 
 class MemoryProducer:
@@ -115,8 +108,10 @@ class MemoryProducer:
     async def stop(self) -> None:
         return None
 
-    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
-        self._bus.append(topic, value, key)
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> Delivery:
+        delivered: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        delivered.set_result(self._bus.append(topic, value, key))
+        return delivered
 
     async def flush(self) -> None:
         return None
@@ -151,7 +146,7 @@ class MemoryConsumer:
             self._positions = {
                 tp: 0 if self._from_beginning else len(self._bus.logs[tp[0]][tp[1]]) for tp in self._assigned
             }
-            await _maybe_await(self._on_assigned, set(self._assigned))
+            await call_rebalance(self._on_assigned, set(self._assigned))
             return
         group = self._bus._groups.setdefault(self._group, _Group())
         group.members.append(self)
@@ -162,7 +157,7 @@ class MemoryConsumer:
             group = self._bus._groups[self._group]
             if self in group.members:
                 group.members.remove(self)
-                await _maybe_await(self._on_revoked, set(self._assigned))
+                await call_rebalance(self._on_revoked, set(self._assigned))
                 self._assigned = set()
                 if group.members:
                     await self._bus._rebalance(self._group)

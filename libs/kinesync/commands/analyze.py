@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import statistics
 import sys
 import traceback
 import warnings
@@ -13,63 +12,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kinesync.analysis.rep_records import COLUMNS, rep_record, summarize
 from kinesync.codec.frame import SensorKind
-from kinesync.models import RepMetric
-from kinesync.recordings.model import Recording
-from kinesync.recordings.readers import RecordingError, load_mapping, read_c3d, read_csv_pair
+from kinesync.sources.c3d import read_c3d
+from kinesync.sources.csv import read_csv
+from kinesync.sources.mapping import LegacyMapping, legacy_note, load_mapping
+from kinesync.sources.recording import Recording, RecordingError
 from kinesync.streaming.offline import ReplayResult, analyze_recording
 from kinesync.streaming.roles import force_rows
 from kinesync.streaming.station import AnalysisConfig
 from kinesync.streaming.transforms import EmgTransform
 
-NS = 1_000_000_000
-
 # Exit codes: per-rep output; a bug (one line, or the traceback with --debug); no per-rep output
 # for a reason the one line on stderr names (unreadable or unsupported file, too short, no reps).
 EXIT_OK, EXIT_BUG, EXIT_NO_REPS = 0, 1, 2
-
-# (JSON key, column title, format) for the table; the JSON carries every field of RepMetric.
-_COLUMNS = (
-    ("rep_start_s", "start s", "{:8.2f}"),
-    ("lag_ms", "lag ms", "{:7.1f}"),
-    ("onset_lag_ms", "onset ms", "{:8.1f}"),
-    ("in_window", "in win", "{!s:>6}"),
-    ("coupling", "coupl", "{:5.2f}"),
-    ("peak_propulsive_force_n", "peak N", "{:7.0f}"),
-    ("rfd_0_100_n_per_s", "RFD100 N/s", "{:10.0f}"),
-    ("propulsive_impulse_n_s", "prop Ns", "{:7.1f}"),
-    ("asymmetry_propulsive_impulse_pct", "asym %", "{:6.1f}"),
-    ("transfer_index", "transfer", "{:8.2f}"),
-    ("jump_height_flight_m", "jump m", "{:6.3f}"),
-)
-
-
-def rep_record(rep: RepMetric, t0_ns: int) -> dict[str, object]:
-    data = rep.model_dump(exclude={"emitted_at_ns", "station", "athlete", "team", "session"})
-    data["rep_start_s"] = round((rep.rep_start_ns - t0_ns) / NS, 4)
-    data["rep_peak_s"] = round((rep.rep_peak_ns - t0_ns) / NS, 4)
-    return data
-
-
-def summarize(reps: list[dict[str, object]]) -> dict[str, object]:
-    def values(key: str) -> list[float]:
-        return [float(r[key]) for r in reps if r.get(key) is not None]
-
-    lags = values("lag_ms")
-    judged = [r["in_window"] for r in reps if r.get("in_window") is not None]
-    summary: dict[str, object] = {
-        "reps": len(reps), "reps_with_lag": len(lags), "flagged_reps": sum(bool(r["flags"]) for r in reps),
-    }
-    if lags:
-        summary.update(lag_median_ms=statistics.median(lags), lag_mean_ms=statistics.fmean(lags))
-    if judged:
-        summary["in_window_share"] = sum(bool(j) for j in judged) / len(judged)
-    for key in ("peak_propulsive_force_n", "rfd_0_100_n_per_s", "propulsive_impulse_n_s", "transfer_index",
-                "jump_height_flight_m", "rsi_modified"):
-        v = values(key)
-        if v:
-            summary[f"{key}_median"] = statistics.median(v)
-    return summary
 
 
 def _cell(value: object, fmt: str, width: int) -> str:
@@ -80,10 +36,10 @@ def _cell(value: object, fmt: str, width: int) -> str:
 
 def print_table(reps: list[dict[str, object]], summary: dict[str, object], out=None) -> None:
     out = out or sys.stdout
-    widths = [max(len(title), len(fmt.format(0.0)) if "!s" not in fmt else 6) for _, title, fmt in _COLUMNS]
-    print("  ".join(f"{title:>{w}}" for (_, title, _), w in zip(_COLUMNS, widths, strict=True)) + "  flags", file=out)
+    widths = [max(len(title), len(fmt.format(0.0)) if "!s" not in fmt else 6) for _, title, fmt in COLUMNS]
+    print("  ".join(f"{title:>{w}}" for (_, title, _), w in zip(COLUMNS, widths, strict=True)) + "  flags", file=out)
     for r in reps:
-        cells = [_cell(r.get(k), fmt, w).rjust(w) for (k, _, fmt), w in zip(_COLUMNS, widths, strict=True)]
+        cells = [_cell(r.get(k), fmt, w).rjust(w) for (k, _, fmt), w in zip(COLUMNS, widths, strict=True)]
         print("  ".join(cells) + "  " + (",".join(r["flags"]) or "-"), file=out)
     print(file=out)
     for key, value in summary.items():
@@ -92,18 +48,27 @@ def print_table(reps: list[dict[str, object]], summary: dict[str, object], out=N
 
 
 def load(args: argparse.Namespace) -> Recording:
-    mapping = load_mapping(args.map)
+    """The recording the arguments name, read as the gateway reads it (``kinesync.sources``)."""
+    mapping = load_mapping(args.map) if args.map is not None else None
+    if isinstance(mapping, LegacyMapping) and not getattr(args, "quiet", False):
+        # stdout: stderr is kept for the one line that says why there is no per-rep output.
+        print(f"note: {legacy_note(args.map)}")
     if args.recording is not None:
         if args.emg or args.force:
             raise RecordingError("give either a C3D file or --emg/--force CSV files, not both")
         _exists(args.recording)
-        return read_c3d(args.recording, mapping, station=args.station)
-    if not (args.emg or args.force):
-        raise RecordingError("nothing to analyse: give a C3D file, or --emg and/or --force CSV files")
-    for path in (args.emg, args.force):
-        if path is not None:
-            _exists(path)
-    return read_csv_pair(args.emg, args.force, mapping, station=args.station)
+        rec = read_c3d(args.recording, mapping, station=args.station)
+    else:
+        if not (args.emg or args.force):
+            raise RecordingError("nothing to analyse: give a C3D file, or --emg and/or --force CSV files")
+        for path in (args.emg, args.force):
+            if path is not None:
+                _exists(path)
+        rec = read_csv(mapping=mapping, emg=args.emg, force=args.force, station=args.station)
+    save = getattr(args, "save_map", None)
+    if save is not None and rec.mapping is not None:
+        Path(save).write_text(rec.mapping.model_dump_json(indent=2, exclude_defaults=True) + "\n", encoding="utf-8")
+    return rec
 
 
 def _exists(path: Path) -> None:
@@ -246,10 +211,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "analyze", help="analyse a recording offline with the live analysis code (per-rep metrics)",
         description="Replay a recording through exactly the analysis code of the live analyzer and print "
-        "per-rep metrics. Input: a C3D file (EMG analog channels and force platforms), or CSV files "
-        "--emg/--force whose first column is time in seconds and whose other columns are named by role "
-        "(EMG: quad, glute, pec; force: fz, or fz_left and fz_right, N, vertical up). --map renames "
-        "channels to roles (JSON object or name=role lines; map a column to '-' to drop it).",
+        "per-rep metrics. Files are read as the gateway's c3d and csv sources read them, with the same "
+        "channel names. Input: a C3D file (EMG analog channels and force platforms; EMG named by role and "
+        "side, quad_right, plates fz_left/fz_right), or CSV files --emg/--force with a time column in seconds "
+        "and the other columns named by role (EMG: quad, glute, pec; force: fz, or fz_left and fz_right, N, "
+        "vertical up). --map gives a JSON channel mapping (docs/gateway.md, \"Mapping file\"); an old "
+        "'name=role' file is converted on load, with a note saying how to write it as JSON.",
         epilog="Exit codes: 0 per-rep metrics printed; 2 no per-rep metrics, for the reason given in one line "
         "on stderr (unreadable or unsupported file, too short, no reps found); 1 an unexpected error (a bug), "
         "in one line naming the file; --debug shows its traceback.",
@@ -257,12 +224,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recording", nargs="?", type=Path, help="a C3D file")
     p.add_argument("--emg", type=Path, help="EMG CSV file (time + channels named by role)")
     p.add_argument("--force", type=Path, help="force CSV file (time + fz or fz_left/fz_right)")
-    p.add_argument("--map", type=Path, help="channel name → role mapping file")
+    p.add_argument("--map", type=Path, help="JSON channel mapping (as the gateway's --mapping)")
+    p.add_argument("--save-map", type=Path, metavar="FILE",
+                   help="write the mapping used (automatic, or an old-format --map converted) as JSON to FILE")
     p.add_argument("--exercise", default=None,
                    help="the movement: back_squat, bench_press, push_press, squat_jump (recorded in the output)")
     p.add_argument("--target-low", type=float, default=80.0, help="target lag window, lower edge, ms (default 80)")
     p.add_argument("--target-high", type=float, default=120.0, help="target lag window, upper edge, ms (default 120)")
-    p.add_argument("--station", default="replay", help="station name for the records (default replay)")
+    p.add_argument("--station", default="replay",
+                   help="station of an automatically mapped recording (default replay); a --map file names its own")
     p.add_argument("--json", type=Path, help="also write the per-rep metrics and a summary as JSON to this path")
     p.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
     # SUPPRESS: without the flag here, `kinesync --debug analyze ...` keeps its value.

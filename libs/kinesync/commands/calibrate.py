@@ -10,12 +10,12 @@ import numpy as np
 
 
 def _load(path: str, column: str, time_column: str) -> tuple[np.ndarray, float, float]:
-    from kinesync.sources.csv import read_csv
+    from kinesync.sources.csv import CsvFile
 
-    rec = read_csv(path, time_column=time_column)
+    rec = CsvFile.open(path, time_column=time_column)
     if column not in rec.columns:
         raise ValueError(f"{path}: no column {column!r} (has: {', '.join(rec.columns)}); choose it with --column")
-    return rec.columns[column], rec.rate_hz, float(rec.columns[time_column][0])
+    return rec.columns[column], rec.rate_hz, float(rec.time[0])
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kinesync.commands.analyze import load
-from kinesync.recordings.readers import RecordingError
+from kinesync.sources.recording import RecordingError
 from kinesync.storage.base import StorageUnavailable
 
 if TYPE_CHECKING:
@@ -135,8 +135,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recording", nargs="?", type=Path, help="the session's C3D file")
     p.add_argument("--emg", type=Path, help="EMG CSV file (as for kinesync analyze)")
     p.add_argument("--force", type=Path, help="force CSV file (as for kinesync analyze)")
-    p.add_argument("--map", type=Path, help="channel name → role mapping file")
-    p.add_argument("--station", default="replay", help="station name for the records (default replay)")
+    p.add_argument("--map", type=Path, help="JSON channel mapping (as for kinesync analyze)")
+    p.add_argument("--station", default="replay",
+                   help="station of an automatically mapped recording (default replay); a --map file names its own")
     p.add_argument("--exercise", default=None, help="the movement, e.g. back_squat")
     p.add_argument("--athlete", default=None,
                    help="athlete name for the heading; with --weeks, whose trends (registry id or name)")

@@ -15,6 +15,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from kinesync.runtime.extras import require
 from kinesync.validation import physiology_grid as phys
 from kinesync.validation.grid import (
     EXERCISES,
@@ -144,7 +145,7 @@ def _physiology_cells(args: argparse.Namespace) -> list[phys.PhysCell]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    tqdm = require("tqdm", "kinesync validate's progress bar").tqdm
 
     grid = _legacy_cells(args)
     phys_grid = _physiology_cells(args)

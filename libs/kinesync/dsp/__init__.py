@@ -2,7 +2,7 @@
 
 - ``filters``: causal EMG band-pass, rectification and linear envelope (streaming and batch).
 - ``lag``: pectoral-vs-leg phase lag by normalised cross-correlation, onset-to-onset lag.
-- ``onset``: Hodges & Bui threshold onset, Bonato double-threshold onset, Teager–Kaiser energy operator.
+- ``onset``: Hodges & Bui threshold onset.
 - ``force``: body weight, force onset, RFD, peak RFD, net impulse, peak force.
 - ``alignment``: in-window flag and alignment score of a series of lags.
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-DEFAULT_TARGET_LOW_S = 0.080
-DEFAULT_TARGET_HIGH_S = 0.120
+DEFAULT_TARGET_LOW_MS = 80.0
+DEFAULT_TARGET_HIGH_MS = 120.0
 DEFAULT_ALIGNMENT_REPS = 10
 
 
-def in_window(lag_s: float, low_s: float = DEFAULT_TARGET_LOW_S, high_s: float = DEFAULT_TARGET_HIGH_S) -> bool:
-    """True when the lag (s) lies in the target window [low_s, high_s] (s), both ends included."""
-    if low_s > high_s:
-        raise ValueError(f"target window is empty: low_s={low_s} > high_s={high_s}")
-    return low_s <= lag_s <= high_s
+def in_window(lag_ms: float, low_ms: float = DEFAULT_TARGET_LOW_MS, high_ms: float = DEFAULT_TARGET_HIGH_MS) -> bool:
+    """True when the lag (ms) lies in the target window [low_ms, high_ms] (ms), both ends included.
+
+    In ms, as the target windows and ``lag_ms`` are stored: a conversion to s could round a lag on an
+    edge across it. An empty window (low_ms > high_ms, a malformed assignment) holds no lag; it is data,
+    not a programmer error, so it judges instead of raising. A NaN lag is never in the window.
+    """
+    return low_ms <= lag_ms <= high_ms
 
 
 def alignment_score(flags: Iterable[bool], n_reps: int = DEFAULT_ALIGNMENT_REPS) -> float | None:

@@ -84,26 +84,6 @@ def bar_acceleration(position_m: np.ndarray, fs_hz: float, window_s: float = 0.0
     return savgol_filter(x, n, polyorder, deriv=2, delta=1.0 / fs_hz, mode="interp")
 
 
-def velocity_from_acceleration(accel_m_s2: np.ndarray, fs_hz: float, *, gravity_m_s2: float = STANDARD_GRAVITY_M_S2,
-                               rest_samples: int | None = None) -> np.ndarray:
-    """Vertical bar velocity (m/s) from a bar-mounted accelerometer's vertical axis (m/s², reads +g at rest).
-
-    The record must start and end with the bar at rest (a whole rep with some standing either side):
-    gravity is removed, the acceleration integrated (trapezoid), and the velocity drift, which
-    an integral of a slightly biased accelerometer always has, removed by a straight line through
-    the mean velocity of the first and last ``rest_samples`` (default 50 ms), where it is zero.
-    """
-    a = np.asarray(accel_m_s2, dtype=np.float64) - gravity_m_s2
-    if a.size < 2:
-        return np.zeros_like(a)
-    v = np.concatenate(([0.0], np.cumsum((a[1:] + a[:-1]) * (0.5 / fs_hz))))
-    k = max(1, min(a.size // 4, rest_samples if rest_samples is not None else round(0.05 * fs_hz)))
-    v0, v1 = float(v[:k].mean()), float(v[-k:].mean())
-    c0, c1 = (k - 1) / 2.0, a.size - 1 - (k - 1) / 2.0
-    i = np.arange(a.size, dtype=np.float64)
-    return v - (v0 + (v1 - v0) * (i - c0) / (c1 - c0))
-
-
 def velocity_from_rest(
     accel_m_s2: np.ndarray,
     fs_hz: float,
@@ -299,7 +279,7 @@ def concentric_phase(
         # the same shape, one order down, is fitted to it: the level after the stop is its zero.
         end, level = _rest_edge(v, end, fs_hz, (1, 2, 3), with_level=True)
         # The record starts at rest (velocity zero), so the level after the stop is the drift the
-        # integration gathered since: removed as a ramp, as velocity_from_acceleration does.
+        # integration gathered since: a bias error grows linearly, so it is removed as a ramp.
         if abs(level) < min_velocity_m_s and end > 0:
             v = v - level * np.arange(v.size) / end
             cumulative = np.concatenate(([0.0], np.cumsum((v[1:] + v[:-1]) * (0.5 / fs_hz))))

@@ -21,7 +21,7 @@ from kinesync.bus.base import Bus
 from kinesync.bus.topics import topic_for_kind
 from kinesync.codec.frame import Frame, FrameError, encode
 from kinesync.gateway.health import GatewayStats
-from kinesync.gateway.sink import Sink, sink_for
+from kinesync.gateway.sink import BusSink, Sink
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Publisher:
         self.stats = stats or GatewayStats()
         self.limits = limits
         self.latency_ms = dict(latency_ms or {})
-        self._sink = sink or sink_for(bus, request_timeout_s=max(send_timeout_s, 1.0))
+        self._sink = sink or BusSink(bus, request_timeout_s=max(send_timeout_s, 1.0))
         self._batch_frames = batch_frames
         self._send_timeout_s = send_timeout_s
         self._buffer: deque[_Item] = deque()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kinesync.models import RepMetric
-from kinesync.recordings.model import Recording
+from kinesync.sources.recording import Recording
 from kinesync.storage.readers import RepReader
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.streaming.offline import analyze_recording

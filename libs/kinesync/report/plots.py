@@ -5,17 +5,18 @@ from __future__ import annotations
 import io
 import statistics
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: reports are made on servers without a display
-import matplotlib.pyplot as plt
 import numpy as np
 
 from kinesync.codec.frame import SensorKind
 from kinesync.dsp.filters import emg_envelope
 from kinesync.models import RepMetric
-from kinesync.recordings.model import Recording, Track
+from kinesync.runtime.extras import require
+from kinesync.sources.recording import Recording, Track
 from kinesync.streaming.roles import LEG_ROLES, emg_role_rows, force_rows
+
+# Before pyplot: reports are made on servers without a display.
+require("matplotlib", "session reports and their plots").use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 NS = 1_000_000_000
 OK, BAD, LEG, PEC, FORCE = "#16a34a", "#dc2626", "#2563eb", "#db2777", "#111827"

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kinesync.commands.analyze import _COLUMNS, rep_record, summarize
+from kinesync.analysis.rep_records import COLUMNS, rep_record, summarize
 from kinesync.report import plots
 from kinesync.report.data import SessionData
 from kinesync.report.training_plots import load_velocity_plot, priming_forest
@@ -136,7 +136,7 @@ def render_html(data: SessionData) -> str:
         _figure(force_png, "Force curve", f"Rep {rep_no}: vertical force with body weight, force onset and the "
                 "RFD windows 0–50, 0–100 and 0–200 ms.", "fig-force"),
     ]
-    head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in _COLUMNS)
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in COLUMNS)
     planned = any(getattr(r, "block_kind", None) is not None for r in data.reps)
     if planned:
         head = "<th>block · set · rep</th>" + head
@@ -145,7 +145,7 @@ def render_html(data: SessionData) -> str:
         cls = "" if r.get("in_window") is None else ("in" if r["in_window"] else "out")
         cells = "".join(
             f'<td class="{key.split("_")[0]}" data-key="{key}">{html.escape(_cell(r.get(key), fmt).strip())}</td>'
-            for key, _, fmt in _COLUMNS
+            for key, _, fmt in COLUMNS
         )
         flags = html.escape(", ".join(r["flags"])) or "–"  # type: ignore[arg-type]
         if planned:

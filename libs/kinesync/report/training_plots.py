@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from kinesync.report.plots import BAD, LEG, OK, PEC, _png
+from kinesync.report.plots import BAD, LEG, OK, PEC, _png, plt
 from kinesync.training.load_velocity import AthleteLoadVelocity
 from kinesync.training.priming import PrimingEffect
 from kinesync.training.trends import Trends

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kinesync.facility.registry import NotFound, Registry
 from kinesync.report.render import _STYLE, _figure
 from kinesync.report.training_plots import trend_lag, trend_panels
 from kinesync.storage.readers import RepReader
@@ -22,8 +23,6 @@ async def resolve_athlete(athlete: str, registry_path: Path | None) -> str:
     """A registry id (digits, with an existing registry file) becomes the athlete's name, which reps carry."""
     if not athlete.isdigit() or registry_path is None:
         return athlete
-    from kinesync.api.registry import NotFound, Registry
-
     reg = Registry(registry_path)
     try:
         return (await reg.get_athlete(int(athlete))).name

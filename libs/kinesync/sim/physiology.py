@@ -36,10 +36,10 @@ from scipy.optimize import minimize_scalar
 from scipy.signal import find_peaks
 
 from kinesync.codec.frame import Frame, SensorKind
-from kinesync.recordings.model import Recording, Track, to_frames
 from kinesync.sim.athlete import AthleteSpec
 from kinesync.sim.emg import band_noise, emg_carrier
 from kinesync.sim.exercise import JUMP_DESCENT_S, STANDARD_GRAVITY_M_S2, ForceProfile, build_profile
+from kinesync.sources.recording import Recording, Track, to_frames
 
 __all__ = [
     "BURST_PEAK_PER_RMS",

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from kinesync.clock.lsl import LslClockMap
 from kinesync.codec.frame import Frame, SensorKind
+from kinesync.runtime.extras import require
 from kinesync.sources.mapping import ChannelMap
 
 log = logging.getLogger(__name__)
@@ -156,9 +157,7 @@ class LslSource:
         max_chunk: int = 1024,
         max_jitter_s: float = 0.0005,
     ) -> None:
-        import pylsl  # only the lsl source needs liblsl
-
-        self._pylsl = pylsl
+        self._pylsl = pylsl = require("pylsl", "the LSL source")  # only the lsl source needs liblsl
         self.mapping = mapping
         self.resolve_timeout_s = resolve_timeout_s
         self.pull_timeout_s = pull_timeout_s

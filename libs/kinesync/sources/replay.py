@@ -1,8 +1,9 @@
-"""Replay recorded devices as frames on the facility clock: at 1× (or any speed), or as fast as possible.
+"""Replay recordings as frames on the facility clock: at 1× (or any speed), or as fast as possible.
 
-Devices of one recording share its clock: a frame's ``t0_ns`` is ``origin_ns`` plus the sample index
-over the rate, so channels recorded together stay aligned to the sample. Looping continues the
-sample index (timestamps and sequence numbers keep increasing) and wraps the data.
+Tracks of one recording share its clock: a frame's ``t0_ns`` is ``origin_ns`` plus the track's start
+within the recording plus the sample index over the rate, so channels recorded together stay
+aligned to the sample. Looping continues the sample index (timestamps and sequence numbers keep
+increasing) and wraps the data.
 """
 
 from __future__ import annotations
@@ -11,36 +12,40 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from kinesync.codec.frame import Frame, SensorKind
+from kinesync.codec.frame import Frame
+from kinesync.sources.mapping import MappingInput, SourceMapping
+from kinesync.sources.recording import Recording, Track
 
 
-@dataclass
-class RecordedDevice:
-    station: str
-    device: str
-    kind: SensorKind
-    channels: tuple[str, ...]
-    units: tuple[str, ...]
-    rate_hz: float
-    data: np.ndarray = field(repr=False)  # (channels, samples) float32
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.data.shape[1])
+def read_recordings(fmt: str, path: str | Path, mapping: MappingInput, station: str) -> list[Recording]:
+    """The gateway's file sources (``fmt`` ``c3d`` or ``csv``): one recording per station the mapping names."""
+    if fmt == "c3d":
+        from kinesync.sources.c3d import read_c3d as read
+    else:
+        from kinesync.sources.csv import read_csv as read
+    parts = mapping.per_station() if isinstance(mapping, SourceMapping) else [mapping]
+    return [read(path, part, station=station) for part in parts]
 
 
 @dataclass
 class _Cursor:
-    dev: RecordedDevice
+    station: str
+    track: Track
+    offset_ns: int  # the track's start within its recording
+    gaps: bool = field(init=False)  # NaN samples travel as gap markers
     next_index: int = 0
     seq: int = 0
 
+    def __post_init__(self) -> None:
+        self.gaps = bool(np.isnan(self.track.samples).any())
+
 
 class ReplaySource:
-    """Cuts recorded devices into ``frame_s`` frames.
+    """Cuts the recordings' tracks into ``frame_s`` frames.
 
     ``speed``: 1.0 = real time, 2.0 = twice as fast, ``None`` or 0 = as fast as possible.
     ``loop``: start over at the end (forever, or ``max_loops`` passes).
@@ -48,7 +53,7 @@ class ReplaySource:
 
     def __init__(
         self,
-        devices: Sequence[RecordedDevice],
+        recordings: Sequence[Recording],
         *,
         frame_s: float = 0.05,
         speed: float | None = 1.0,
@@ -56,17 +61,17 @@ class ReplaySource:
         max_loops: int | None = None,
         origin_ns: int | None = None,
     ) -> None:
-        if not devices:
+        self.tracks = [(rec.station, t) for rec in recordings for t in rec.tracks]
+        if not self.tracks:
             raise ValueError("nothing to replay: the mapping selected no channels")
-        self.devices = list(devices)
         self.frame_s = frame_s
         self.speed = speed or None
         self.loop = loop
         self.max_loops = max_loops
         self.origin_ns = time.time_ns() if origin_ns is None else origin_ns
-        self._cursors = [_Cursor(d) for d in self.devices]
-        # One pass of the recording lasts as long as its longest device.
-        self.pass_s = max(d.n_samples / d.rate_hz for d in self.devices)
+        self._cursors = [_Cursor(rec.station, t, t.t0_ns - rec.t0_ns) for rec in recordings for t in rec.tracks]
+        # One pass of the recording lasts as long as its longest track.
+        self.pass_s = max(t.duration_s for _, t in self.tracks)
 
     def _total_s(self) -> float | None:
         if not self.loop:
@@ -74,26 +79,28 @@ class ReplaySource:
         return None if self.max_loops is None else self.pass_s * self.max_loops
 
     def _frame(self, cur: _Cursor, stop: int) -> Frame | None:
-        dev = cur.dev
+        track = cur.track
+        n_samples = track.n_samples
         n = stop - cur.next_index
         if n <= 0:
             return None
         idx = np.arange(cur.next_index, stop)
         if not self.loop:
-            idx = idx[idx < dev.n_samples]
+            idx = idx[idx < n_samples]
             if idx.size == 0:
                 return None
-        samples = dev.data[:, idx % dev.n_samples] if self.loop else dev.data[:, idx[0] : idx[-1] + 1]
+        samples = track.samples[:, idx % n_samples] if self.loop else track.samples[:, idx[0] : idx[-1] + 1]
         frame = Frame(
-            station=dev.station,
-            device=dev.device,
-            kind=dev.kind,
-            channels=dev.channels,
-            units=dev.units,
-            rate_hz=dev.rate_hz,
-            t0_ns=self.origin_ns + round(cur.next_index * 1e9 / dev.rate_hz),
+            station=cur.station,
+            device=track.device,
+            kind=track.kind,
+            channels=track.channels,
+            units=track.units,
+            rate_hz=track.rate_hz,
+            t0_ns=self.origin_ns + cur.offset_ns + round(cur.next_index * 1e9 / track.rate_hz),
             seq=cur.seq,
-            samples=np.ascontiguousarray(samples),
+            samples=np.ascontiguousarray(samples, dtype=np.float32),
+            nan_allowed=cur.gaps,
         )
         cur.next_index = stop
         cur.seq += 1
@@ -115,9 +122,9 @@ class ReplaySource:
                     await asyncio.sleep(delay)
             frames = []
             for cur in self._cursors:
-                stop = int(np.floor(t_s * cur.dev.rate_hz + 1e-9))
+                stop = int(np.floor(t_s * cur.track.rate_hz + 1e-9))
                 if total is not None:
-                    stop = min(stop, round(total * cur.dev.rate_hz))
+                    stop = min(stop, round(total * cur.track.rate_hz))
                 f = self._frame(cur, stop)
                 if f is not None:
                     frames.append(f)

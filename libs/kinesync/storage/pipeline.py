@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kinesync.alerts.rules import AlertEvent
+from kinesync.alerts.rules import AlertEvent, LagDriftRule
 from kinesync.models import WindowMetric
 from kinesync.storage.lineprotocol import escape_key, escape_string_field
 
@@ -115,3 +115,26 @@ def alert_to_line(event: AlertEvent, metric: WindowMetric) -> str:
     firing = "true" if event.state == "firing" else "false"
     fields = f"state={escape_string_field(event.state)},firing={firing},message={escape_string_field(event.message)}"
     return f"{ALERTS_MEASUREMENT},{tags} {fields} {int(event.at_ns)}"
+
+
+def batch_lines(
+    rule: LagDriftRule,
+    metrics: Sequence[WindowMetric],
+    *,
+    service: str,
+    instance: str,
+    acked_at_ns: int,
+    batch_messages: int,
+    dead_letters: int,
+) -> list[str]:
+    """What a batch the database acknowledged at ``acked_at_ns`` adds beside its windows: the alert
+    points it triggers, then its ``pipeline`` point.
+
+    ``rule`` is the same pure rule the alerts service runs, so the wall's "last alert" matches what
+    coaches get; its points are keyed by the triggering window, so a replay rewrites them.
+    """
+    lines = [alert_to_line(ev, m) for m in metrics if (ev := rule.observe(m)) is not None]
+    stats = batch_stats(metrics, service=service, instance=instance, acked_at_ns=acked_at_ns,
+                        batch_messages=batch_messages, dead_letters=dead_letters)
+    lines.append(stats_to_line(stats))
+    return lines

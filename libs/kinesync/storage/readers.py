@@ -76,7 +76,9 @@ def _rows(chunks: Sequence[dict[str, Any]]) -> Iterator[tuple[dict[str, str], di
 
 def rep_of_row(row: dict[str, Any]) -> RepMetric:
     """A ``reps`` row of ``SELECT *`` (tags and fields as columns, time in ns) as a RepMetric."""
-    values = {k: v for k, v in row.items() if v is not None}
+    # Points written by earlier versions carry fields RepMetric has since retired (SELECT * returns every
+    # field the measurement ever had): they are dropped, as JSON decoding of a RepMetric drops them.
+    values = {k: v for k, v in row.items() if v is not None and k not in RepMetric.RETIRED_FIELDS}
     values["rep_peak_ns"] = values.pop("time")
     values["flags"] = [f for f in str(values.get("flags", "")).split(",") if f]
     return RepMetric.model_validate(values)

@@ -3,23 +3,20 @@
 The writer process writes and the API process reads the same file. WAL mode lets readers see the last
 committed batch while a write is in progress; busy_timeout absorbs the short exclusive moments
 (checkpoints, two writers). Every sqlite3 call runs in a worker thread so the event loop never waits
-on the disk.
+on the disk. Connections, locks, transactions and migrations are ``kinesync.runtime.sqlite``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kinesync.models import RepMetric, WindowMetric
+from kinesync.runtime.sqlite import Migration, SqliteDb, add_columns
 from kinesync.storage.base import StorageRejected, StorageUnavailable
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -121,15 +118,27 @@ def _rep_row(r: RepMetric) -> tuple[Any, ...]:
             r.lag_se_ms, r.lag_p_in_window, r.envelope_delay_ms)
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Add columns that newer versions introduced; every added column is nullable, so old rows stay valid."""
-    for table, columns in ((TABLE, COLUMNS), (REPS_TABLE, REP_COLUMNS)):
-        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        for name, kind in columns:
-            if name not in have:
-                if "NOT NULL" in kind:
-                    raise sqlite3.OperationalError(f"cannot add required column {name} to an existing {table}")
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+def _added(*names: str) -> Migration:
+    return add_columns(TABLE, [(n, k) for n, k in COLUMNS if n in names])
+
+
+# Step i takes user_version i to i + 1 (SCHEMA_VERSION steps); files at 1..7 exist. Step 1 creates the
+# tables as they are now (a new file needs nothing from the later steps, and gets none of the unread
+# columns); the later steps bring older files up. Releases before kinesync.runtime.sqlite re-stamped a
+# file with their own number when they opened a newer one, so a file may already hold what its
+# version says it lacks: every step only adds what is missing. Added columns are nullable, so old
+# rows stay valid.
+MIGRATIONS: tuple[Migration, ...] = (
+    (_DDL, _REPS_DDL),  # 1
+    _added("transfer_index", "flags"),  # 2
+    _added("target_source"),  # 3
+    (),  # 4: mean_velocity_m_s, unread since 6 and no longer added
+    _added("peak_propulsive_force_n"),  # 5
+    _added("mean_concentric_velocity_m_s"),  # 6
+    # 7; the reps table came without a version of its own, so files below 7 may not have it yet
+    (_REPS_DDL, add_columns(REPS_TABLE, [(n, k) for n, k in REP_COLUMNS
+                                         if n in ("lag_se_ms", "lag_p_in_window", "envelope_delay_ms")])),
+)
 
 
 class SqliteStore:
@@ -137,14 +146,13 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 5.0) -> None:
         self.path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
         # Two connections so a read in this process does not queue behind a write (WAL allows both).
-        # threading locks, not asyncio ones: a cancelled await leaves its thread running, and the
-        # next call must still not share the connection with it.
-        self._writer: sqlite3.Connection | None = None
-        self._reader: sqlite3.Connection | None = None
-        self._write_lock = threading.Lock()
-        self._read_lock = threading.Lock()
+        # The writer migrates; the reader opens after it, on the migrated file. synchronous=NORMAL in
+        # WAL mode loses at most the last commits on power loss, never consistency; the writer
+        # re-reads uncommitted Kafka offsets anyway.
+        self._writer = SqliteDb(self.path, MIGRATIONS, busy_timeout_s=busy_timeout_s, synchronous="NORMAL")
+        self._reader = SqliteDb(self.path, busy_timeout_s=busy_timeout_s)
+        self._started = False
         self._start_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -152,56 +160,31 @@ class SqliteStore:
 
     # lifecycle
 
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), not implicit.
-        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
-        return conn
-
     def _open(self) -> None:
-        if self.path.parent != Path():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer = self._connect()
+        self._writer.open()
         try:
-            # WAL is a property of the file: set once, every later connection (other processes
-            # included) gets it.
-            mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                log.warning("sqlite %s: journal_mode is %s, not wal; readers may block writes", self.path, mode)
-            # NORMAL in WAL mode loses at most the last commits on power loss, never consistency; the
-            # writer re-reads uncommitted Kafka offsets anyway.
-            writer.execute("PRAGMA synchronous = NORMAL")
-            writer.execute(_DDL)
-            writer.execute(_REPS_DDL)
-            _migrate(writer)
-            writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            reader = self._connect()
+            self._reader.open()
         except BaseException:
-            writer.close()
+            self._writer.close()
             raise
-        self._writer, self._reader = writer, reader
 
     async def start(self) -> None:
         async with self._start_lock:
-            if self._writer is not None:
+            if self._started:
                 return
             try:
                 await asyncio.to_thread(self._open)
             except sqlite3.OperationalError as exc:
                 raise StorageUnavailable(f"sqlite {self.path}: {exc}") from exc
+            self._started = True
 
     async def close(self) -> None:
         async with self._start_lock:
-            writer, reader = self._writer, self._reader
-            self._writer = self._reader = None
+            self._started = False
 
             def _close() -> None:
-                with self._write_lock:
-                    if writer is not None:
-                        writer.close()
-                with self._read_lock:
-                    if reader is not None:
-                        reader.close()
+                self._writer.close()
+                self._reader.close()
 
             await asyncio.to_thread(_close)
 
@@ -214,19 +197,11 @@ class SqliteStore:
 
     # plumbing
 
-    async def _run(self, lock: threading.Lock, which: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._writer is None:
+    async def _run(self, db: SqliteDb, fn: Callable[[sqlite3.Connection], T], *, tx: bool) -> T:
+        if not self._started:
             await self.start()
-
-        def _call() -> T:
-            with lock:
-                conn = self._writer if which == "writer" else self._reader
-                if conn is None:
-                    raise StorageUnavailable(f"sqlite {self.path}: store is closed")
-                return fn(conn)
-
         try:
-            return await asyncio.to_thread(_call)
+            return await db.run(fn, tx=tx)
         except sqlite3.OperationalError as exc:
             # "database is locked", disk full, I/O errors: the file may take it later.
             raise StorageUnavailable(f"sqlite {self.path}: {exc}") from exc
@@ -242,18 +217,10 @@ class SqliteStore:
         rep_rows = [_rep_row(r) for r in metrics if isinstance(r, RepMetric)]
 
         def _write(conn: sqlite3.Connection) -> None:
-            # IMMEDIATE takes the write lock up front, so waiting for another writer goes through
-            # busy_timeout instead of failing on a read-to-write lock upgrade.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(_INSERT, rows)
-                conn.executemany(_REPS_INSERT, rep_rows)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            conn.executemany(_INSERT, rows)
+            conn.executemany(_REPS_INSERT, rep_rows)
 
-        await self._run(self._write_lock, "writer", _write)
+        await self._run(self._writer, _write, tx=True)
 
     # reads
 
@@ -261,7 +228,7 @@ class SqliteStore:
         def _select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return conn.execute(sql, params).fetchall()
 
-        return await self._run(self._read_lock, "reader", _select)
+        return await self._run(self._reader, _select, tx=False)
 
     async def latest_per_station(self) -> list[WindowMetric]:
         """The newest window of every station, ordered by station."""

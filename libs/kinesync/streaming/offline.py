@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from kinesync.codec.frame import Frame
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
-from kinesync.recordings.model import Recording, to_frames
+from kinesync.sources.recording import Recording, to_frames
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.station import AnalysisConfig
 

@@ -16,6 +16,7 @@ import numpy as np
 from kinesync.analysis import phases
 from kinesync.analysis.quality import channel_qualities
 from kinesync.analysis.transfer import force_transfer_index
+from kinesync.dsp.alignment import in_window
 from kinesync.dsp.lag import onset_lag, phase_lag
 from kinesync.dsp.moments import mean_sd
 from kinesync.dsp.onset import threshold_onset
@@ -174,7 +175,7 @@ def emg_metrics(
         lag_ms, _ = near_copy_lag(peak, None if result is None else result.lag_s * 1000.0,
                                   None if result is None else result.coupling, cfg.copy_coupling,
                                   cfg.copy_agree_se)
-        out.fields.update(lag_ms=lag_ms, lag_se_ms=peak.lag_se_ms, in_window=low_ms <= lag_ms <= high_ms,
+        out.fields.update(lag_ms=lag_ms, lag_se_ms=peak.lag_se_ms, in_window=in_window(lag_ms, low_ms, high_ms),
                           lag_p_in_window=p_in_window(lag_ms, peak.lag_se_ms, low_ms, high_ms))
     ol = onset_lag(view.leg, view.pec, view.rate_hz)
     if ol is not None:

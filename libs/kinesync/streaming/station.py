@@ -23,6 +23,7 @@ import numpy as np
 
 from kinesync.analysis.personal_window import PersonalWindowConfig
 from kinesync.codec.frame import Frame, SensorKind
+from kinesync.dsp.alignment import alignment_score
 from kinesync.dsp.peak_lag import ChannelReference
 from kinesync.dsp.quantile import percentile_linear
 from kinesync.models import RepMetric, SessionAssignment, WindowMetric
@@ -59,6 +60,11 @@ class AnalysisConfig:
     personal: PersonalWindowConfig = field(default_factory=PersonalWindowConfig)
     # Fault-isolation drill: these stations' window analysis raises on purpose (never set in production).
     fault_drill_stations: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Here rather than in every window, where alignment_score would raise for each one.
+        if self.alignment_reps < 1:
+            raise ValueError(f"alignment_reps must be >= 1, got {self.alignment_reps}")
 
     @property
     def window_ns(self) -> int:
@@ -374,7 +380,7 @@ class StationAnalyzer:
             "exercise": a.exercise if a else None,
             "session": a.session if a else None,
         }
-        alignment = (sum(self._recent) / len(self._recent)) if self._recent else None
+        alignment = alignment_score(self._recent, c.alignment_reps)
         if peak_ns is not None:
             envelope = _envelopes_uv(emg, ENVELOPE_STEP_NS) if emg is not None else None
             position = self._plan.attribute(a, peak_ns)

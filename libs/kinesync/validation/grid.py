@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinesync.codec.frame import SensorKind
-from kinesync.recordings.model import Recording, Track
 from kinesync.sim.athlete import AthleteSpec, SimAthlete
+from kinesync.sources.recording import Recording, Track
 from kinesync.streaming.offline import analyze_recording
 
 EXERCISES = ("back_squat", "bench_press", "push_press", "squat_jump")

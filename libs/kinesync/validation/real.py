@@ -12,14 +12,24 @@ from pathlib import Path
 import numpy as np
 
 from kinesync.dsp.filters import emg_envelope
-from kinesync.recordings.readers import read_c3d, read_csv_pair
+from kinesync.runtime.extras import require
+from kinesync.sources.c3d import read_c3d
+from kinesync.sources.csv import read_csv
+from kinesync.sources.mapping import SourceMapping
+from kinesync.sources.text import read_text
 from kinesync.streaming.offline import analyze_recording
-from kinesync.streaming.roles import emg_role
+from kinesync.streaming.roles import emg_role, force_rows
 
 SQUAT_JUMP = "squat_jump_dual_forceplates_1000hz.csv"
 GAIT_C3D = "gait_emg_forceplates_1000hz.c3d"
 EMG_BURSTS = "emg_single_channel_bursts_1000hz.txt"
-SQUAT_JUMP_MAP = {"ground_force1_vy": "fz_left", "ground_force2_vy": "fz_right"}
+# The plates' vertical axis is y (PROVENANCE.md); the gateway's mapping of the file,
+# docs/mappings/squat_jump_dual_forceplates.json, adds the shear forces and centres of pressure.
+SQUAT_JUMP_MAP = SourceMapping.model_validate({"devices": [{
+    "station": "squat-jump", "device": "squat-jump-force", "kind": "force", "channels": [
+        {"source": "ground_force1_vy", "name": "fz_left", "unit": "N"},
+        {"source": "ground_force2_vy", "name": "fz_right", "unit": "N"},
+    ]}]})
 
 
 @dataclass
@@ -52,9 +62,7 @@ def bursts(env: np.ndarray, fs_hz: float, h: float = 5.0, min_s: float = 0.1,
 
 
 def _figure(rows: int):
-    import matplotlib
-
-    matplotlib.use("Agg")
+    require("matplotlib", "kinesync validate's plots").use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(rows, 1, figsize=(12, 2.6 * rows), sharex=True, squeeze=False)
@@ -62,7 +70,7 @@ def _figure(rows: int):
 
 
 def squat_jump(path: Path, out_dir: Path | None) -> RealResult:
-    rec = read_csv_pair(force=path, mapping=SQUAT_JUMP_MAP, station="squat-jump")
+    rec = read_csv(path, SQUAT_JUMP_MAP)
     result = analyze_recording(rec, exercise="squat_jump")
     track = rec.tracks[0]
     fz = track.samples.astype(np.float64)
@@ -103,6 +111,7 @@ def gait_c3d(path: Path, out_dir: Path | None) -> RealResult:
     rec = read_c3d(path, station="gait")
     emg = next(tr for tr in rec.tracks if tr.kind.name == "EMG")
     force = next((tr for tr in rec.tracks if tr.kind.name == "FORCE"), None)
+    vertical = force_rows(force.channels)[0] if force is not None else []
     env = emg_envelope(emg.samples.astype(np.float64), emg.rate_hz)
     found = {}
     for name, e in zip(emg.channels, env, strict=True):
@@ -112,11 +121,12 @@ def gait_c3d(path: Path, out_dir: Path | None) -> RealResult:
         "roles": {c: emg_role(c) for c in emg.channels if emg_role(c)},
         "bursts_per_channel": {k: len(v) for k, v in found.items()},
         "duration_s": round(emg.duration_s, 3),
-        "plates_peak_n": [round(float(x.max()), 1) for x in force.samples] if force is not None else [],
+        "plates": [force.channels[i] for i in vertical] if force is not None else [],
+        "plates_peak_n": [round(float(force.samples[i].max()), 1) for i in vertical] if force is not None else [],
         "windows": len(analyze_recording(rec).windows),
     })
     if out_dir is not None:
-        strong = [i for i, c in enumerate(emg.channels) if c.startswith("R ")]
+        strong = [i for i, c in enumerate(emg.channels) if c.endswith("_right")]
         plt, fig, axes = _figure(len(strong) + 1)
         t = np.arange(emg.samples.shape[1]) / emg.rate_hz
         for ax, i in zip(axes, strong, strict=False):
@@ -128,8 +138,8 @@ def gait_c3d(path: Path, out_dir: Path | None) -> RealResult:
             ax.set_ylabel(f"{emg.channels[i]}\nmV")
         if force is not None:
             tf = np.arange(force.samples.shape[1]) / force.rate_hz
-            for name, x in zip(force.channels, force.samples, strict=True):
-                axes[-1].plot(tf, x, lw=1, label=name)
+            for i in vertical:
+                axes[-1].plot(tf, force.samples[i], lw=1, label=force.channels[i])
             axes[-1].set_ylabel("Fz (N, up)")
             axes[-1].legend(fontsize=8)
         axes[-1].set_xlabel("time (s)")
@@ -141,22 +151,9 @@ def gait_c3d(path: Path, out_dir: Path | None) -> RealResult:
     return res
 
 
-def read_emg_text(path: Path) -> tuple[np.ndarray, float]:
-    rate = 1000.0
-    values = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line.startswith("#"):
-            if "Sampling Rate" in line and ":=" in line:
-                rate = float(line.split(":=", 1)[1])
-            continue
-        if line:
-            values.append(float(line.split()[0]))
-    return np.asarray(values), rate
-
-
 def emg_bursts(path: Path, out_dir: Path | None) -> RealResult:
-    x, rate = read_emg_text(path)
+    track = read_text(path, station="emg-bursts").tracks[0]
+    x, rate = track.samples[0].astype(np.float64), track.rate_hz
     centred = x - np.median(x)  # 12-bit ADC counts around mid-scale
     env = emg_envelope(centred[None, :], rate, high_hz=min(450.0, 0.45 * rate))[0]
     found = bursts(env, rate)

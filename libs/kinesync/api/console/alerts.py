@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from kinesync.alerts.delivery import Permanent, webhook_request
 from kinesync.alerts.rules import AlertEvent
 from kinesync.alerts.subscriptions import SubscriptionIn
-from kinesync.api import alerts_routes
+from kinesync.api import deps
 from kinesync.api.console.core import (
     ConsoleSession,
     changing_request,
@@ -30,6 +30,7 @@ from kinesync.api.console.core import (
     render_page,
     router,
 )
+from kinesync.api.routes import alerts as alerts_routes
 
 TEST_TIMEOUT_S = 5.0
 BODY_EXCERPT = 500
@@ -41,7 +42,7 @@ def _list(text: str | None) -> list[str]:
 
 
 async def _alerts_page(request: Request, s: ConsoleSession, code: int = 200, **ctx: Any) -> HTMLResponse:
-    store = alerts_routes.get_store(request)
+    store = deps.get_alert_store(request)
     subs = await alerts_routes.list_subscriptions("viewer", store)
     rows = await store.run(store.deliveries, None, RECENT)
     names = {x.id: x.name or x.url for x in subs}
@@ -73,7 +74,7 @@ async def create_subscription(request: Request) -> Response:
         body = SubscriptionIn.model_validate(values)
     except ValidationError as exc:
         return await _alerts_page(request, s, 422, errors=field_errors(exc), values=form)
-    created = await alerts_routes.create_subscription(body, "admin", alerts_routes.get_store(request))
+    created = await alerts_routes.create_subscription(body, "admin", deps.get_alert_store(request))
     return await _alerts_page(request, s, created=created, message=f"Subscribed {created.name or created.url}.")
 
 
@@ -81,7 +82,7 @@ async def create_subscription(request: Request) -> Response:
 async def delete_subscription(request: Request, sub_id: str) -> Response:
     s, _ = await changing_request(request)
     try:
-        await alerts_routes.delete_subscription(sub_id, "admin", alerts_routes.get_store(request))
+        await alerts_routes.delete_subscription(sub_id, "admin", deps.get_alert_store(request))
     except HTTPException as exc:
         return await _alerts_page(request, s, exc.status_code, errors={"_": str(exc.detail)})
     return await _alerts_page(request, s, message="Subscription deleted.")
@@ -96,7 +97,7 @@ def sample_event() -> AlertEvent:
 
 async def send_test(request: Request, sub_id: str) -> dict[str, Any]:
     """Post a test alert to the subscription; the receiver's answer (status, body excerpt) or the error."""
-    store = alerts_routes.get_store(request)
+    store = deps.get_alert_store(request)
     sub = await store.run(store.subscription, sub_id)
     if sub is None:
         raise HTTPException(404, detail=f"no subscription {sub_id!r}")

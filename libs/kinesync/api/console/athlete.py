@@ -1,8 +1,8 @@
 """Athlete: sessions over time, one session's reps against the target band, the priming effect,
 trends over weeks, the load–velocity profile, and the report downloads.
 
-The numbers come from the REST analysis routes' own functions (``plan_routes.get_priming``,
-``plan_routes.get_trends``, ``load_velocity_routes.get_load_velocity``) on ``app.state.rep_store``;
+The numbers come from the REST analysis routes' own functions (``routes.analysis.get_priming``,
+``routes.analysis.get_trends``, ``routes.load_velocity.get_load_velocity``) on ``app.state.rep_store``;
 the downloads from the report functions ``kinesync report`` uses (``kinesync.report``), behind the
 console session: the REST API has no report endpoints, and a bearer token cannot ride on a link.
 Plots are inline SVG rendered here: no JavaScript, no chart library, readable without colour
@@ -21,10 +21,13 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from markupsafe import Markup
 
-from kinesync.api import facility_routes as rest
-from kinesync.api import load_velocity_routes, plan_routes
+from kinesync.api import deps
 from kinesync.api.console.core import ConsoleSession, current_session, looking, render_page, router
-from kinesync.api.facility_models import (
+from kinesync.api.routes import analysis as analysis_routes
+from kinesync.api.routes import facility as rest
+from kinesync.api.routes import load_velocity as load_velocity_routes
+from kinesync.api.routes import sessions as session_routes
+from kinesync.facility.models import (
     Exercise,
     Session,
 )
@@ -88,7 +91,10 @@ def lag_svg(points: list[PlotPoint], band: tuple[float, float] | None, *, title:
     def x(i: int) -> float:
         return left + (i + 0.5) * (w - left - right) / n
 
-    out = [f'<svg class="plot" viewBox="0 0 {w} {h}" role="img" aria-label="{Markup.escape(title)}" '
+    # In a scrolling region: on a phone the plot keeps its drawn size (12 px text) and scrolls sideways
+    # rather than shrinking its labels to a few pixels.
+    out = [f'<div class="plotwrap" role="region" aria-label="{Markup.escape(title)}" tabindex="0">'
+           f'<svg class="plot" viewBox="0 0 {w} {h}" role="img" aria-label="{Markup.escape(title)}" '
            f'xmlns="http://www.w3.org/2000/svg">', f"<title>{Markup.escape(title)}</title>"]
     if band:
         out.append(f'<rect class="band" x="{left}" y="{y(band[1]):.1f}" width="{w - left - right}" '
@@ -124,7 +130,7 @@ def lag_svg(points: list[PlotPoint], band: tuple[float, float] | None, *, title:
         if i % label_every == 0:
             out.append(f'<text x="{cx:.1f}" y="{h - bottom + 16}" text-anchor="middle">'
                        f"{Markup.escape(p.label)}</text>")
-    out.append("</svg>")
+    out.append("</svg></div>")
     return Markup("".join(out))
 
 
@@ -157,9 +163,9 @@ def rep_table(reps: list[RepMetric]) -> tuple[list[tuple[str, str]], list[dict[s
 
 
 async def _own_session(request: Request, athlete_id: int, session_id: int) -> tuple[Any, Session]:
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     athlete = await rest.get_athlete(None, reg, athlete_id)
-    s = await rest.get_session(None, reg, session_id)
+    s = await session_routes.get_session(None, reg, session_id)
     if s.athlete_id != athlete_id:
         raise HTTPException(404, detail=f"session {session_id} is not {athlete.name}'s")
     return athlete, s
@@ -167,19 +173,19 @@ async def _own_session(request: Request, athlete_id: int, session_id: int) -> tu
 
 async def _rep_store(request: Request) -> Any:
     try:
-        return plan_routes.rep_store_of(request)
+        return deps.get_rep_store(request)
     except HTTPException:
         return None
 
 
 async def athlete_analysis(request: Request, athlete_id: int, sessions: list[Session]) -> dict[str, Any]:
     """Trends over weeks and the load–velocity profile per exercise, for the athlete page."""
-    reg, store = rest.registry_of(request), await _rep_store(request)
+    reg, store = deps.get_registry(request), await _rep_store(request)
     if store is None:
         return {"no_store": "No rep store is configured: sessions are listed, their reps cannot be read."}
     out: dict[str, Any] = {"no_store": None}
     try:
-        t = await plan_routes.get_trends("viewer", reg, store, athlete_id, TREND_WEEKS)
+        t = await analysis_routes.get_trends("viewer", reg, store, athlete_id, TREND_WEEKS)
     except HTTPException as exc:
         out["trends_error"] = str(exc.detail)
     else:
@@ -229,8 +235,8 @@ async def session_page(request: Request, athlete_id: int, session_id: int) -> Re
         ctx["columns"], ctx["rows"] = rep_table(reps)
         if any(r.block_kind == "priming" for r in reps):
             try:
-                ctx["priming"] = await plan_routes.get_priming("viewer", rest.registry_of(request), store, athlete_id,
-                                                               session_id)
+                ctx["priming"] = await analysis_routes.get_priming("viewer", deps.get_registry(request), store,
+                                                                   athlete_id, session_id)
             except HTTPException as exc:
                 ctx["priming_note"] = str(exc.detail)
     return render_page(request, "session.html", s, **ctx)
@@ -279,7 +285,7 @@ def _download(content: bytes, name: str, media: str) -> Response:
 
 
 def _need_store(request: Request) -> Any:
-    return plan_routes.rep_store_of(request)  # 503 with the reason when there is none
+    return deps.get_rep_store(request)  # 503 with the reason when there is none
 
 
 @router.get("/athletes/{athlete_id}/sessions/{session_id}/report.{kind}")
@@ -305,11 +311,11 @@ async def session_report(request: Request, athlete_id: int, session_id: int, kin
 async def trends_report(request: Request, athlete_id: int, kind: str, weeks: int = TREND_WEEKS) -> Response:
     if current_session(request) is None:
         raise HTTPException(401, detail="sign in first (/console/login)")
-    if kind not in ("pdf", "csv", "html") or not 1 <= weeks <= plan_routes.MAX_WEEKS:
+    if kind not in ("pdf", "csv", "html") or not 1 <= weeks <= analysis_routes.MAX_WEEKS:
         raise HTTPException(404)
     from kinesync.report.trends import render_trends_html, write_trends_csv
 
-    t = await plan_routes.get_trends("viewer", rest.registry_of(request), _need_store(request), athlete_id, weeks)
+    t = await analysis_routes.get_trends("viewer", deps.get_registry(request), _need_store(request), athlete_id, weeks)
     return await _report(kind, t, f"trends-{athlete_id}", write_trends_csv, render_trends_html)
 
 

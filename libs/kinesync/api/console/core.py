@@ -1,7 +1,7 @@
 """Console core: the session cookie, CSRF, the page renderer, sign-in and the static files.
 
 Nothing comes from the internet at run time: htmx and the style sheet are files of this package
-(``static/console``). Every change goes through the REST route functions of ``facility_routes``
+(``static/console``). Every change goes through the REST route functions of ``kinesync.api.routes``
 (called directly, so a session started here is saved and published to ``kinesync.sessions``
 exactly as ``POST /api/v1/sessions`` does it); validation uses the same pydantic models.
 

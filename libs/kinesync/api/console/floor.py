@@ -9,8 +9,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 
-from kinesync.api import cue_routes, plan_routes
-from kinesync.api import facility_routes as rest
+from kinesync.api import deps
 from kinesync.api.console.core import (
     PREFIX,
     ConsoleSession,
@@ -24,15 +23,19 @@ from kinesync.api.console.core import (
     render_page,
     router,
 )
-from kinesync.api.facility_models import (
+from kinesync.api.routes import personal_windows
+from kinesync.api.routes import plans as plan_routes
+from kinesync.api.routes import sessions as session_routes
+from kinesync.api.schemas.personal_windows import PersonalWindowIn
+from kinesync.facility.models import (
     MAX_ID,
     MAX_LIMIT,
     Exercise,
     SessionIn,
 )
-from kinesync.api.personal_store import PersonalStore
-from kinesync.api.plan_registry import PlanPositionIn, PlanTemplates
-from kinesync.api.registry import Registry
+from kinesync.facility.personal import PersonalStore
+from kinesync.facility.plans import PlanPositionIn, PlanTemplates
+from kinesync.facility.registry import Registry
 
 # floor
 
@@ -43,17 +46,29 @@ class Card(BaseModel):
     session: Any = None  # facility Session or None
     live: Any = None  # StationStatus or None
     plan_text: str | None = None
+    plan_block: int = 0  # where the session is in its plan (0-based), live when the analyzer says so
+    plan_set: int = 0
     reps_in_set: int | None = None
     window: Any = None  # PersonalState of the athlete and exercise, when the personal-window store is configured
 
 
-def _plan_text(s: Any) -> str | None:
+def _plan_position(s: Any, live: Any) -> tuple[int, int]:
+    """Where the session is in its plan. The registry keeps where the count started (or a coach last
+    moved it); the analyzer then moves through the plan by itself (reps per set, pauses), and the
+    station's live set says where it is — once that set is this session's and began after the last move."""
+    sl = getattr(live, "set_lag", None)
+    if (s is not None and sl is not None and sl.block_index is not None and live.session == str(s.id)
+            and sl.first_rep_peak_ns >= s.plan_position_ns):
+        return sl.block_index, sl.set_index or 0
+    return (s.plan_block_index, s.plan_set_index) if s is not None else (0, 0)
+
+
+def _plan_text(s: Any, block: int, set_: int) -> str | None:
     if s is None or s.plan is None:
         return None
     blocks = s.plan.blocks
-    b = blocks[min(s.plan_block_index, len(blocks) - 1)]
-    return (f"block {s.plan_block_index + 1}/{len(blocks)} ({b.kind.value}) · set {s.plan_set_index + 1}/{b.sets}"
-            f" · {b.reps_per_set} reps")
+    b = blocks[min(block, len(blocks) - 1)]
+    return f"block {block + 1}/{len(blocks)} ({b.kind.value}) · set {set_ + 1}/{b.sets} · {b.reps_per_set} reps"
 
 
 async def _cards(request: Request, reg: Registry, only: str | None = None) -> list[Card]:
@@ -68,11 +83,14 @@ async def _cards(request: Request, reg: Registry, only: str | None = None) -> li
         s = running.get(st.id)
         lv = live.get(st.id)
         reps = lv.set_lag.n if lv is not None and lv.set_lag is not None else None
+        if s is not None and lv is not None and lv.session != str(s.id):
+            reps = None  # the set of whoever was on the station before this session's first window
         window = None
         if s is not None and isinstance(store, PersonalStore):
             window = await store.get(s.athlete_id, s.exercise.value)
-        cards.append(Card(station=st.id, label=st.label, session=s, live=lv, plan_text=_plan_text(s),
-                          reps_in_set=reps, window=window))
+        block, set_ = _plan_position(s, lv)
+        cards.append(Card(station=st.id, label=st.label, session=s, live=lv, plan_text=_plan_text(s, block, set_),
+                          plan_block=block, plan_set=set_, reps_in_set=reps, window=window))
     return cards
 
 
@@ -87,7 +105,7 @@ async def floor(request: Request) -> Response:
         s = need_session(request)
     except Redirect as r:
         return RedirectResponse(r.to, 303)
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     return render_page(request, "floor.html", s, cards=await _cards(request, reg), **await _choices(reg))
 
 
@@ -96,7 +114,7 @@ async def card_live(request: Request, station_id: str) -> Response:
     s = current_session(request)
     if s is None:
         return Response(status_code=401)
-    cards = await _cards(request, rest.registry_of(request), only=station_id)
+    cards = await _cards(request, deps.get_registry(request), only=station_id)
     if not cards:
         raise HTTPException(404)
     return render_page(request, "card_live.html", s, card=cards[0])
@@ -108,7 +126,7 @@ async def _card_response(request: Request, s: ConsoleSession, station_id: str, e
         if error:
             raise HTTPException(code, detail=error)
         return RedirectResponse(f"{PREFIX}/floor", 303)
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     cards = await _cards(request, reg, only=station_id)
     if not cards:
         raise HTTPException(404)
@@ -119,7 +137,7 @@ async def _card_response(request: Request, s: ConsoleSession, station_id: str, e
 @router.post("/floor/{station_id}/start")
 async def start(request: Request, station_id: str) -> Response:
     s, form = await changing_request(request)
-    reg, sink = rest.registry_of(request), rest.sink_of(request)
+    reg, sink = deps.get_registry(request), deps.get_session_sink(request)
     try:
         body = SessionIn(station_id=station_id, athlete_id=form_int(form.get("athlete_id")) or 0,  # type: ignore[arg-type]
                          exercise=form.get("exercise", ""), plan_id=form_int(form.get("plan_id")))  # type: ignore[arg-type]
@@ -127,7 +145,8 @@ async def start(request: Request, station_id: str) -> Response:
         errors = field_errors(exc)
         return await _card_response(request, s, station_id, "; ".join(f"{k}: {v}" for k, v in errors.items()), 422)
     try:
-        await rest.start_session("admin", reg, sink, body)  # the REST endpoint's own path: saved, then published
+        # the REST endpoint's own path: saved, then published
+        await session_routes.start_session("admin", reg, sink, body)
     except HTTPException as exc:
         return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
     return await _card_response(request, s, station_id, None)
@@ -136,12 +155,12 @@ async def start(request: Request, station_id: str) -> Response:
 @router.post("/floor/{station_id}/stop")
 async def stop(request: Request, station_id: str) -> Response:
     s, form = await changing_request(request)
-    reg, sink = rest.registry_of(request), rest.sink_of(request)
+    reg, sink = deps.get_registry(request), deps.get_session_sink(request)
     session_id = form_int(form.get("session_id"))
     if not isinstance(session_id, int) or not 1 <= session_id <= MAX_ID:
         return await _card_response(request, s, station_id, "no session to stop", 422)
     try:
-        await rest.stop_session("admin", reg, sink, session_id)
+        await session_routes.stop_session("admin", reg, sink, session_id)
     except HTTPException as exc:
         return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
     return await _card_response(request, s, station_id, None)
@@ -169,7 +188,8 @@ async def position(request: Request, station_id: str) -> Response:
         errors = field_errors(exc)
         return await _card_response(request, s, station_id, "; ".join(f"{k}: {v}" for k, v in errors.items()), 422)
     try:
-        await plan_routes.set_position("admin", rest.registry_of(request), rest.sink_of(request), session_id, body)
+        await plan_routes.set_position("admin", deps.get_registry(request), deps.get_session_sink(request),
+                                       session_id, body)
     except HTTPException as exc:
         return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
     return await _card_response(request, s, station_id, None)
@@ -184,10 +204,11 @@ async def window(request: Request, station_id: str) -> Response:
     bad = locked not in (None, "true", "false") or mode not in (None, "fixed", "personal")
     if bad or (locked, mode) == (None, None):
         return await _card_response(request, s, station_id, "say lock or unlock, or fixed or personal", 422)
-    body = cue_routes.PersonalWindowIn(locked=None if locked is None else locked == "true",
-                                       mode=mode)  # type: ignore[arg-type]
+    body = PersonalWindowIn(locked=None if locked is None else locked == "true", mode=mode)  # type: ignore[arg-type]
     try:
-        await cue_routes.set_personal_window(request, "admin", station_id, body)
+        await personal_windows.set_personal_window(
+            "admin", station_id, body, deps.get_registry(request), deps.get_personal_store(request),
+            deps.get_session_sink(request), deps.get_live(request))
     except HTTPException as exc:
         return await _card_response(request, s, station_id, str(exc.detail), exc.status_code)
     return await _card_response(request, s, station_id, None)

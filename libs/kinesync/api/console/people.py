@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from kinesync.api import facility_routes as rest
+from kinesync.api import deps
 from kinesync.api.console.athlete import athlete_analysis
 from kinesync.api.console.core import (
     ConsoleSession,
@@ -21,7 +21,8 @@ from kinesync.api.console.core import (
     render_page,
     router,
 )
-from kinesync.api.facility_models import (
+from kinesync.api.routes import facility as rest
+from kinesync.facility.models import (
     MAX_ID,
     MAX_LIMIT,
     AthleteIn,
@@ -34,7 +35,7 @@ from kinesync.api.facility_models import (
 
 
 async def _athletes_page(request: Request, s: ConsoleSession, code: int = 200, **ctx: Any) -> HTMLResponse:
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     ctx.setdefault("errors", {})
     ctx.setdefault("values", {})
     ctx.setdefault("message", None)
@@ -64,7 +65,7 @@ async def create_athlete(request: Request) -> Response:
     except ValidationError as exc:
         return await _athletes_page(request, s, 422, errors=field_errors(exc), values=form)
     try:
-        athlete = await rest.create_athlete("admin", rest.registry_of(request), body)
+        athlete = await rest.create_athlete("admin", deps.get_registry(request), body)
     except HTTPException as exc:
         return await _athletes_page(request, s, exc.status_code, errors={"_": str(exc.detail)}, values=form)
     return await _athletes_page(request, s, message=f"Added {athlete.name}.")
@@ -73,7 +74,7 @@ async def create_athlete(request: Request) -> Response:
 async def _athlete_page(request: Request, s: ConsoleSession, code: int, **ctx: Any) -> HTMLResponse:
     ctx["analysis"] = await athlete_analysis(request, ctx["athlete"].id, ctx["sessions"])
     # the effective window for every exercise (GET /api/v1/athletes/{id}/targets)
-    ctx["targets"] = await rest.list_targets(None, rest.registry_of(request), ctx["athlete"].id)
+    ctx["targets"] = await rest.list_targets(None, deps.get_registry(request), ctx["athlete"].id)
     for key, empty in (("target_errors", {}), ("target_values", {}), ("target_message", None),
                        ("target_error", None)):
         ctx.setdefault(key, empty)
@@ -82,7 +83,7 @@ async def _athlete_page(request: Request, s: ConsoleSession, code: int, **ctx: A
 
 async def _athlete_ctx(request: Request, athlete_id: int) -> dict[str, Any]:
     """What the athlete page shows besides the analysis, with the athlete form showing the stored values."""
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     athlete = await rest.get_athlete(None, reg, athlete_id)
     return {"athlete": athlete, "teams": (await reg.list_teams(MAX_LIMIT, 0)).items, "errors": {},
             "values": {"name": athlete.name, "team_id": athlete.team_id or ""},
@@ -95,7 +96,7 @@ async def edit_athlete_form(request: Request, athlete_id: int) -> Response:
         s = need_session(request)
     except Redirect as r:
         return RedirectResponse(r.to, 303)
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     try:
         athlete = await rest.get_athlete(None, reg, athlete_id)
     except HTTPException as exc:
@@ -109,7 +110,7 @@ async def edit_athlete_form(request: Request, athlete_id: int) -> Response:
 @router.post("/athletes/{athlete_id}")
 async def edit_athlete(request: Request, athlete_id: int) -> Response:
     s, form = await changing_request(request)
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     athlete = await rest.get_athlete(None, reg, athlete_id)
     sessions = (await reg.list_sessions(50, 0, athlete_id=athlete_id)).items
     teams = (await reg.list_teams(MAX_LIMIT, 0)).items
@@ -131,7 +132,7 @@ async def edit_athlete(request: Request, athlete_id: int) -> Response:
 async def delete_athlete(request: Request, athlete_id: int) -> Response:
     s, _form_values = await changing_request(request)
     try:
-        await rest.delete_athlete("admin", rest.registry_of(request), athlete_id)
+        await rest.delete_athlete("admin", deps.get_registry(request), athlete_id)
     except HTTPException as exc:
         return await _athletes_page(request, s, exc.status_code, errors={"_": str(exc.detail)})
     return await _athletes_page(request, s, message=f"Deleted athlete {athlete_id}.")
@@ -152,12 +153,12 @@ async def set_target(request: Request, athlete_id: int, exercise: str) -> Respon
     if not 1 <= athlete_id <= MAX_ID:
         raise HTTPException(404, detail=f"athlete {athlete_id} not found")
     ctx = await _athlete_ctx(request, athlete_id)  # 404 for an unknown athlete
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     values = {"low_ms": form.get("low_ms", "").strip(), "high_ms": form.get("high_ms", "").strip()}
     name = ex.value.replace("_", " ")
     try:
         if form.get("action") == "reset":
-            target = await rest.reset_target("admin", reg, rest.sink_of(request), athlete_id, ex)
+            target = await rest.reset_target("admin", reg, deps.get_session_sink(request), athlete_id, ex)
         else:
             try:
                 body = TargetIn.model_validate({k: v or None for k, v in values.items()})
@@ -168,7 +169,7 @@ async def set_target(request: Request, athlete_id: int, exercise: str) -> Respon
                 return await _athlete_page(request, s, 422, **ctx, target_errors={ex.value: errors},
                                            target_values={ex.value: values},
                                            target_error=f"The {name} window was not saved: see below.")
-            target = await rest.set_target("admin", reg, rest.sink_of(request), athlete_id, ex, body)
+            target = await rest.set_target("admin", reg, deps.get_session_sink(request), athlete_id, ex, body)
     except HTTPException as exc:
         return await _athlete_page(request, s, exc.status_code, **ctx, target_values={ex.value: values},
                                    target_error=str(exc.detail))

@@ -13,8 +13,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from kinesync.api import facility_routes as rest
-from kinesync.api import plan_routes
+from kinesync.api import deps
 from kinesync.api.console.core import (
     ConsoleSession,
     changing_request,
@@ -24,7 +23,9 @@ from kinesync.api.console.core import (
     render_page,
     router,
 )
-from kinesync.api.facility_models import (
+from kinesync.api.routes import facility as rest
+from kinesync.api.routes import plans as plan_routes
+from kinesync.facility.models import (
     MAX_LIMIT,
     Exercise,
     StationIn,
@@ -32,7 +33,7 @@ from kinesync.api.facility_models import (
     TeamIn,
     TeamPatch,
 )
-from kinesync.api.plan_registry import PlanTemplateIn, PlanTemplates
+from kinesync.facility.plans import PlanTemplateIn, PlanTemplates
 
 PLAN_ROWS = 5  # block rows in the new-plan form; empty rows are left out
 BLOCK_FIELDS = ("kind", "exercise", "sets", "reps_per_set", "rest_s", "load_kg")
@@ -50,7 +51,7 @@ def _ctx(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _teams_page(request: Request, s: ConsoleSession, code: int = 200, **ctx: Any) -> HTMLResponse:
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     athletes = (await reg.list_athletes(MAX_LIMIT, 0)).items
     counts = {t: sum(a.team_id == t for a in athletes) for t in {a.team_id for a in athletes}}
     return render_page(request, "teams.html", s, code, teams=(await reg.list_teams(MAX_LIMIT, 0)).items, counts=counts,
@@ -71,7 +72,7 @@ async def create_team(request: Request) -> Response:
     except ValidationError as exc:
         return await _teams_page(request, s, 422, errors=field_errors(exc), values=form)
     try:
-        team = await rest.create_team("admin", rest.registry_of(request), body)
+        team = await rest.create_team("admin", deps.get_registry(request), body)
     except HTTPException as exc:
         return await _teams_page(request, s, exc.status_code, errors={"_": str(exc.detail)}, values=form)
     return await _teams_page(request, s, message=f"Added {team.name}.")
@@ -85,7 +86,7 @@ async def rename_team(request: Request, team_id: int) -> Response:
     except ValidationError as exc:
         return await _teams_page(request, s, 422, edit_errors={team_id: field_errors(exc)})
     try:
-        team = await rest.update_team("admin", rest.registry_of(request), team_id, body)
+        team = await rest.update_team("admin", deps.get_registry(request), team_id, body)
     except HTTPException as exc:
         return await _teams_page(request, s, exc.status_code, errors={"_": str(exc.detail)})
     return await _teams_page(request, s, message=f"Renamed to {team.name}.")
@@ -95,7 +96,7 @@ async def rename_team(request: Request, team_id: int) -> Response:
 async def delete_team(request: Request, team_id: int) -> Response:
     s, _ = await changing_request(request)
     try:
-        await rest.delete_team("admin", rest.registry_of(request), team_id)
+        await rest.delete_team("admin", deps.get_registry(request), team_id)
     except HTTPException as exc:
         return await _teams_page(request, s, exc.status_code, errors={"_": str(exc.detail)})
     return await _teams_page(request, s, message=f"Deleted team {team_id}.")
@@ -105,7 +106,7 @@ async def delete_team(request: Request, team_id: int) -> Response:
 
 
 async def _stations_page(request: Request, s: ConsoleSession, code: int = 200, **ctx: Any) -> HTMLResponse:
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     return render_page(request, "stations.html", s, code, stations=(await reg.list_stations(MAX_LIMIT, 0)).items,
                  **_ctx(ctx))
 
@@ -125,7 +126,7 @@ async def create_station(request: Request) -> Response:
     except ValidationError as exc:
         return await _stations_page(request, s, 422, errors=field_errors(exc), values=form)
     try:
-        st = await rest.create_station("admin", rest.registry_of(request), body)
+        st = await rest.create_station("admin", deps.get_registry(request), body)
     except HTTPException as exc:
         return await _stations_page(request, s, exc.status_code, errors={"_": str(exc.detail)}, values=form)
     return await _stations_page(request, s, message=f"Added {st.id}.")
@@ -140,7 +141,7 @@ async def edit_station(request: Request, station_id: str) -> Response:
         return await _stations_page(request, s, 422, edit_errors={station_id: field_errors(exc)})
     try:
         # The REST function: a bar-sensor change is published with the station's running session.
-        await rest.update_station("admin", rest.registry_of(request), rest.sink_of(request), station_id, body)
+        await rest.update_station("admin", deps.get_registry(request), deps.get_session_sink(request), station_id, body)
     except HTTPException as exc:
         return await _stations_page(request, s, exc.status_code, errors={"_": str(exc.detail)})
     return await _stations_page(request, s, message=f"Saved {station_id}.")
@@ -150,7 +151,7 @@ async def edit_station(request: Request, station_id: str) -> Response:
 async def delete_station(request: Request, station_id: str) -> Response:
     s, _ = await changing_request(request)
     try:
-        await rest.delete_station("admin", rest.registry_of(request), station_id)
+        await rest.delete_station("admin", deps.get_registry(request), station_id)
     except HTTPException as exc:
         return await _stations_page(request, s, exc.status_code, errors={"_": str(exc.detail)})
     return await _stations_page(request, s, message=f"Deleted {station_id}.")
@@ -160,7 +161,7 @@ async def delete_station(request: Request, station_id: str) -> Response:
 
 
 async def _plans_page(request: Request, s: ConsoleSession, code: int = 200, **ctx: Any) -> HTMLResponse:
-    reg = rest.registry_of(request)
+    reg = deps.get_registry(request)
     return render_page(request, "plans.html", s, code, plans=(await PlanTemplates(reg).list(MAX_LIMIT, 0)).items,
                  rows=PLAN_ROWS, exercises=[e.value for e in Exercise], **_ctx(ctx))
 
@@ -223,7 +224,7 @@ async def create_plan(request: Request) -> Response:
     except ValidationError as exc:
         return await _plans_page(request, s, 422, errors=plan_errors(exc, rows), values=form)
     try:
-        plan = await plan_routes.create_plan("admin", rest.registry_of(request), body)
+        plan = await plan_routes.create_plan("admin", deps.get_registry(request), body)
     except HTTPException as exc:
         return await _plans_page(request, s, exc.status_code, errors={"_": str(exc.detail)}, values=form)
     return await _plans_page(request, s, message=f"Added plan {plan.name}.")
@@ -233,7 +234,7 @@ async def create_plan(request: Request) -> Response:
 async def delete_plan(request: Request, plan_id: int) -> Response:
     s, _ = await changing_request(request)
     try:
-        await plan_routes.delete_plan("admin", rest.registry_of(request), plan_id)
+        await plan_routes.delete_plan("admin", deps.get_registry(request), plan_id)
     except HTTPException as exc:
         return await _plans_page(request, s, exc.status_code, errors={"_": str(exc.detail)})
     return await _plans_page(request, s, message=f"Deleted plan {plan_id}.")

@@ -1,21 +1,20 @@
 """The facility registry: teams, athletes, stations, sessions and target windows in one SQLite file.
 
 Small tables, few writers (coaches clicking), so one connection behind a lock, used from a worker
-thread so the event loop never waits on the disk. Errors are typed (NotFound, Conflict) and the
+thread so the event loop never waits on the disk (``kinesync.runtime.sqlite``; the schema and its
+migrations are in ``kinesync.facility.schema``). Errors are typed (NotFound, Conflict) and the
 routes turn them into 404/409; nothing here knows HTTP.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kinesync.api.facility_models import (
+from kinesync.facility.models import (
     Athlete,
     AthleteIn,
     AthletePatch,
@@ -32,35 +31,12 @@ from kinesync.api.facility_models import (
     TeamIn,
     TeamPatch,
 )
+from kinesync.facility.schema import facility_db
 from kinesync.models import SessionAssignment
 from kinesync.training.plan_models import SessionPlan
 
 R = TypeVar("R")
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS athletes (id INTEGER PRIMARY KEY, name TEXT NOT NULL, team_id INTEGER);
-CREATE TABLE IF NOT EXISTS stations (id TEXT PRIMARY KEY, label TEXT);
-CREATE TABLE IF NOT EXISTS targets (
-  athlete_id INTEGER NOT NULL, exercise TEXT NOT NULL, low_ms REAL NOT NULL, high_ms REAL NOT NULL,
-  PRIMARY KEY (athlete_id, exercise));
-CREATE TABLE IF NOT EXISTS sessions (
-  id INTEGER PRIMARY KEY, station_id TEXT NOT NULL, athlete_id INTEGER NOT NULL, athlete_name TEXT NOT NULL,
-  team_name TEXT, exercise TEXT NOT NULL, target_low_ms REAL NOT NULL, target_high_ms REAL NOT NULL,
-  started_at_ns INTEGER NOT NULL, stopped_at_ns INTEGER);
-CREATE INDEX IF NOT EXISTS sessions_active ON sessions (station_id) WHERE stopped_at_ns IS NULL;
-CREATE TABLE IF NOT EXISTS plans (
-  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, plan TEXT NOT NULL, created_at_ns INTEGER NOT NULL);
-"""
-# Columns added to sessions after the first release (the session plan and the coach-set position):
-# added to an existing registry file on open, with defaults, so old rows stay valid.
-_SESSION_ADDED = (
-    ("plan_id", "INTEGER"), ("plan", "TEXT"), ("plan_block_index", "INTEGER NOT NULL DEFAULT 0"),
-    ("plan_set_index", "INTEGER NOT NULL DEFAULT 0"), ("plan_position_ns", "INTEGER NOT NULL DEFAULT 0"),
-    ("bar_sensor", "INTEGER NOT NULL DEFAULT 0"),
-)
-# Columns added to stations after the first release: whether the station has a bar sensor.
-_STATION_ADDED = (("bar_sensor", "INTEGER NOT NULL DEFAULT 0"),)
 _SESSION_COLS = (
     "id, station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, target_high_ms, "
     "started_at_ns, stopped_at_ns, plan_id, plan, plan_block_index, plan_set_index, plan_position_ns, bar_sensor"
@@ -91,13 +67,6 @@ def _station_of(r: tuple[Any, ...]) -> Station:
     return Station(id=r[0], label=r[1], bar_sensor=bool(r[2]), active_session_id=r[3])
 
 
-def _add_columns(conn: sqlite3.Connection, table: str, columns: tuple[tuple[str, str], ...]) -> None:
-    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-    for name, kind in columns:
-        if name not in have:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-
-
 def assignment_of(s: Session) -> SessionAssignment:
     """The record the analyzer tags metrics with. Names, not ids, so walls and dashboards read well;
     the session id (as text) ties every metric back to the registry."""
@@ -111,86 +80,60 @@ def assignment_of(s: Session) -> SessionAssignment:
     )
 
 
+def page(conn: sqlite3.Connection, sql: str, params: list[Any], limit: int, offset: int,
+         row: Callable[[tuple[Any, ...]], R]) -> Page[R]:
+    """One page of ``sql``'s rows (ordered by its first column) with the count of all of them; call it in
+    a transaction, so the count and the page agree."""
+    total = conn.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
+    rows = conn.execute(f"{sql} ORDER BY 1 LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+    return Page(items=[row(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+def _one(conn: sqlite3.Connection, sql: str, params: list[Any], what: str) -> tuple[Any, ...]:
+    r = conn.execute(sql, params).fetchone()
+    if r is None:
+        raise NotFound(f"{what} not found")
+    return r
+
+
 class Registry:
     def __init__(self, path: str | Path, *, default_target_ms: tuple[float, float] = (80.0, 120.0),
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.path = str(path)
         self.default_target_ms = default_target_ms
         self._clock_ns = clock_ns
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._db = facility_db(path)
 
-    def _open(self) -> sqlite3.Connection:
-        if self._conn is None:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5.0)
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_DDL)
-            _add_columns(conn, "sessions", _SESSION_ADDED)
-            _add_columns(conn, "stations", _STATION_ADDED)
-            self._conn = conn
-        return self._conn
+    def now_ns(self) -> int:
+        """The registry's clock (wall time, ns; tests pass their own): what rows are stamped with."""
+        return self._clock_ns()
 
-    async def _tx(self, fn: Callable[[sqlite3.Connection], R]) -> R:
-        """Run ``fn`` in one transaction in a worker thread; a raised error rolls it back."""
-
-        def call() -> R:
-            with self._lock:
-                conn = self._open()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out = fn(conn)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                return out
-
-        return await asyncio.to_thread(call)
+    async def transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """Run ``fn`` in one transaction on the registry's connection, in a worker thread; a raised error
+        rolls it back. For tables that share the file (plan templates)."""
+        return await self._db.run(fn)
 
     async def close(self) -> None:
-        def call() -> None:
-            with self._lock:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-
-        await asyncio.to_thread(call)
+        await self._db.aclose()
 
     # helpers (inside a transaction)
 
-    @staticmethod
-    def _page(conn: sqlite3.Connection, sql: str, params: list[Any], limit: int, offset: int,
-              row: Callable[[tuple[Any, ...]], R]) -> Page[R]:
-        total = conn.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
-        rows = conn.execute(f"{sql} ORDER BY 1 LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
-        return Page(items=[row(r) for r in rows], total=total, limit=limit, offset=offset)
-
-    @staticmethod
-    def _one(conn: sqlite3.Connection, sql: str, params: list[Any], what: str) -> tuple[Any, ...]:
-        r = conn.execute(sql, params).fetchone()
-        if r is None:
-            raise NotFound(f"{what} not found")
-        return r
-
     def _team(self, conn: sqlite3.Connection, team_id: int) -> Team:
-        r = self._one(conn, "SELECT id, name FROM teams WHERE id = ?", [team_id], f"team {team_id}")
+        r = _one(conn, "SELECT id, name FROM teams WHERE id = ?", [team_id], f"team {team_id}")
         return Team(id=r[0], name=r[1])
 
     def _athlete(self, conn: sqlite3.Connection, athlete_id: int) -> Athlete:
-        r = self._one(conn, "SELECT id, name, team_id FROM athletes WHERE id = ?", [athlete_id],
-                      f"athlete {athlete_id}")
+        r = _one(conn, "SELECT id, name, team_id FROM athletes WHERE id = ?", [athlete_id],
+                 f"athlete {athlete_id}")
         return Athlete(id=r[0], name=r[1], team_id=r[2])
 
     def _station(self, conn: sqlite3.Connection, station_id: str) -> Station:
-        return _station_of(self._one(conn, f"{_STATION_SELECT} WHERE s.id = ?", [station_id],
-                                     f"station {station_id!r}"))
+        return _station_of(_one(conn, f"{_STATION_SELECT} WHERE s.id = ?", [station_id],
+                                f"station {station_id!r}"))
 
     def _get_session(self, conn: sqlite3.Connection, session_id: int) -> Session:
-        return _session(self._one(conn, f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", [session_id],
-                                  f"session {session_id}"))
+        return _session(_one(conn, f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", [session_id],
+                             f"session {session_id}"))
 
     def _target(self, conn: sqlite3.Connection, athlete_id: int, exercise: Exercise) -> Target:
         r = conn.execute("SELECT low_ms, high_ms FROM targets WHERE athlete_id = ? AND exercise = ?",
@@ -203,11 +146,11 @@ class Registry:
     # teams
 
     async def list_teams(self, limit: int, offset: int) -> Page[Team]:
-        return await self._tx(lambda c: self._page(c, "SELECT id, name FROM teams", [], limit, offset,
-                                                   lambda r: Team(id=r[0], name=r[1])))
+        return await self._db.run(lambda c: page(c, "SELECT id, name FROM teams", [], limit, offset,
+                                                 lambda r: Team(id=r[0], name=r[1])))
 
     async def get_team(self, team_id: int) -> Team:
-        return await self._tx(lambda c: self._team(c, team_id))
+        return await self._db.run(lambda c: self._team(c, team_id))
 
     async def create_team(self, body: TeamIn) -> Team:
         def fn(c: sqlite3.Connection) -> Team:
@@ -216,7 +159,7 @@ class Registry:
             cur = c.execute("INSERT INTO teams (name) VALUES (?)", [body.name])
             return Team(id=int(cur.lastrowid or 0), name=body.name)
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def update_team(self, team_id: int, body: TeamPatch) -> Team:
         def fn(c: sqlite3.Connection) -> Team:
@@ -227,7 +170,7 @@ class Registry:
                 c.execute("UPDATE teams SET name = ? WHERE id = ?", [body.name, team_id])
             return self._team(c, team_id)
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def delete_team(self, team_id: int) -> None:
         def fn(c: sqlite3.Connection) -> None:
@@ -237,7 +180,7 @@ class Registry:
                 raise Conflict(f"team {team_id} still has {n} athlete(s); move or delete them first")
             c.execute("DELETE FROM teams WHERE id = ?", [team_id])
 
-        await self._tx(fn)
+        await self._db.run(fn)
 
     # athletes
 
@@ -245,11 +188,11 @@ class Registry:
         sql, params = "SELECT id, name, team_id FROM athletes", []
         if team_id is not None:
             sql, params = sql + " WHERE team_id = ?", [team_id]
-        return await self._tx(lambda c: self._page(c, sql, params, limit, offset,
-                                                   lambda r: Athlete(id=r[0], name=r[1], team_id=r[2])))
+        return await self._db.run(lambda c: page(c, sql, params, limit, offset,
+                                                 lambda r: Athlete(id=r[0], name=r[1], team_id=r[2])))
 
     async def get_athlete(self, athlete_id: int) -> Athlete:
-        return await self._tx(lambda c: self._athlete(c, athlete_id))
+        return await self._db.run(lambda c: self._athlete(c, athlete_id))
 
     async def create_athlete(self, body: AthleteIn) -> Athlete:
         def fn(c: sqlite3.Connection) -> Athlete:
@@ -258,7 +201,7 @@ class Registry:
             cur = c.execute("INSERT INTO athletes (name, team_id) VALUES (?, ?)", [body.name, body.team_id])
             return Athlete(id=int(cur.lastrowid or 0), name=body.name, team_id=body.team_id)
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def update_athlete(self, athlete_id: int, body: AthletePatch) -> Athlete:
         def fn(c: sqlite3.Connection) -> Athlete:
@@ -270,7 +213,7 @@ class Registry:
                 c.execute(f"UPDATE athletes SET {key} = ? WHERE id = ?", [value, athlete_id])  # key: model field
             return self._athlete(c, athlete_id)
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def delete_athlete(self, athlete_id: int) -> None:
         def fn(c: sqlite3.Connection) -> None:
@@ -281,15 +224,15 @@ class Registry:
             c.execute("DELETE FROM targets WHERE athlete_id = ?", [athlete_id])
             c.execute("DELETE FROM athletes WHERE id = ?", [athlete_id])
 
-        await self._tx(fn)
+        await self._db.run(fn)
 
     # stations
 
     async def list_stations(self, limit: int, offset: int) -> Page[Station]:
-        return await self._tx(lambda c: self._page(c, _STATION_SELECT, [], limit, offset, _station_of))
+        return await self._db.run(lambda c: page(c, _STATION_SELECT, [], limit, offset, _station_of))
 
     async def get_station(self, station_id: str) -> Station:
-        return await self._tx(lambda c: self._station(c, station_id))
+        return await self._db.run(lambda c: self._station(c, station_id))
 
     async def create_station(self, body: StationIn) -> Station:
         def fn(c: sqlite3.Connection) -> Station:
@@ -299,7 +242,7 @@ class Registry:
                       [body.id, body.label, int(body.bar_sensor)])
             return self._station(c, body.id)
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def update_station(self, station_id: str, body: StationPatch) -> tuple[Station, Session | None]:
         """Update a station; returns it and the running session whose bar-sensor setting changed with it,
@@ -318,7 +261,7 @@ class Registry:
                     running = self._get_session(c, before.active_session_id)
             return self._station(c, station_id), running
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def delete_station(self, station_id: str) -> None:
         def fn(c: sqlite3.Connection) -> None:
@@ -327,7 +270,7 @@ class Registry:
                 raise Conflict(f"station {station_id!r} has running session {st.active_session_id}; stop it first")
             c.execute("DELETE FROM stations WHERE id = ?", [station_id])
 
-        await self._tx(fn)
+        await self._db.run(fn)
 
     # targets
 
@@ -336,14 +279,14 @@ class Registry:
             self._athlete(c, athlete_id)
             return [self._target(c, athlete_id, ex) for ex in Exercise]
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def get_target(self, athlete_id: int, exercise: Exercise) -> Target:
         def fn(c: sqlite3.Connection) -> Target:
             self._athlete(c, athlete_id)
             return self._target(c, athlete_id, exercise)
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def set_target(self, athlete_id: int, exercise: Exercise, body: TargetIn | None) -> tuple[Target,
                                                                                                   Session | None]:
@@ -367,7 +310,7 @@ class Registry:
                 running = self._get_session(c, r[0])
             return target, running
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     # sessions
 
@@ -383,13 +326,13 @@ class Registry:
         if active is not None:
             where.append("stopped_at_ns IS NULL" if active else "stopped_at_ns IS NOT NULL")
         sql = f"SELECT {_SESSION_COLS} FROM sessions" + (f" WHERE {' AND '.join(where)}" if where else "")
-        return await self._tx(lambda c: self._page(c, sql, params, limit, offset, _session))
+        return await self._db.run(lambda c: page(c, sql, params, limit, offset, _session))
 
     async def get_session(self, session_id: int) -> Session:
-        return await self._tx(lambda c: self._get_session(c, session_id))
+        return await self._db.run(lambda c: self._get_session(c, session_id))
 
     async def active_sessions(self) -> list[Session]:
-        return await self._tx(lambda c: [_session(r) for r in c.execute(
+        return await self._db.run(lambda c: [_session(r) for r in c.execute(
             f"SELECT {_SESSION_COLS} FROM sessions WHERE stopped_at_ns IS NULL ORDER BY id")])
 
     async def start_session(self, body: SessionIn) -> Session:
@@ -407,16 +350,16 @@ class Registry:
             target = self._target(c, athlete.id, body.exercise)
             plan = None
             if body.plan_id is not None:  # a copy: editing or deleting the template leaves the session as run
-                plan = self._one(c, "SELECT plan FROM plans WHERE id = ?", [body.plan_id], f"plan {body.plan_id}")[0]
+                plan = _one(c, "SELECT plan FROM plans WHERE id = ?", [body.plan_id], f"plan {body.plan_id}")[0]
             cur = c.execute(
                 "INSERT INTO sessions (station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, "
                 "target_high_ms, started_at_ns, plan_id, plan, bar_sensor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [station.id, athlete.id, athlete.name, team, body.exercise.value, target.low_ms, target.high_ms,
-                 self._clock_ns(), body.plan_id, plan, int(station.bar_sensor)],
+                 self.now_ns(), body.plan_id, plan, int(station.bar_sensor)],
             )
             return self._get_session(c, int(cur.lastrowid or 0))
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def set_plan_position(self, session_id: int, block_index: int, set_index: int) -> Session:
         """Move a running session's plan count to a block and set; the new position time restarts the
@@ -431,17 +374,17 @@ class Registry:
             if block_index >= len(s.plan.blocks) or set_index >= s.plan.blocks[block_index].sets:
                 raise Conflict(f"the plan of session {session_id} has no block {block_index}, set {set_index}")
             c.execute("UPDATE sessions SET plan_block_index = ?, plan_set_index = ?, plan_position_ns = ? WHERE id = ?",
-                      [block_index, set_index, max(self._clock_ns(), s.plan_position_ns + 1), session_id])
+                      [block_index, set_index, max(self.now_ns(), s.plan_position_ns + 1), session_id])
             return self._get_session(c, session_id)
 
-        return await self._tx(fn)
+        return await self._db.run(fn)
 
     async def stop_session(self, session_id: int) -> Session:
         def fn(c: sqlite3.Connection) -> Session:
             s = self._get_session(c, session_id)
             if not s.active:
                 raise Conflict(f"session {session_id} already stopped")
-            c.execute("UPDATE sessions SET stopped_at_ns = ? WHERE id = ?", [self._clock_ns(), session_id])
+            c.execute("UPDATE sessions SET stopped_at_ns = ? WHERE id = ?", [self.now_ns(), session_id])
             return self._get_session(c, session_id)
 
-        return await self._tx(fn)
+        return await self._db.run(fn)

@@ -1,4 +1,4 @@
-"""Plan templates in the facility registry: coaches write a plan once and start sessions from it."""
+"""Plan templates in the facility file: coaches write a plan once and start sessions from it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kinesync.api.facility_models import Name, Page
-from kinesync.api.registry import Conflict, NotFound, Registry
+from kinesync.facility.models import Name, Page
+from kinesync.facility.registry import Conflict, NotFound, Registry, page
 from kinesync.training.plan_models import SessionPlan
 
 
@@ -43,7 +43,7 @@ def _template(r: tuple[Any, ...]) -> PlanTemplate:
 
 
 class PlanTemplates:
-    """CRUD of templates on the registry's connection and transactions."""
+    """CRUD of templates in the registry's transactions (a session start reads the template it copies)."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -56,21 +56,23 @@ class PlanTemplates:
         return _template(r)
 
     async def list(self, limit: int, offset: int) -> Page[PlanTemplate]:
-        return await self.registry._tx(
-            lambda c: Registry._page(c, f"SELECT {_COLS} FROM plans p", [], limit, offset, _template))
+        return await self.registry.transaction(
+            lambda c: page(c, f"SELECT {_COLS} FROM plans p", [], limit, offset, _template))
 
     async def get(self, plan_id: int) -> PlanTemplate:
-        return await self.registry._tx(lambda c: self._get(c, plan_id))
+        return await self.registry.transaction(lambda c: self._get(c, plan_id))
 
     async def create(self, body: PlanTemplateIn) -> PlanTemplate:
+        created_at_ns = self.registry.now_ns()
+
         def fn(c: sqlite3.Connection) -> PlanTemplate:
             if c.execute("SELECT 1 FROM plans WHERE name = ?", [body.name]).fetchone():
                 raise Conflict(f"a plan named {body.name!r} exists")
             cur = c.execute("INSERT INTO plans (name, plan, created_at_ns) VALUES (?, ?, ?)",
-                            [body.name, body.plan.model_dump_json(), self.registry._clock_ns()])
+                            [body.name, body.plan.model_dump_json(), created_at_ns])
             return self._get(c, int(cur.lastrowid or 0))
 
-        return await self.registry._tx(fn)
+        return await self.registry.transaction(fn)
 
     async def delete(self, plan_id: int) -> None:
         # Sessions keep their own copy of the plan, so a template can go while its history stays.
@@ -78,4 +80,4 @@ class PlanTemplates:
             self._get(c, plan_id)
             c.execute("DELETE FROM plans WHERE id = ?", [plan_id])
 
-        await self.registry._tx(fn)
+        await self.registry.transaction(fn)

@@ -1,5 +1,7 @@
-"""Request and response models of the facility API (teams, athletes, stations, sessions, targets).
+"""Records of the facility (teams, athletes, stations, sessions, targets) and the inputs that change them.
 
+The registry takes the ``*In``/``*Patch`` models and returns the others; the HTTP API uses the same
+classes as request and response bodies, so what the API validates is exactly what the store accepts.
 Every string that reaches SQLite or Kafka is checked here, at the boundary: lengths, a pattern for
 station ids (they are Kafka keys and tags in storage), and no lone surrogates (valid JSON, but not
 encodable as UTF-8, so they would otherwise fail deep inside the store as a 500).

@@ -1,13 +1,26 @@
-"""A recording: one station's tracks (one per device), each with its own rate."""
+"""A recording: one station's tracks (one per device), each with its own rate.
+
+What every file reader returns (``kinesync.sources.c3d``, ``kinesync.sources.csv``) and what the
+simulators build: ``kinesync analyze``, ``kinesync validate``, the reports and the gateway's replay
+all take this one shape, so a file means the same channels everywhere.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kinesync.codec.frame import Frame, SensorKind
+
+if TYPE_CHECKING:
+    from kinesync.sources.mapping import SourceMapping
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read; the message says what to change."""
 
 
 @dataclass(frozen=True)
@@ -15,10 +28,14 @@ class Track:
     kind: SensorKind
     device: str
     channels: tuple[str, ...]
-    units: tuple[str, ...]
+    units: tuple[str, ...]  # one per channel, or one for all
     rate_hz: float
     samples: np.ndarray  # (channels, samples), float32
     t0_ns: int = 0  # facility time of the first sample
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.shape[1])
 
     @property
     def duration_s(self) -> float:
@@ -30,6 +47,8 @@ class Recording:
     station: str
     tracks: list[Track] = field(default_factory=list)
     source: str = ""
+    # How a file's channels became these tracks: ``kinesync analyze --save-map`` writes it out.
+    mapping: SourceMapping | None = field(default=None, repr=False, compare=False)
 
     @property
     def kinds(self) -> frozenset[SensorKind]:

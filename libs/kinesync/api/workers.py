@@ -1,0 +1,214 @@
+"""The API's Kafka side: what it consumes and what it keeps published, as tasks beside the HTTP server.
+
+- ``follow_metrics``: ``kinesync.metrics`` → the wall's live state (and its "last alert").
+- ``run_cues``: ``kinesync.reps`` → the cue hub (station views, cue WebSockets), the learned personal
+  windows kept for restarts, and the cue latency reported to a line store.
+- ``keep_sessions_published``: the registry's running sessions → ``kinesync.sessions``, republished.
+
+The app's lifespan starts them (``running_workers``) when it was given a bus; consumers have no group,
+so every API instance sees every station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+
+from kinesync.alerts.rules import LagDriftRule
+from kinesync.api.cue_hub import CueHub, cue_stats_line
+from kinesync.api.sessions_out import ProducerSessionSink, PublishError, SessionSink
+from kinesync.api.state import LiveState
+from kinesync.bus.base import Bus
+from kinesync.bus.topics import METRICS, REPS
+from kinesync.facility.personal import PersonalStore
+from kinesync.facility.registry import NotFound, Registry, assignment_of
+from kinesync.models import RepMetric, WindowMetric
+from kinesync.settings import Settings
+from kinesync.storage.base import LineStore, StorageRejected, StorageUnavailable, open_store
+
+log = logging.getLogger("kinesync.api")
+
+REPUBLISH_EVERY_S = 30.0
+REMEMBER_EVERY_S = 10.0
+
+# the wall
+
+
+async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rule: LagDriftRule | None = None) -> None:
+    # Starting at the end is enough because a station's status is its newest window.
+    consumer = bus.consumer([METRICS], None, from_beginning=False)
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            for msg in await consumer.getmany(timeout_ms=200):
+                try:
+                    metric = WindowMetric.model_validate_json(msg.value)
+                except ValueError as exc:
+                    log.warning("ignoring a malformed metric at offset %d: %s", msg.offset, exc)
+                    continue
+                state.update(metric)
+                # The wall's "last alert": the same pure rule the alerts service runs, evaluated here
+                # so the tile needs no extra topic.
+                event = rule.observe(metric) if rule is not None else None
+                if event is not None:
+                    state.note_alert(event.station, event.message, event.state)
+    finally:
+        await consumer.stop()
+
+
+# cues
+
+
+async def follow_reps(bus: Bus, hub: CueHub, stop: asyncio.Event, poll_ms: int = 50) -> None:
+    """Cue every rep on ``kinesync.reps`` as soon as it arrives."""
+    consumer = bus.consumer([REPS], None, from_beginning=False)
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            for msg in await consumer.getmany(timeout_ms=poll_ms):
+                try:
+                    rep = RepMetric.model_validate_json(msg.value)
+                except ValueError as exc:
+                    log.warning("ignoring a malformed rep at offset %d: %s", msg.offset, exc)
+                    continue
+                hub.publish(rep)
+    finally:
+        await consumer.stop()
+
+
+async def report_cue_latency(hub: CueHub, store: LineStore, stop: asyncio.Event, *, instance: str,
+                             every_s: float = 10.0) -> None:
+    """Every ``every_s``, the interval's cue latency as a ``pipeline`` point through a line store."""
+    since = time.time_ns()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+        now = time.time_ns()
+        line = cue_stats_line(hub.stats(since), instance=instance, at_ns=now)
+        since = now
+        if line is None:
+            continue
+        try:
+            await store.write_lines([line])
+        except (StorageUnavailable, StorageRejected, ValueError) as exc:
+            log.warning("cue latency not written: %s", exc)
+
+
+async def remember_learned(hub: CueHub, registry: Registry, store: PersonalStore) -> int:
+    """Keep each running session's last learned window, so a restarted analyzer starts from it."""
+    saved = 0
+    for cues in hub.recent.values():
+        last = cues[-1] if cues else None
+        if last is None or last.target_source != "personal" or not (last.session or "").isdigit():
+            continue
+        try:
+            s = await registry.get_session(int(last.session or 0))
+        except NotFound:
+            continue
+        state = await store.get(s.athlete_id, s.exercise.value)
+        if state.mode == "personal" and not state.locked and (state.low_ms, state.high_ms) != (
+                last.target_low_ms, last.target_high_ms):
+            await store.put(s.athlete_id, s.exercise.value,
+                            state.model_copy(update={"low_ms": last.target_low_ms, "high_ms": last.target_high_ms}))
+            saved += 1
+    return saved
+
+
+async def run_cues(hub: CueHub, bus: Bus, settings: Settings, stop: asyncio.Event, *,
+                   registry: Registry | None = None, personal_store: PersonalStore | None = None,
+                   every_s: float = REMEMBER_EVERY_S) -> None:
+    """The API service's cue side: cue every rep, keep learned windows, report cue latency.
+
+    Cue latency goes into the ``pipeline`` measurement (service=api) when the store takes line
+    protocol (InfluxDB); the embedded SQLite store has no ``pipeline`` measurement, so there the
+    figures are only at ``/api/v1/cues/latency``.
+    """
+    hub.window_s = settings.window_s
+    tasks = [asyncio.create_task(follow_reps(bus, hub, stop))]
+    store = open_store(settings) if settings.influx_url else None
+    if store is not None and isinstance(store, LineStore):
+        await store.start()
+        tasks.append(asyncio.create_task(report_cue_latency(hub, store, stop, instance=socket.gethostname())))
+
+    async def learned() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+            if registry is not None and personal_store is not None:
+                await remember_learned(hub, registry, personal_store)
+
+    tasks.append(asyncio.create_task(learned()))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if store is not None:
+            await store.close()
+
+
+# sessions
+
+
+async def publish_running(registry: Registry, sink: ProducerSessionSink) -> None:
+    # A compacted topic makes this idempotent; it restores the analyzers' view after a broker that
+    # lost its data (the embedded one keeps nothing across restarts) or a sim gateway that
+    # announced its own athletes on a station a coach has since taken over.
+    for s in await registry.active_sessions():
+        with contextlib.suppress(PublishError):
+            await sink.publish(assignment_of(s))
+
+
+async def keep_sessions_published(
+    registry: Registry, sink: ProducerSessionSink, stop: asyncio.Event, every_s: float = REPUBLISH_EVERY_S
+) -> None:
+    """Republish running sessions now and every ``every_s``; retry failed sends in between."""
+    await publish_running(registry, sink)
+    waited = 0.0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 2.0)
+        waited += 2.0
+        if sink.pending:
+            await sink.retry_pending()
+        if waited >= every_s:
+            waited = 0.0
+            await publish_running(registry, sink)
+
+
+# all of them
+
+
+@contextlib.asynccontextmanager
+async def running_workers(
+    bus: Bus, settings: Settings, *, live: LiveState, hub: CueHub, registry: Registry, sink: SessionSink,
+    personal_store: PersonalStore,
+) -> AsyncIterator[None]:
+    """The workers as tasks for the body of the ``async with``; cancelled when it ends.
+
+    The sessions republisher needs a sink that retries (``ProducerSessionSink``, or one wrapping it);
+    a sink without ``retry_pending`` (a test's) goes without it.
+    """
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(follow_metrics(bus, live, stop, LagDriftRule()), name="api-metrics"),
+        asyncio.create_task(run_cues(hub, bus, settings, stop, registry=registry, personal_store=personal_store),
+                            name="api-cues"),
+    ]
+    if hasattr(sink, "retry_pending"):
+        tasks.append(asyncio.create_task(keep_sessions_published(registry, sink, stop),  # type: ignore[arg-type]
+                                         name="api-sessions"))
+    try:
+        yield
+    finally:
+        stop.set()
+        for t in tasks:
+            t.cancel()
+        for t, outcome in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True):
+            if isinstance(outcome, Exception):
+                log.error("%s had stopped: %r", t.get_name(), outcome)

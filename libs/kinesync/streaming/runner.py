@@ -1,0 +1,179 @@
+"""The analyzer service loop: a consumer-group member that turns a station's EMG, force and bar frames
+into window metrics.
+
+Outputs are flushed before their inputs' offsets are committed, and only offsets whose data no future
+window needs are committed (``CommitTracker``): a crash, a rebalance or a lost broker re-emits windows
+under the same keys, it never loses one (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from kinesync.analysis.personal_window import PersonalWindowConfig
+from kinesync.bus.base import Bus, Consumer, DeliveryError, Producer, TopicPartition
+from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSIONS
+from kinesync.models import SessionAssignment, WindowMetric
+from kinesync.settings import Settings
+from kinesync.streaming.commits import CommitTracker
+from kinesync.streaming.engine import AnalyzerEngine
+from kinesync.streaming.station import AnalysisConfig
+
+log = logging.getLogger("kinesync.analyzer")
+# Messages analysed per call into the worker thread: about 8 stations' EMG and force frames of one
+# 50 ms tick. The event loop stays free while a slice is analysed, so the producer sends the previous
+# slices' records meanwhile; a slice costs about 1 ms, the hop into the thread ~35 us.
+_SLICE_MESSAGES = 16
+
+
+def analysis_config(settings: Settings) -> AnalysisConfig:
+    """Raises ValueError when the personal-window settings do not fit together (e.g. bounds narrower than
+    a minimum-width window), so a misconfigured analyzer stops at start with the reason."""
+    personal = PersonalWindowConfig(
+        bound_low_ms=settings.personal_bound_low_ms, bound_high_ms=settings.personal_bound_high_ms,
+        history_reps=settings.personal_history_reps, top_k=settings.personal_top_k,
+        near_best_share=settings.personal_near_best_share, min_best=settings.personal_min_best,
+        min_reps=settings.personal_min_reps, min_half_width_ms=settings.personal_min_half_width_ms,
+        max_half_width_ms=settings.personal_max_half_width_ms,
+    )
+    return AnalysisConfig(
+        window_s=settings.window_s, hop_s=settings.hop_s, max_wait_s=settings.max_wait_s,
+        lateness_s=settings.lateness_s, alignment_reps=settings.alignment_reps,
+        envelope_cutoff_hz=settings.envelope_cutoff_hz, personal=personal,
+        fault_drill_stations=frozenset(s.strip() for s in settings.fault_drill_stations.split(",") if s.strip()),
+    )
+
+
+async def follow_sessions(bus: Bus, engine: AnalyzerEngine, stop: asyncio.Event, lock: asyncio.Lock) -> None:
+    """Every instance reads the whole compacted sessions topic: any station may move to it."""
+    consumer = bus.consumer([SESSIONS], None, from_beginning=True)
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            for msg in await consumer.getmany(timeout_ms=500):
+                try:
+                    assignment = SessionAssignment.model_validate_json(msg.value)
+                except ValueError as exc:
+                    log.warning("ignoring a malformed session record at offset %d: %s", msg.offset, exc)
+                    continue
+                async with lock:  # never while a slice is being analysed in the worker thread
+                    engine.assign_session(assignment)
+    finally:
+        await consumer.stop()
+
+
+async def send_faults(producer: Producer, engine: AnalyzerEngine) -> None:
+    """Analyses that raised go to the dead-letter topic (the engine has logged them and flagged the window)."""
+    for dl in engine.take_faults():
+        await producer.send(DEADLETTER, dl.model_dump_json().encode(), (dl.station or "").encode() or None)
+
+
+async def send_results(producer: Producer, engine: AnalyzerEngine, metrics: Iterable[WindowMetric]) -> None:
+    """Windows, then the reps and analysis faults the engine collected meanwhile."""
+    for m in metrics:
+        await producer.send(METRICS, m.model_dump_json().encode(), m.key())
+    for r in engine.take_reps():
+        await producer.send(REPS, r.model_dump_json().encode(), r.key())
+    await send_faults(producer, engine)
+
+
+async def redo_from_last_commit(
+    bus: Bus, consumer: Consumer, engine: AnalyzerEngine, commits: CommitTracker, exc: Exception
+) -> None:
+    """Outputs were lost (the broker went away): forget every station and replay from the last commit.
+
+    The same path a crash takes, without the crash: the replay re-emits the lost windows under the
+    same keys. The topics are created first, since a broker that lost its data lost them too.
+    """
+    parts = consumer.assignment()
+    log.warning("outputs not acknowledged (%s); replaying %d partitions from the last commit", exc, len(parts))
+    commits.forget(parts)
+    engine.drop_partitions(parts)
+    await bus.ensure_topics()
+    rewind = getattr(consumer, "rewind", None)
+    if rewind is not None:
+        await rewind()
+
+
+async def run_analyzer(
+    bus: Bus, settings: Settings, stop: asyncio.Event, engine: AnalyzerEngine | None = None
+) -> AnalyzerEngine:
+    """Analyse the input topics until ``stop``; returns the engine (its counters say what it did)."""
+    engine = engine or AnalyzerEngine(analysis_config(settings))
+    commits = CommitTracker()
+    consumer = None
+    # The engine's heavy work runs in one worker thread, one slice at a time; whatever else touches
+    # the engine (session changes, a rebalance) takes this lock, so it never runs beside a slice.
+    lock = asyncio.Lock()
+    worker = ThreadPoolExecutor(1, thread_name_prefix="analysis")
+    loop = asyncio.get_running_loop()
+
+    async def revoked(parts: set[TopicPartition]) -> None:
+        # Commit only what the stations no longer need, before forgetting them: the next owner
+        # replays the rest and rebuilds the same buffers.
+        safe = {tp: o for tp, o in commits.safe_offsets(engine.needed_from).items() if tp in parts}
+        if safe and consumer is not None:
+            try:
+                await producer.flush()
+            except DeliveryError as exc:
+                log.warning("outputs not acknowledged at a rebalance, offsets left as they were: %s", exc)
+            else:
+                await consumer.commit(safe)
+        commits.forget(parts)
+        async with lock:
+            gone = engine.drop_partitions(parts)
+        if gone:
+            log.info("handed over %d stations: %s", len(gone), ", ".join(sorted(gone)))
+
+    def assigned(parts: set[TopicPartition]) -> None:
+        # Co-partitioned topics: the partition numbers say which stations this instance now owns.
+        log.info("assigned input partitions %s", sorted({p for _, p in parts}))
+
+    consumer = bus.consumer(list(INPUT_TOPICS), settings.analyzer_group, on_revoked=revoked, on_assigned=assigned)
+    producer = bus.producer()
+    await producer.start()
+    await consumer.start()
+    sessions = asyncio.create_task(follow_sessions(bus, engine, stop, lock))
+    log.info("analyzer consuming %s in group %s", ", ".join(INPUT_TOPICS), settings.analyzer_group)
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=100, max_records=settings.analyzer_max_records)
+            now = time.time_ns()
+            # A batch at once (a station's window clock is polled per hop of data, not per frame), in
+            # slices: reps of many stations often end together (a class squatting on one count), and
+            # each costs milliseconds, so each slice's records go out while the next one is analysed.
+            for first in range(0, len(batch), _SLICE_MESSAGES):
+                piece = batch[first : first + _SLICE_MESSAGES]
+                async with lock:
+                    out = await loop.run_in_executor(worker, engine.handle_batch, piece, now)
+                dead = iter(out.dead_letters)
+                for msg, frame in zip(piece, out.frames, strict=True):
+                    commits.record((msg.topic, msg.partition), msg.offset, frame.station if frame is not None else None,
+                                   frame.end_ns if frame is not None else 0)
+                    if frame is None:
+                        dl = next(dead)
+                        log.warning("dead letter from %s[%d]@%d: %s", dl.source_topic, dl.partition, dl.offset,
+                                    dl.reason)
+                        await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
+                await send_results(producer, engine, out.metrics)
+                await asyncio.sleep(0)  # let the producer send them
+            await send_results(producer, engine, engine.tick(now if batch else time.time_ns()))
+            if batch:
+                # Outputs first, then offsets: a crash in between re-emits, never loses.
+                try:
+                    await producer.flush()
+                except DeliveryError as exc:
+                    await redo_from_last_commit(bus, consumer, engine, commits, exc)
+                    continue
+                await consumer.commit(commits.safe_offsets(engine.needed_from))
+    finally:
+        sessions.cancel()
+        await asyncio.gather(sessions, return_exceptions=True)
+        worker.shutdown(wait=False)
+        await consumer.stop()
+        await producer.stop()
+    return engine
