@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STATIONS ?= 8
 
-.PHONY: run test install system-deps lint clean help
+.PHONY: run test install system-deps lint clean help screenshots
 
 help:
 	@echo "make run    start the whole system on its embedded default (wall page on http://127.0.0.1:$(PORT))"
 	@echo "make test   install everything the tests need and run them"
 	@echo "make lint   ruff over the tree"
+	@echo "make screenshots  remake the console screenshots in docs/img/console (needs chromium)"
 	@echo "make clean  remove the virtualenv and run data"
 
 $(BIN)/.installed: pyproject.toml
@@ -27,6 +28,10 @@ run: install
 # Servers the integration tests start themselves (InfluxDB 1.x from Debian).
 system-deps:
 	bash deploy/scripts/install-test-deps.sh
+
+# The PNGs docs/console.md shows: a live simulated run, headless Chromium (about a minute).
+screenshots: install
+	$(BIN)/kinesync screenshots --out docs/img/console
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,7 +15,7 @@ major peak lag behind the quadriceps and gluteal bursts) and how force transfers
 # One module per command group, each with register(subparsers); order = order in --help.
 COMMANDS = (
     "run", "analyze", "validate", "gateway", "services", "dashboards", "calibrate", "device_token", "config", "bench",
-    "report",
+    "report", "screenshots",
 )
 
 
