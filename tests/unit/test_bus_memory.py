@@ -81,3 +81,35 @@ class LosingProducer:
 async def test_deliver_raises_when_any_record_was_not_acknowledged() -> None:
     with pytest.raises(DeliveryError, match="2 of 4 message"):
         await deliver(LosingProducer(), [(EMG, None, b"v")] * 4)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_follow_hands_on_every_record_and_skips_what_does_not_decode(asynchronous: bool) -> None:
+    from kinesync.bus.follow import follow
+    from kinesync.bus.topics import SESSIONS
+    from kinesync.models import SessionAssignment
+
+    bus = MemoryBus(partitions=2)
+    await bus.ensure_topics([SESSIONS])
+    p = bus.producer()
+    good = [SessionAssignment(station=f"station-{i:02d}", athlete=f"a{i}") for i in range(3)]
+    await p.send(SESSIONS, good[0].model_dump_json().encode(), b"station-00")
+    await p.send(SESSIONS, b"{not json", b"station-00")
+    await p.send(SESSIONS, b'{"station": "station-09", "athelte": "typo"}', b"station-09")  # unknown field
+    for s in good[1:]:
+        await p.send(SESSIONS, s.model_dump_json().encode(), s.station.encode())
+    seen: list[SessionAssignment] = []
+    stop = asyncio.Event()
+
+    def take(s: SessionAssignment) -> int:  # a return value is not awaited
+        seen.append(s)
+        if len(seen) == len(good):
+            stop.set()
+        return len(seen)
+
+    async def take_async(s: SessionAssignment) -> None:
+        take(s)
+
+    await asyncio.wait_for(follow(bus, SESSIONS, SessionAssignment, take_async if asynchronous else take, stop,
+                                  poll_ms=10, from_beginning=True), 5.0)
+    assert sorted(s.station for s in seen) == [s.station for s in good]

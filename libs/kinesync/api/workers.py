@@ -23,6 +23,7 @@ from kinesync.api.cue_hub import CueHub, cue_stats_line
 from kinesync.api.sessions_out import ProducerSessionSink, PublishError, SessionSink
 from kinesync.api.state import LiveState
 from kinesync.bus.base import Bus
+from kinesync.bus.follow import follow
 from kinesync.bus.topics import METRICS, REPS
 from kinesync.facility.personal import PersonalStore
 from kinesync.facility.registry import NotFound, Registry, assignment_of
@@ -40,24 +41,15 @@ REMEMBER_EVERY_S = 10.0
 
 async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rule: LagDriftRule | None = None) -> None:
     # Starting at the end is enough because a station's status is its newest window.
-    consumer = bus.consumer([METRICS], None, from_beginning=False)
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            for msg in await consumer.getmany(timeout_ms=200):
-                try:
-                    metric = WindowMetric.model_validate_json(msg.value)
-                except ValueError as exc:
-                    log.warning("ignoring a malformed metric at offset %d: %s", msg.offset, exc)
-                    continue
-                state.update(metric)
-                # The wall's "last alert": the same pure rule the alerts service runs, evaluated here
-                # so the tile needs no extra topic.
-                event = rule.observe(metric) if rule is not None else None
-                if event is not None:
-                    state.note_alert(event.station, event.message, event.state)
-    finally:
-        await consumer.stop()
+    def take(metric: WindowMetric) -> None:
+        state.update(metric)
+        # The wall's "last alert": the same pure rule the alerts service runs, evaluated here
+        # so the tile needs no extra topic.
+        event = rule.observe(metric) if rule is not None else None
+        if event is not None:
+            state.note_alert(event.station, event.message, event.state)
+
+    await follow(bus, METRICS, WindowMetric, take, stop, poll_ms=200)
 
 
 # cues
@@ -65,19 +57,7 @@ async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rule: 
 
 async def follow_reps(bus: Bus, hub: CueHub, stop: asyncio.Event, poll_ms: int = 50) -> None:
     """Cue every rep on ``kinesync.reps`` as soon as it arrives."""
-    consumer = bus.consumer([REPS], None, from_beginning=False)
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            for msg in await consumer.getmany(timeout_ms=poll_ms):
-                try:
-                    rep = RepMetric.model_validate_json(msg.value)
-                except ValueError as exc:
-                    log.warning("ignoring a malformed rep at offset %d: %s", msg.offset, exc)
-                    continue
-                hub.publish(rep)
-    finally:
-        await consumer.stop()
+    await follow(bus, REPS, RepMetric, hub.publish, stop, poll_ms=poll_ms)
 
 
 async def report_cue_latency(hub: CueHub, store: LineStore, stop: asyncio.Event, *, instance: str,

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kinesync.analysis.personal_window import PersonalWindowConfig
 from kinesync.bus.base import Bus, Consumer, DeliveryError, Producer, TopicPartition
+from kinesync.bus.follow import follow
 from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSIONS
 from kinesync.models import SessionAssignment, WindowMetric
 from kinesync.settings import Settings
@@ -50,20 +51,11 @@ def analysis_config(settings: Settings) -> AnalysisConfig:
 
 async def follow_sessions(bus: Bus, engine: AnalyzerEngine, stop: asyncio.Event, lock: asyncio.Lock) -> None:
     """Every instance reads the whole compacted sessions topic: any station may move to it."""
-    consumer = bus.consumer([SESSIONS], None, from_beginning=True)
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            for msg in await consumer.getmany(timeout_ms=500):
-                try:
-                    assignment = SessionAssignment.model_validate_json(msg.value)
-                except ValueError as exc:
-                    log.warning("ignoring a malformed session record at offset %d: %s", msg.offset, exc)
-                    continue
-                async with lock:  # never while a slice is being analysed in the worker thread
-                    engine.assign_session(assignment)
-    finally:
-        await consumer.stop()
+    async def assign(assignment: SessionAssignment) -> None:
+        async with lock:  # never while a slice is being analysed in the worker thread
+            engine.assign_session(assignment)
+
+    await follow(bus, SESSIONS, SessionAssignment, assign, stop, poll_ms=500, from_beginning=True)
 
 
 async def send_faults(producer: Producer, engine: AnalyzerEngine) -> None:
