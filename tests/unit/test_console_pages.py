@@ -27,7 +27,7 @@ from kinesync.facility.personal import PersonalStore
 from kinesync.facility.plans import PlanTemplateIn, PlanTemplates
 from kinesync.facility.registry import Registry
 from kinesync.models import RepMetric
-from kinesync.report.pdf import find_chromium
+from kinesync.runtime.browser import find_chromium
 from kinesync.storage.sqlite import SqliteStore
 from kinesync.training.plan_models import PlanBlock, SessionPlan
 from tests.unit.test_console import csrf_of, sign_in

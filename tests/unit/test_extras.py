@@ -84,3 +84,27 @@ def test_scipy_sosfilt_kernel_is_present_and_equals_the_public_function() -> Non
     ours = np.ascontiguousarray(x.copy())
     filters._sosfilt_inplace(sos, ours, zi)
     np.testing.assert_allclose(ours, signal.sosfilt(sos, x, axis=1), rtol=0, atol=1e-12)
+
+
+# Import name → distribution, where they differ.
+IMPORTED_AS = {**DISTRIBUTION, "yaml": "pyyaml", "influxdb_client": "influxdb-client",
+               "pydantic_settings": "pydantic-settings"}
+
+
+def test_every_third_party_import_is_declared() -> None:
+    import ast
+
+    declared = _names(PROJECT["dependencies"]) | {
+        name for extra in EXTRAS for name in _names(PROJECT["optional-dependencies"][extra])}
+    imported: set[str] = set()
+    for folder in ("libs", "services"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    imported.update(a.name.split(".")[0] for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+    ours = {"kinesync", "kinesync_services"}
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in ours}
+    undeclared = sorted(m for m in third_party if IMPORTED_AS.get(m, m).lower() not in declared)
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"

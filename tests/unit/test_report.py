@@ -87,7 +87,7 @@ def test_report_has_plots_and_table_and_matches_analyze(session_csvs, tmp_path: 
 
 
 def test_pdf_when_chromium_is_there(session_csvs, tmp_path: Path, capsys) -> None:
-    from kinesync.report.pdf import find_chromium
+    from kinesync.runtime.browser import find_chromium
 
     if find_chromium() is None:
         pytest.skip("no chromium: the report says so instead of writing a PDF")

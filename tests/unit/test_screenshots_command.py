@@ -87,4 +87,4 @@ def test_without_playwright_it_says_what_to_install(tmp_path: Path, monkeypatch:
     code = main(["screenshots", "--out", str(tmp_path / "shots")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "pip install playwright" in err and "apt-get install chromium" in err
+    assert "pip install 'kinesync[browser]'" in err and "apt-get install chromium" in err

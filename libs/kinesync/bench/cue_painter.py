@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -21,12 +20,14 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from kinesync.runtime.browser import browser_missing as find_browser
+from kinesync.runtime.browser import find_chromium
 from kinesync.runtime.ports import free_port
 from kinesync.runtime.process import child_preexec, settings_env
 from kinesync.runtime.supervisor import service_command
 from kinesync.settings import Settings
 
-CHROMIUM = os.environ.get("KINESYNC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = find_chromium() or "chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
 # Views opened at most: each is a renderer process, and they share the machine with the pipeline.
@@ -36,13 +37,7 @@ VIEWER_TOKEN = "bench-viewer"  # a throw-away token for the bench's own API proc
 
 def browser_missing() -> str | None:
     """Why the painter cannot run here (None: it can)."""
-    missing = []
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        missing.append("the Python package playwright (pip install playwright)")
-    if not shutil.which(CHROMIUM):
-        missing.append(f"{CHROMIUM} (apt-get install chromium, or set KINESYNC_CHROMIUM)")
+    _, missing = find_browser(CHROMIUM)
     return ("needs " + " and ".join(missing)) if missing else None
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import shutil
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from kinesync.runtime.browser import browser_missing
 
 DEFAULT_OUT = Path("docs/img/console")
 SIZES: dict[str, dict[str, Any]] = {
@@ -48,25 +48,6 @@ PLANS = (
         {"kind": "working", "exercise": "back_squat", "sets": 3, "reps_per_set": 5, "rest_s": 120, "load_kg": 90},
     ]),
 )
-
-
-def find_browser(explicit: str | None) -> tuple[str | None, list[str]]:
-    """The Chromium to drive, and what is missing to run at all (empty: nothing)."""
-    missing = []
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        missing.append("the Python package playwright (pip install playwright, or pip install -e '.[test]')")
-    chromium = explicit or os.environ.get("KINESYNC_CHROMIUM")
-    if chromium:
-        chromium = shutil.which(chromium)
-    else:
-        from kinesync.report.pdf import find_chromium
-
-        chromium = find_chromium()
-    if chromium is None:
-        missing.append("a Chromium browser (apt-get install chromium; or point --chromium or KINESYNC_CHROMIUM at one)")
-    return chromium, missing
 
 
 def positive_seconds(text: str) -> float:
@@ -203,7 +184,7 @@ async def make_screenshots(args: argparse.Namespace, chromium: str) -> list[Path
 
 
 def cmd_screenshots(args: argparse.Namespace) -> int:
-    chromium, missing = find_browser(args.chromium)
+    chromium, missing = browser_missing(args.chromium)
     if missing:
         print("kinesync screenshots needs " + " and ".join(missing) + ".", file=sys.stderr)
         return 2

