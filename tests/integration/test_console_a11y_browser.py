@@ -45,8 +45,9 @@ async def build(tmp_path: Path):
     reg = Registry(tmp_path / "registry.db")
     team = await reg.create_team(TeamIn(name="Firsts"))
     for i in (1, 2):
-        await reg.create_station(StationIn(id=f"station-0{i}", label="Rack 1" if i == 1 else None))
-    ada = await reg.create_athlete(AthleteIn(name="Ada", team_id=team.id))
+        await reg.create_station(StationIn(id=f"station-0{i}", label="Rack 1" if i == 1 else None,
+                                           device_ids=[f"emg-0{i}", f"plate-0{i}"]))
+    ada = await reg.create_athlete(AthleteIn(name="Ada", team_id=team.id, body_mass_kg=61.5, dominant_side="left"))
     await reg.create_athlete(AthleteIn(name="Bo"))
     plan = await PlanTemplates(reg).create(PlanTemplateIn(name="Prime", plan=PLAN))
     done = await reg.start_session(SessionIn(station_id="station-01", athlete_id=ada.id, exercise="back_squat",
@@ -68,7 +69,7 @@ async def build(tmp_path: Path):
                                message="Ada: lag out of window", at_ns=now), sub.id)], {}, {}, now)
     pages = ["/console/floor", "/console/athletes", f"/console/athletes/{ada.id}",
              f"/console/athletes/{ada.id}/sessions/{done.id}", "/console/teams", "/console/stations",
-             "/console/plans", "/console/alerts"]
+             "/console/plans", f"/console/plans/{plan.id}", "/console/alerts"]
     return app, reg, pages
 
 
@@ -117,6 +118,17 @@ async def test_every_console_page_passes_axe_on_phone_and_laptop(tmp_path) -> No
                     await page.click("form[action='/console/plans'] button.primary")
                     await page.wait_for_selector(".field-error")
                     found[f"{width} plans with errors"] = await axe(page)
+                    await page.goto(f"{base}/console/athletes")
+                    await page.fill("input[name=name]", "Cy")
+                    await page.fill("input[name=body_mass_kg]", "400")
+                    await page.click("form[action='/console/athletes'] button.primary")
+                    await page.wait_for_selector(".field-error[data-field=body_mass_kg]")
+                    found[f"{width} athletes with errors"] = await axe(page)
+                    await page.goto(f"{base}/console/stations")
+                    await page.fill("#st-2-devices", "emg-01")  # station-01's: the registry's 409 on the card
+                    await page.click("form[action='/console/stations/station-02'] button[type=submit]")
+                    await page.wait_for_selector(".field-error[data-field=device_ids]")
+                    found[f"{width} stations with errors"] = await axe(page)
                 await context.close()
             await browser.close()
     finally:

@@ -183,3 +183,101 @@ def test_openapi_documents_auth_errors_and_pagination() -> None:
     assert post["security"] == [{"HTTPBearer": []}]
     params = {p["name"]: p for p in doc["paths"]["/api/v1/athletes"]["get"]["parameters"]}
     assert params["limit"]["schema"]["maximum"] == 500
+
+
+async def test_athlete_body_mass_and_dominant_side_round_trip(wired) -> None:
+    c, _ = wired
+    r = await c.post("/api/v1/athletes", json={"name": "Ada", "body_mass_kg": 82.5, "dominant_side": "left"},
+                     headers=ADMIN)
+    assert r.status_code == 201, r.text
+    ada = r.json()
+    assert (ada["body_mass_kg"], ada["dominant_side"]) == (82.5, "left")
+    assert (await c.get(f"/api/v1/athletes/{ada['id']}", headers=VIEWER)).json() == ada
+    assert (await c.get("/api/v1/athletes", headers=VIEWER)).json()["items"] == [ada]
+    # a patch changes what it names and keeps the rest; null clears
+    r = await c.patch(f"/api/v1/athletes/{ada['id']}", json={"dominant_side": "right"}, headers=ADMIN)
+    assert (r.json()["body_mass_kg"], r.json()["dominant_side"]) == (82.5, "right")
+    r = await c.patch(f"/api/v1/athletes/{ada['id']}", json={"body_mass_kg": None}, headers=ADMIN)
+    assert (r.json()["body_mass_kg"], r.json()["dominant_side"], r.json()["name"]) == (None, "right", "Ada")
+    # without them an athlete is what it was before these fields existed
+    bo = (await c.post("/api/v1/athletes", json={"name": "Bo"}, headers=ADMIN)).json()
+    assert (bo["body_mass_kg"], bo["dominant_side"]) == (None, None)
+
+
+async def test_body_mass_and_side_are_validated(wired) -> None:
+    c, _ = wired
+    for body in ({"body_mass_kg": 300}, {"body_mass_kg": 19.9}, {"body_mass_kg": "heavy"},
+                 {"dominant_side": "up"}, {"dominant_side": "Left"}):
+        r = await c.post("/api/v1/athletes", json={"name": "x", **body}, headers=ADMIN)
+        assert r.status_code == 422, (body, r.text)
+        assert [e["loc"] for e in r.json()["detail"]] == [["body", next(iter(body))]], r.json()
+    assert (await c.get("/api/v1/athletes", headers=VIEWER)).json()["total"] == 0
+    ok = await c.post("/api/v1/athletes", json={"name": "x", "body_mass_kg": 20, "dominant_side": "right"},
+                      headers=ADMIN)
+    assert ok.status_code == 201
+    r = await c.patch(f"/api/v1/athletes/{ok.json()['id']}", json={"body_mass_kg": 250.5}, headers=ADMIN)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "body_mass_kg"]
+
+
+async def test_station_device_ids_round_trip_and_belong_to_one_station(wired) -> None:
+    c, _ = wired
+    r = await c.post("/api/v1/stations", json={"id": "station-01", "device_ids": ["emg-01", "plate L"]},
+                     headers=ADMIN)
+    assert r.status_code == 201 and r.json()["device_ids"] == ["emg-01", "plate L"], r.text
+    assert (await c.get("/api/v1/stations/station-01", headers=VIEWER)).json()["device_ids"] == ["emg-01", "plate L"]
+    # the order given is kept; leaving the field out keeps the list; [] clears it
+    r = await c.patch("/api/v1/stations/station-01", json={"device_ids": ["plate L", "emg-01", "bar-1"]},
+                      headers=ADMIN)
+    assert r.json()["device_ids"] == ["plate L", "emg-01", "bar-1"]
+    r = await c.patch("/api/v1/stations/station-01", json={"label": "Rack 1"}, headers=ADMIN)
+    assert r.json()["device_ids"] == ["plate L", "emg-01", "bar-1"] and r.json()["label"] == "Rack 1"
+
+    # a device of station-01 cannot go to another station: 409 naming both, and nothing changes
+    r = await c.post("/api/v1/stations", json={"id": "station-02", "device_ids": ["emg-02", "bar-1"]}, headers=ADMIN)
+    assert r.status_code == 409
+    assert r.json()["detail"] == "device 'bar-1' belongs to station 'station-01'; remove it there first"
+    assert (await c.get("/api/v1/stations/station-02", headers=VIEWER)).status_code == 404  # rolled back
+    assert (await c.post("/api/v1/stations", json={"id": "station-02", "device_ids": ["emg-02"]},
+                         headers=ADMIN)).status_code == 201
+    r = await c.patch("/api/v1/stations/station-02", json={"label": "Two", "device_ids": ["emg-02", "emg-01"]},
+                      headers=ADMIN)
+    assert r.status_code == 409 and "'emg-01' belongs to station 'station-01'" in r.json()["detail"]
+    two = (await c.get("/api/v1/stations/station-02", headers=VIEWER)).json()
+    assert (two["label"], two["device_ids"]) == (None, ["emg-02"])  # the whole patch rolled back
+    page = (await c.get("/api/v1/stations", headers=VIEWER)).json()
+    assert {s["id"]: s["device_ids"] for s in page["items"]} == {
+        "station-01": ["plate L", "emg-01", "bar-1"], "station-02": ["emg-02"]}
+
+    # freed by clearing, or by deleting the station, a device may move
+    await c.patch("/api/v1/stations/station-01", json={"device_ids": ["plate L", "emg-01"]}, headers=ADMIN)
+    r = await c.patch("/api/v1/stations/station-02", json={"device_ids": ["emg-02", "bar-1"]}, headers=ADMIN)
+    assert r.status_code == 200 and r.json()["device_ids"] == ["emg-02", "bar-1"]
+    assert (await c.delete("/api/v1/stations/station-01", headers=ADMIN)).status_code == 204
+    r = await c.post("/api/v1/stations", json={"id": "station-03", "device_ids": ["emg-01"]}, headers=ADMIN)
+    assert r.status_code == 201
+
+
+async def test_device_ids_are_validated(wired) -> None:
+    c, _ = wired
+    cases = [({"device_ids": ["emg/1"]}, ["body", "device_ids", 0]),
+             ({"device_ids": ["emg-1", "emg-1"]}, ["body", "device_ids"]),
+             ({"device_ids": [f"d{i}" for i in range(33)]}, ["body", "device_ids"]),
+             ({"device_ids": "emg-1"}, ["body", "device_ids"])]
+    for extra, loc in cases:
+        r = await c.post("/api/v1/stations", json={"id": "s1", **extra}, headers=ADMIN)
+        assert r.status_code == 422 and [e["loc"] for e in r.json()["detail"]] == [loc], (extra, r.text)
+    assert "listed twice" in (await c.post("/api/v1/stations", json={"id": "s1", "device_ids": ["a", "a"]},
+                                           headers=ADMIN)).text
+    assert (await c.post("/api/v1/stations", json={"id": "s1"}, headers=ADMIN)).json()["device_ids"] == []
+    r = await c.patch("/api/v1/stations/s1", json={"device_ids": None}, headers=ADMIN)  # not nullable: [] clears
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "device_ids"]
+
+
+def test_openapi_documents_the_new_fields_and_the_plan_edit() -> None:
+    doc = create_app(LiveState()).openapi()
+    schemas = doc["components"]["schemas"]
+    assert {"body_mass_kg", "dominant_side"} <= set(schemas["AthleteIn"]["properties"])
+    assert schemas["StationPatch"]["properties"]["device_ids"]["type"] == "array"
+    put = doc["paths"]["/api/v1/plans/{plan_id}"]["put"]
+    assert {"200", "401", "403", "404", "409", "422"} <= set(put["responses"])
+    assert put["security"] == [{"HTTPBearer": []}]

@@ -91,5 +91,16 @@ def test_someone_elses_set_is_not_counted_for_the_new_session(floor) -> None:
     client, _, live, _, _ = floor
     on_station(live, "Athlete 01", "sim-station-01", block=0, set_=0, reps=7)  # before this session's first window
     page = client.get("/console/floor").text
-    assert reps_this_set(page) == "—"
+    # Neither the other athlete's set nor their lag: the card waits for this session's first window.
+    assert "Reps this set" not in page and "Lag</dt>" not in page
+    assert "Waiting for this session's first window" in page
     assert "block 1/2 (priming) · set 1/1" in page  # the stored position, not the other athlete's set
+
+
+def test_after_a_stop_the_card_shows_no_ones_numbers(floor) -> None:
+    client, _, live, reg, s = floor
+    on_station(live, "Ada", str(s.id), block=0, set_=0, reps=2)
+    assert "95 ms" in client.get("/console/floor").text  # this session's lag
+    asyncio.run(reg.stop_session(s.id))
+    page = client.get("/console/floor").text
+    assert "95 ms" not in page and "No session. The station is sending data." in page

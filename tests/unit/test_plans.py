@@ -162,3 +162,50 @@ async def test_registry_from_before_plans_gains_the_columns(tmp_path: Path) -> N
     finally:
         await reg.close()
     assert s.plan is None and s.plan_block_index == 0 and s.athlete_name == "Ada"
+
+
+async def test_a_template_is_edited_and_sessions_already_started_keep_their_copy(api) -> None:
+    c, sink, _ = api
+    ath = (await c.post("/api/v1/athletes", json={"name": "Ada"}, headers=ADMIN)).json()
+    await c.post("/api/v1/stations", json={"id": "station-01"}, headers=ADMIN)
+    plan = (await c.post("/api/v1/plans", json={"name": "Prime", "plan": PLAN.model_dump(mode="json")},
+                         headers=ADMIN)).json()
+    other = (await c.post("/api/v1/plans", json={"name": "Other", "plan": PLAN.model_dump(mode="json")},
+                          headers=ADMIN)).json()
+    s = (await c.post("/api/v1/sessions", json={"station_id": "station-01", "athlete_id": ath["id"],
+                                                "exercise": "back_squat", "plan_id": plan["id"]},
+                      headers=ADMIN)).json()
+    published = len(sink.published)
+
+    edited = SessionPlan(blocks=(PlanBlock(kind="working", exercise="back_squat", sets=5, reps_per_set=3,
+                                           load_kg=120),), set_gap_s=20.0)
+    body = {"name": "Heavy triples", "plan": edited.model_dump(mode="json")}
+    assert (await c.put(f"/api/v1/plans/{plan['id']}", json=body, headers=VIEWER)).status_code == 403
+    r = await c.put(f"/api/v1/plans/{plan['id']}", json=body, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["id"], got["name"], got["created_at_ns"], got["sessions"]) == (
+        plan["id"], "Heavy triples", plan["created_at_ns"], 1)
+    assert SessionPlan.model_validate(got["plan"]) == edited
+    assert (await c.get(f"/api/v1/plans/{plan['id']}", headers=VIEWER)).json() == got
+
+    # the running session goes on with the plan it started with; nothing is republished
+    running = (await c.get(f"/api/v1/sessions/{s['id']}", headers=VIEWER)).json()
+    assert SessionPlan.model_validate(running["plan"]) == PLAN and len(sink.published) == published
+    # a session started now follows the edit
+    await c.post(f"/api/v1/sessions/{s['id']}/stop", headers=ADMIN)
+    s2 = (await c.post("/api/v1/sessions", json={"station_id": "station-01", "athlete_id": ath["id"],
+                                                 "exercise": "back_squat", "plan_id": plan["id"]},
+                       headers=ADMIN)).json()
+    assert SessionPlan.model_validate(s2["plan"]) == edited and sink.published[-1].plan == edited
+
+    # the same checks as creating one: a name taken by another plan, a bad block, an unknown plan
+    r = await c.put(f"/api/v1/plans/{plan['id']}", json={**body, "name": "Other"}, headers=ADMIN)
+    assert r.status_code == 409 and "a plan named 'Other' exists" in r.json()["detail"]
+    assert (await c.put(f"/api/v1/plans/{other['id']}", json={**body, "name": "Other"},
+                        headers=ADMIN)).status_code == 200  # its own name is no conflict
+    r = await c.put(f"/api/v1/plans/{plan['id']}", json={"name": "x", "plan": {"blocks": []}}, headers=ADMIN)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][:3] == ["body", "plan", "blocks"]
+    r = await c.put(f"/api/v1/plans/{plan['id']}", json={**body, "extra": 1}, headers=ADMIN)
+    assert r.status_code == 422
+    assert (await c.put("/api/v1/plans/999", json=body, headers=ADMIN)).status_code == 404

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kinesync.alerts.store import AlertStore
+from kinesync.facility.models import AthletePatch, StationPatch
 from kinesync.facility.personal import PersonalState, PersonalStore
 from kinesync.facility.registry import Registry
 from kinesync.facility.schema import MIGRATIONS as FACILITY_MIGRATIONS
@@ -256,8 +257,45 @@ async def test_a_registry_file_of_the_previous_release_upgrades_to_the_shape_of_
     assert schema_of(old) == schema_of(fresh)
     for path in (old, fresh):
         with raw(path) as conn:
-            assert user_version(conn) == len(FACILITY_MIGRATIONS) == 3
+            assert user_version(conn) == len(FACILITY_MIGRATIONS) == 4
         conn.close()
+
+
+async def test_a_version_3_registry_file_migrates_to_4_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    v3 = SqliteDb(path, FACILITY_MIGRATIONS[:3])  # exactly what the release before body mass and devices wrote
+
+    def fill(c: sqlite3.Connection) -> None:
+        c.execute("INSERT INTO teams VALUES (1, 'Firsts')")
+        c.execute("INSERT INTO athletes VALUES (1, 'Ada', 1)")
+        c.execute("INSERT INTO stations VALUES ('rack-1', 'Rack 1', 1)")
+        c.execute("INSERT INTO plans VALUES (1, 'Prime', ?, 5)", [
+            '{"blocks": [{"kind": "working", "exercise": "back_squat", "sets": 1, "reps_per_set": 3}]}'])
+        c.execute("INSERT INTO sessions (id, station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, "
+                  "target_high_ms, started_at_ns, plan_id, bar_sensor) VALUES (1, 'rack-1', 1, 'Ada', 'Firsts', "
+                  "'back_squat', 80, 120, 5, 1, 1)")
+
+    v3.call(fill)
+    assert v3.version() == 3
+    v3.close()
+    reg = Registry(path)
+    try:
+        ada, station = await reg.get_athlete(1), await reg.get_station("rack-1")
+        assert (ada.name, ada.team_id, ada.body_mass_kg, ada.dominant_side) == ("Ada", 1, None, None)
+        assert (station.label, station.bar_sensor, station.active_session_id, station.device_ids) == (
+            "Rack 1", True, 1, [])
+        session = await reg.get_session(1)
+        assert (session.team_name, session.plan_id, session.bar_sensor) == ("Firsts", 1, True)
+        # the new columns and table take writes
+        assert (await reg.update_athlete(1, AthletePatch(body_mass_kg=70.5, dominant_side="left"))).body_mass_kg == 70.5
+        station, _ = await reg.update_station("rack-1", StationPatch(device_ids=["emg-01"]))
+        assert station.device_ids == ["emg-01"]
+    finally:
+        await reg.close()
+    with raw(path) as conn:
+        assert user_version(conn) == 4
+        assert conn.execute("SELECT name FROM plans").fetchall() == [("Prime",)]
+    conn.close()
 
 
 async def test_a_personal_windows_file_alone_gains_the_registry_tables(tmp_path: Path) -> None:

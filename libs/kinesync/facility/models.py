@@ -3,14 +3,15 @@
 The registry takes the ``*In``/``*Patch`` models and returns the others; the HTTP API uses the same
 classes as request and response bodies, so what the API validates is exactly what the store accepts.
 Every string that reaches SQLite or Kafka is checked here, at the boundary: lengths, a pattern for
-station ids (they are Kafka keys and tags in storage), and no lone surrogates (valid JSON, but not
-encodable as UTF-8, so they would otherwise fail deep inside the store as a 500).
+station and device ids (station ids are Kafka keys and tags in storage, device ids what devices name
+themselves in frames), and no lone surrogates (valid JSON, but not encodable as UTF-8, so they would
+otherwise fail deep inside the store as a 500).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -38,6 +39,27 @@ def _utf8(value: str) -> str:
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_utf8)]
 StationId = Annotated[str, StringConstraints(pattern=STATION_ID_PATTERN)]
 LagMs = Annotated[float, Field(ge=-100.0, le=400.0, description="ms; the analyzer searches −100…+400 ms")]
+# Wide enough for a junior gymnast and a heavyweight thrower; a value outside is a typo (lb, g), not a person.
+BodyMassKg = Annotated[float, Field(ge=20.0, le=250.0, allow_inf_nan=False, description="body mass, kg (20–250)")]
+Side = Literal["left", "right"]
+MAX_DEVICES = 32  # EMG sensors, two plates and a bar sensor per rack, with room to spare
+
+
+def _distinct(ids: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ValueError(f"device id {i!r} is listed twice")
+        seen.add(i)
+    return ids
+
+
+DeviceIds = Annotated[
+    list[Annotated[str, StringConstraints(pattern=STATION_ID_PATTERN)]],
+    Field(max_length=MAX_DEVICES, description="the device names the station's devices put in their frames; a "
+          "device belongs to one station at most"),
+    AfterValidator(_distinct),
+]
 
 
 class Exercise(StrEnum):
@@ -83,20 +105,29 @@ class Team(BaseModel):
 # athletes
 
 
+DOMINANT = "the athlete's dominant (preferred) side, as the coach knows it; the analyzer does not use it"
+
+
 class AthleteIn(_In):
     name: Name
     team_id: int | None = Field(None, ge=1, le=MAX_ID, description="team of the athlete, if any")
+    body_mass_kg: BodyMassKg | None = None
+    dominant_side: Side | None = Field(None, description=DOMINANT)
 
 
 class AthletePatch(_In):
     name: Name = Field(None, validate_default=False)  # type: ignore[assignment]
     team_id: int | None = Field(None, ge=1, le=MAX_ID, description="null takes the athlete out of its team")
+    body_mass_kg: BodyMassKg | None = Field(None, description="body mass, kg (20–250); null clears it")
+    dominant_side: Side | None = Field(None, description=DOMINANT + "; null clears it")
 
 
 class Athlete(BaseModel):
     id: int
     name: str
     team_id: int | None = None
+    body_mass_kg: float | None = Field(None, description="body mass, kg")
+    dominant_side: Side | None = Field(None, description=DOMINANT)
 
 
 # stations
@@ -110,17 +141,21 @@ class StationIn(_In):
     id: StationId = Field(description="the station key devices use in their frames, e.g. station-01")
     label: Name | None = Field(None, description="what the wall shows, if not the id")
     bar_sensor: bool = Field(False, description=BAR_SENSOR)
+    device_ids: DeviceIds = Field(default_factory=list)
 
 
 class StationPatch(_In):
     label: Name | None = None
     bar_sensor: bool = Field(None, validate_default=False, description=BAR_SENSOR)  # type: ignore[assignment]
+    # Not nullable, like the name: leave it out to keep the list, [] to clear it.
+    device_ids: DeviceIds = Field(None, validate_default=False)  # type: ignore[assignment]
 
 
 class Station(BaseModel):
     id: str
     label: str | None = None
     bar_sensor: bool = Field(False, description=BAR_SENSOR)
+    device_ids: list[str] = Field(default_factory=list, description="the station's devices, in the order given")
     active_session_id: int | None = Field(None, description="the running session on this station, if any")
 
 

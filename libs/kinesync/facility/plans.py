@@ -67,10 +67,24 @@ class PlanTemplates:
 
         def fn(c: sqlite3.Connection) -> PlanTemplate:
             if c.execute("SELECT 1 FROM plans WHERE name = ?", [body.name]).fetchone():
-                raise Conflict(f"a plan named {body.name!r} exists")
+                raise Conflict(f"a plan named {body.name!r} exists", "name")
             cur = c.execute("INSERT INTO plans (name, plan, created_at_ns) VALUES (?, ?, ?)",
                             [body.name, body.plan.model_dump_json(), created_at_ns])
             return self._get(c, int(cur.lastrowid or 0))
+
+        return await self.registry.transaction(fn)
+
+    async def update(self, plan_id: int, body: PlanTemplateIn) -> PlanTemplate:
+        """Replace the template's name and plan. Sessions copied the plan when they started, so those already
+        started (running or stopped) go on with the plan they had; only later starts read the new one."""
+
+        def fn(c: sqlite3.Connection) -> PlanTemplate:
+            self._get(c, plan_id)
+            if c.execute("SELECT 1 FROM plans WHERE name = ? AND id != ?", [body.name, plan_id]).fetchone():
+                raise Conflict(f"a plan named {body.name!r} exists", "name")
+            c.execute("UPDATE plans SET name = ?, plan = ? WHERE id = ?",
+                      [body.name, body.plan.model_dump_json(), plan_id])
+            return self._get(c, plan_id)
 
         return await self.registry.transaction(fn)
 

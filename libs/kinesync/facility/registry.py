@@ -41,6 +41,7 @@ _SESSION_COLS = (
     "id, station_id, athlete_id, athlete_name, team_name, exercise, target_low_ms, target_high_ms, "
     "started_at_ns, stopped_at_ns, plan_id, plan, plan_block_index, plan_set_index, plan_position_ns, bar_sensor"
 )
+_ATHLETE_SELECT = "SELECT id, name, team_id, body_mass_kg, dominant_side FROM athletes"
 _STATION_SELECT = (
     "SELECT s.id, s.label, s.bar_sensor, "
     "(SELECT id FROM sessions WHERE station_id = s.id AND stopped_at_ns IS NULL) FROM stations s"
@@ -52,7 +53,12 @@ class NotFound(LookupError):
 
 
 class Conflict(ValueError):
-    pass
+    """A change the current state refuses; ``field`` names the input it is about, when one is (the console
+    shows the message next to that field)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _session(row: tuple[Any, ...]) -> Session:
@@ -63,8 +69,38 @@ def _session(row: tuple[Any, ...]) -> Session:
     return Session(**values, active=values["stopped_at_ns"] is None)
 
 
-def _station_of(r: tuple[Any, ...]) -> Station:
-    return Station(id=r[0], label=r[1], bar_sensor=bool(r[2]), active_session_id=r[3])
+def _athlete_of(r: tuple[Any, ...]) -> Athlete:
+    return Athlete(id=r[0], name=r[1], team_id=r[2], body_mass_kg=r[3], dominant_side=r[4])
+
+
+def _station_of(r: tuple[Any, ...], devices: dict[str, list[str]]) -> Station:
+    return Station(id=r[0], label=r[1], bar_sensor=bool(r[2]), active_session_id=r[3],
+                   device_ids=devices.get(r[0], []))
+
+
+def _devices(conn: sqlite3.Connection, station_id: str | None = None) -> dict[str, list[str]]:
+    """Device ids per station (one station's, or all), in the order they were given."""
+    sql, params = "SELECT station_id, device_id FROM station_devices", []
+    if station_id is not None:
+        sql, params = sql + " WHERE station_id = ?", [station_id]
+    out: dict[str, list[str]] = {}
+    for station, device in conn.execute(sql + " ORDER BY station_id, position", params):
+        out.setdefault(station, []).append(device)
+    return out
+
+
+def _set_devices(conn: sqlite3.Connection, station_id: str, device_ids: list[str]) -> None:
+    """Give the station exactly these devices; one that belongs to another station is a Conflict."""
+    if device_ids:
+        marks = ", ".join("?" * len(device_ids))
+        taken = conn.execute(f"SELECT device_id, station_id FROM station_devices WHERE device_id IN ({marks}) "
+                             "AND station_id != ? ORDER BY device_id", [*device_ids, station_id]).fetchone()
+        if taken is not None:
+            raise Conflict(f"device {taken[0]!r} belongs to station {taken[1]!r}; remove it there first",
+                           "device_ids")
+    conn.execute("DELETE FROM station_devices WHERE station_id = ?", [station_id])
+    conn.executemany("INSERT INTO station_devices (device_id, station_id, position) VALUES (?, ?, ?)",
+                     [(d, station_id, i) for i, d in enumerate(device_ids)])
 
 
 def assignment_of(s: Session) -> SessionAssignment:
@@ -123,13 +159,11 @@ class Registry:
         return Team(id=r[0], name=r[1])
 
     def _athlete(self, conn: sqlite3.Connection, athlete_id: int) -> Athlete:
-        r = _one(conn, "SELECT id, name, team_id FROM athletes WHERE id = ?", [athlete_id],
-                 f"athlete {athlete_id}")
-        return Athlete(id=r[0], name=r[1], team_id=r[2])
+        return _athlete_of(_one(conn, f"{_ATHLETE_SELECT} WHERE id = ?", [athlete_id], f"athlete {athlete_id}"))
 
     def _station(self, conn: sqlite3.Connection, station_id: str) -> Station:
-        return _station_of(_one(conn, f"{_STATION_SELECT} WHERE s.id = ?", [station_id],
-                                f"station {station_id!r}"))
+        return _station_of(_one(conn, f"{_STATION_SELECT} WHERE s.id = ?", [station_id], f"station {station_id!r}"),
+                           _devices(conn, station_id))
 
     def _get_session(self, conn: sqlite3.Connection, session_id: int) -> Session:
         return _session(_one(conn, f"SELECT {_SESSION_COLS} FROM sessions WHERE id = ?", [session_id],
@@ -155,7 +189,7 @@ class Registry:
     async def create_team(self, body: TeamIn) -> Team:
         def fn(c: sqlite3.Connection) -> Team:
             if c.execute("SELECT 1 FROM teams WHERE name = ?", [body.name]).fetchone():
-                raise Conflict(f"a team named {body.name!r} exists")
+                raise Conflict(f"a team named {body.name!r} exists", "name")
             cur = c.execute("INSERT INTO teams (name) VALUES (?)", [body.name])
             return Team(id=int(cur.lastrowid or 0), name=body.name)
 
@@ -166,7 +200,7 @@ class Registry:
             team = self._team(c, team_id)
             if body.name is not None and body.name != team.name:
                 if c.execute("SELECT 1 FROM teams WHERE name = ?", [body.name]).fetchone():
-                    raise Conflict(f"a team named {body.name!r} exists")
+                    raise Conflict(f"a team named {body.name!r} exists", "name")
                 c.execute("UPDATE teams SET name = ? WHERE id = ?", [body.name, team_id])
             return self._team(c, team_id)
 
@@ -185,11 +219,10 @@ class Registry:
     # athletes
 
     async def list_athletes(self, limit: int, offset: int, team_id: int | None = None) -> Page[Athlete]:
-        sql, params = "SELECT id, name, team_id FROM athletes", []
+        sql, params = _ATHLETE_SELECT, []
         if team_id is not None:
             sql, params = sql + " WHERE team_id = ?", [team_id]
-        return await self._db.run(lambda c: page(c, sql, params, limit, offset,
-                                                 lambda r: Athlete(id=r[0], name=r[1], team_id=r[2])))
+        return await self._db.run(lambda c: page(c, sql, params, limit, offset, _athlete_of))
 
     async def get_athlete(self, athlete_id: int) -> Athlete:
         return await self._db.run(lambda c: self._athlete(c, athlete_id))
@@ -198,8 +231,9 @@ class Registry:
         def fn(c: sqlite3.Connection) -> Athlete:
             if body.team_id is not None:
                 self._team(c, body.team_id)
-            cur = c.execute("INSERT INTO athletes (name, team_id) VALUES (?, ?)", [body.name, body.team_id])
-            return Athlete(id=int(cur.lastrowid or 0), name=body.name, team_id=body.team_id)
+            cur = c.execute("INSERT INTO athletes (name, team_id, body_mass_kg, dominant_side) VALUES (?, ?, ?, ?)",
+                            [body.name, body.team_id, body.body_mass_kg, body.dominant_side])
+            return self._athlete(c, int(cur.lastrowid or 0))
 
         return await self._db.run(fn)
 
@@ -229,7 +263,11 @@ class Registry:
     # stations
 
     async def list_stations(self, limit: int, offset: int) -> Page[Station]:
-        return await self._db.run(lambda c: page(c, _STATION_SELECT, [], limit, offset, _station_of))
+        def fn(c: sqlite3.Connection) -> Page[Station]:
+            devices = _devices(c)  # a few stations with a few devices each: one query for all of them
+            return page(c, _STATION_SELECT, [], limit, offset, lambda r: _station_of(r, devices))
+
+        return await self._db.run(fn)
 
     async def get_station(self, station_id: str) -> Station:
         return await self._db.run(lambda c: self._station(c, station_id))
@@ -237,9 +275,10 @@ class Registry:
     async def create_station(self, body: StationIn) -> Station:
         def fn(c: sqlite3.Connection) -> Station:
             if c.execute("SELECT 1 FROM stations WHERE id = ?", [body.id]).fetchone():
-                raise Conflict(f"station {body.id!r} exists")
+                raise Conflict(f"station {body.id!r} exists", "id")
             c.execute("INSERT INTO stations (id, label, bar_sensor) VALUES (?, ?, ?)",
                       [body.id, body.label, int(body.bar_sensor)])
+            _set_devices(c, body.id, body.device_ids)  # a Conflict rolls the station back with it
             return self._station(c, body.id)
 
         return await self._db.run(fn)
@@ -252,6 +291,8 @@ class Registry:
             before = self._station(c, station_id)
             if "label" in body.model_fields_set:
                 c.execute("UPDATE stations SET label = ? WHERE id = ?", [body.label, station_id])
+            if body.device_ids is not None:
+                _set_devices(c, station_id, body.device_ids)
             running = None
             if body.bar_sensor is not None and body.bar_sensor != before.bar_sensor:
                 c.execute("UPDATE stations SET bar_sensor = ? WHERE id = ?", [int(body.bar_sensor), station_id])
@@ -268,6 +309,7 @@ class Registry:
             st = self._station(c, station_id)
             if st.active_session_id is not None:
                 raise Conflict(f"station {station_id!r} has running session {st.active_session_id}; stop it first")
+            c.execute("DELETE FROM station_devices WHERE station_id = ?", [station_id])
             c.execute("DELETE FROM stations WHERE id = ?", [station_id])
 
         await self._db.run(fn)

@@ -46,6 +46,18 @@ MIGRATIONS: tuple[Migration, ...] = (
           low_ms REAL, high_ms REAL, updated_at_ns INTEGER NOT NULL, PRIMARY KEY (athlete_id, exercise));
         """,
     ),
+    # 4: athletes' body mass and dominant side; the devices of each station. Devices get a table rather
+    # than a JSON column on stations: the primary key makes "a device belongs to one station at most" a
+    # rule of the file itself, whoever writes it, and finding the station of a device (what a frame's
+    # device name maps to) is one index read, not a scan through every station's list.
+    (
+        add_columns("athletes", (("body_mass_kg", "REAL"), ("dominant_side", "TEXT"))),
+        """
+        CREATE TABLE IF NOT EXISTS station_devices (
+          device_id TEXT PRIMARY KEY, station_id TEXT NOT NULL, position INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS station_devices_station ON station_devices (station_id, position);
+        """,
+    ),
 )
 
 

@@ -24,21 +24,17 @@ from kinesync.api import deps
 from kinesync.api.console.core import (
     ConsoleSession,
     changing_request,
-    field_errors,
     is_htmx,
     looking,
     render_page,
     router,
 )
+from kinesync.api.console.forms import field_errors, form_list
 from kinesync.api.routes import alerts as alerts_routes
 
 TEST_TIMEOUT_S = 5.0
 BODY_EXCERPT = 500
 RECENT = 50
-
-
-def _list(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
 async def _alerts_page(request: Request, s: ConsoleSession, code: int = 200, **ctx: Any) -> HTMLResponse:
@@ -66,8 +62,8 @@ async def create_subscription(request: Request) -> Response:
     s, form = await changing_request(request)
     values: dict[str, Any] = {
         "url": form.get("url", "").strip(), "format": form.get("format", "generic"),
-        "name": form.get("name", "").strip() or None, "teams": _list(form.get("teams")),
-        "athletes": _list(form.get("athletes")), "min_severity": form.get("min_severity", "info"),
+        "name": form.get("name", "").strip() or None, "teams": form_list(form.get("teams")),
+        "athletes": form_list(form.get("athletes")), "min_severity": form.get("min_severity", "info"),
         "send_resolved": form.get("send_resolved") == "on", "secret_env": form.get("secret_env", "").strip() or None,
     }
     try:

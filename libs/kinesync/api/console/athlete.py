@@ -47,6 +47,8 @@ REP_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("propulsive_impulse_n_s", "Prop. impulse N·s", "%.1f"),
     ("rsi_modified", "RSImod m/s", "%.2f"),
     ("jump_height_impulse_m", "Jump m", "%.3f"),
+    ("asymmetry_propulsive_impulse_pct", "Asym. %", "%.0f"),
+    ("asymmetry_side", "Stronger side", "%s"),
     ("transfer_index", "Transfer", "%.2f"),
     ("mean_concentric_velocity_m_s", "MCV m/s", "%.2f"),
     ("peak_concentric_velocity_m_s", "Peak vel. m/s", "%.2f"),
@@ -162,6 +164,16 @@ def rep_table(reps: list[RepMetric]) -> tuple[list[tuple[str, str]], list[dict[s
     return [(f, head) for f, head, _ in cols], rows
 
 
+def dominant_note(dominant: str | None, reps: list[RepMetric]) -> str | None:
+    """The athlete's recorded dominant side against the plates' stronger side, rep by rep: a coach reads an
+    asymmetry differently when it favours the side the athlete prefers anyway."""
+    sides = [r.asymmetry_side for r in reps if r.asymmetry_side is not None]
+    if dominant is None or not sides:
+        return None
+    same = sum(side == dominant for side in sides)
+    return f"Dominant side: {dominant}. The stronger side was the dominant one in {same} of {len(sides)} reps."
+
+
 async def _own_session(request: Request, athlete_id: int, session_id: int) -> tuple[Any, Session]:
     reg = deps.get_registry(request)
     athlete = await rest.get_athlete(None, reg, athlete_id)
@@ -216,7 +228,7 @@ async def session_page(request: Request, athlete_id: int, session_id: int) -> Re
         return s
     athlete, session = await _own_session(request, athlete_id, session_id)
     ctx: dict[str, Any] = {"athlete": athlete, "sess": session, "reps": [], "svg": None, "priming": None,
-                           "priming_note": None, "no_store": None}
+                           "priming_note": None, "no_store": None, "dominant": None}
     store = await _rep_store(request)
     if store is None:
         ctx["no_store"] = "No rep store is configured: this session's reps cannot be read."
@@ -233,6 +245,7 @@ async def session_page(request: Request, athlete_id: int, session_id: int) -> Re
                                  f"{band[0]:.0f}–{band[1]:.0f} ms", x_label="rep")
             ctx["uncertain"] = sum(p.uncertain for p in pts)
         ctx["columns"], ctx["rows"] = rep_table(reps)
+        ctx["dominant"] = dominant_note(athlete.dominant_side, reps)
         if any(r.block_kind == "priming" for r in reps):
             try:
                 ctx["priming"] = await analysis_routes.get_priming("viewer", deps.get_registry(request), store,

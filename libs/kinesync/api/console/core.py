@@ -31,7 +31,6 @@ from urllib.parse import parse_qs
 import jinja2
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
 from kinesync.api.auth import ApiTokens
 
@@ -172,14 +171,6 @@ def render_page(request: Request, template: str, s: ConsoleSession | None, code:
     })
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for e in exc.errors():
-        field = str(e["loc"][0]) if e["loc"] else "_"
-        out.setdefault(field, e["msg"].removeprefix("Value error, "))
-    return out
-
-
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
@@ -244,16 +235,6 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse(f"{PREFIX}/login", 303)
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
-
-
-
-def form_int(value: str | None) -> int | str | None:
-    if value is None or value.strip() == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return value  # pydantic says what is wrong with it
 
 
 def looking(request: Request) -> ConsoleSession | RedirectResponse:

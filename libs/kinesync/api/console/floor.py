@@ -16,13 +16,12 @@ from kinesync.api.console.core import (
     Redirect,
     changing_request,
     current_session,
-    field_errors,
-    form_int,
     is_htmx,
     need_session,
     render_page,
     router,
 )
+from kinesync.api.console.forms import field_errors, form_int
 from kinesync.api.routes import personal_windows
 from kinesync.api.routes import plans as plan_routes
 from kinesync.api.routes import sessions as session_routes

@@ -169,6 +169,7 @@ async def list_stations(
 
 @router.post("/stations", status_code=201, response_model=Station, responses=WRITE_ERRORS, tags=["stations"])
 async def create_station(_: AdminDep, reg: RegistryDep, body: StationIn) -> Station:
+    """409 when the id exists, or when one of ``device_ids`` already belongs to another station."""
     with registry_errors():
         return await reg.create_station(body)
 
@@ -182,7 +183,8 @@ async def get_station(_: ViewerDep, reg: RegistryDep, station_id: StationPath) -
 @router.patch("/stations/{station_id}", response_model=Station, responses=WRITE_ERRORS, tags=["stations"])
 async def update_station(_: AdminDep, reg: RegistryDep, sink: SinkDep, station_id: StationPath,
                          body: StationPatch) -> Station:
-    """A change of ``bar_sensor`` is published with the station's running session, if any."""
+    """A change of ``bar_sensor`` is published with the station's running session, if any. ``device_ids``
+    replaces the station's list (``[]`` clears it); a device of another station is a 409."""
     with registry_errors():
         station, running = await reg.update_station(station_id, body)
     if running is not None:

@@ -1,7 +1,7 @@
 """Plan templates (``/api/v1/plans``) and the live plan position of a running session.
 
 Templates live in the facility registry (``kinesync.facility.plans``); a session copies its plan at
-the start, so deleting a template leaves its sessions as they were.
+the start, so editing or deleting a template leaves the sessions already started as they were.
 """
 
 from __future__ import annotations
@@ -34,6 +34,14 @@ async def create_plan(_: AdminDep, reg: RegistryDep, body: PlanTemplateIn) -> Pl
 async def get_plan(_: ViewerDep, reg: RegistryDep, plan_id: PlanId) -> PlanTemplate:
     with registry_errors():
         return await PlanTemplates(reg).get(plan_id)
+
+
+@router.put("/plans/{plan_id}", response_model=PlanTemplate, responses=WRITE_ERRORS, tags=["plans"])
+async def update_plan(_: AdminDep, reg: RegistryDep, plan_id: PlanId, body: PlanTemplateIn) -> PlanTemplate:
+    """Replace the template's name and plan (the same body and checks as ``POST /plans``). Sessions already
+    started from it keep the copy they started with; sessions started later follow the new plan."""
+    with registry_errors():
+        return await PlanTemplates(reg).update(plan_id, body)
 
 
 @router.delete("/plans/{plan_id}", status_code=204, response_class=Response, responses=WRITE_ERRORS,
