@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     api_viewer_token: SecretStr | None = Field(None, description="API token for reads")
     api_admin_token_sha256: str | None = Field(None, description="SHA-256 hex of the admin token, instead of it")
     api_viewer_token_sha256: str | None = Field(None, description="SHA-256 hex of the viewer token, instead of it")
+    api_open_reads: bool = Field(
+        False, description="reads (wall, station view, GET endpoints) need no token even with tokens configured; "
+        "kinesync run turns it on for its demo on 127.0.0.1, where it makes an admin token for the console")
     registry_db: str = Field("registry.db", description="SQLite file of the facility registry (teams, athletes...)")
     console_secret: SecretStr | None = Field(
         None, description="key that signs console session cookies; unset: random per process (a restart signs out)")

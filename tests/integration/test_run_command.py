@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +37,9 @@ def test_run_shows_eight_stations_with_lags_and_ctrl_c_leaves_nothing(tmp_path: 
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     pgid = proc.pid
+    lines: list[str] = []  # read as printed: the console's token is needed while the run goes on
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     url = f"http://127.0.0.1:{port}/api/stations"
     rows: list[dict] = []
     started = time.monotonic()
@@ -58,9 +63,20 @@ def test_run_shows_eight_stations_with_lags_and_ctrl_c_leaves_nothing(tmp_path: 
         later = {r["station"]: r["updated_at"] for r in httpx.get(url, timeout=1).json()}
         assert all(later[s] != first[s] for s in first), "stations stopped updating"
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
+        # The console can be signed in to at once with the token the run printed; the wall needs none.
+        token = next(m.group(1) for line in lines if (m := re.search(r"admin token for this run: (\S+)\)", line)))
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5, follow_redirects=True) as console:
+            page = console.get("/console/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            signed = console.post("/console/login", data={"token": token, "csrf": csrf})
+            assert signed.status_code == 200 and "/console/floor" in str(signed.url), signed.text[:500]
+        refused = httpx.post(f"http://127.0.0.1:{port}/api/v1/teams", json={"name": "x"}, timeout=2)
+        assert refused.status_code == 401, refused.text  # writes still need the token
     finally:
         os.killpg(pgid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        reader.join(timeout=5)
+        out = "".join(lines)
     print(out[-2000:])
     deadline = time.monotonic() + 10
     while _group_alive(pgid) and time.monotonic() < deadline:

@@ -48,3 +48,13 @@ async def test_without_tokens_writes_are_refused_with_a_hint_and_reads_are_open(
     r = await call(app, "POST", "/w", "anything")
     assert r.status_code == 503 and "KINESYNC_API_ADMIN_TOKEN" in r.json()["detail"]
     assert (await call(app, "GET", "/r")).status_code == 200
+
+
+async def test_open_reads_keep_the_wall_open_while_writes_need_the_admin_token() -> None:
+    # kinesync run's demo: an admin token for the console, the wall and station views without one.
+    app = app_with(ApiTokens.from_settings(Settings(api_admin_token="adm-secret", api_open_reads=True)))
+    assert (await call(app, "GET", "/r")).status_code == 200
+    assert (await call(app, "POST", "/w")).status_code == 401
+    assert (await call(app, "POST", "/w", "adm-secret")).json() == {"role": "admin"}
+    closed = app_with(ApiTokens.from_settings(Settings(api_admin_token="adm-secret")))
+    assert (await call(closed, "GET", "/r")).status_code == 401

@@ -24,6 +24,11 @@ def sha256_hex(token: str) -> str:
 class ApiTokens:
     admin_sha256: str | None = None
     viewer_sha256: str | None = None
+    open_reads: bool = False  # reads need no token although tokens are configured (kinesync run's demo)
+
+    @property
+    def reads_open(self) -> bool:
+        return self.open_reads or (self.admin_sha256 is None and self.viewer_sha256 is None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApiTokens:
@@ -35,6 +40,7 @@ class ApiTokens:
         return cls(
             admin_sha256=pick(settings.api_admin_token, settings.api_admin_token_sha256),
             viewer_sha256=pick(settings.api_viewer_token, settings.api_viewer_token_sha256),
+            open_reads=settings.api_open_reads,
         )
 
     def role_of(self, token: str | None) -> str | None:

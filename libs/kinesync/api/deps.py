@@ -62,9 +62,9 @@ async def require_admin(
 async def require_viewer(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> str | None:
-    """For read endpoints: open when no token is configured at all."""
+    """For read endpoints: open when no token is configured at all (or reads are open by setting)."""
     tokens = get_tokens(request)
-    if tokens.admin_sha256 is None and tokens.viewer_sha256 is None:
+    if tokens.reads_open:
         return None
     if creds is None:
         raise _unauthorized("missing bearer token (Authorization: Bearer <viewer or admin token>)")
@@ -78,7 +78,7 @@ async def require_ws_viewer(websocket: WebSocket) -> None:
     """For every WebSocket: browsers cannot set headers on one, so the viewer (or admin) token comes
     as ``?token=``. Refused before the handshake completes, with close code 1008."""
     tokens = get_tokens(websocket)
-    if tokens.admin_sha256 is None and tokens.viewer_sha256 is None:
+    if tokens.reads_open:
         return
     if tokens.role_of(websocket.query_params.get("token")) is None:
         raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason="viewer token required (?token=)")

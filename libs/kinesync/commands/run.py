@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import sys
 import time
 
 import httpx
+
+from kinesync.settings import Settings
 
 
 def _print_status(url: str) -> None:
@@ -28,11 +32,24 @@ def _print_status(url: str) -> None:
         print("  " + "   ".join(cells[i : i + 4]))
 
 
+def _demo_console_token(settings: Settings) -> str | None:
+    """With no API token configured, a fresh admin token for this run, so the console can be signed in to
+    at once; reads stay open (the wall needs no token) as they were. Handed to the services through the
+    environment; None when the operator configured tokens (theirs apply, and reads need one)."""
+    if any(v is not None for v in (settings.api_admin_token, settings.api_admin_token_sha256,
+                                   settings.api_viewer_token, settings.api_viewer_token_sha256)):
+        return None
+    token = secrets.token_urlsafe(18)
+    os.environ["KINESYNC_API_ADMIN_TOKEN"] = token
+    os.environ["KINESYNC_API_OPEN_READS"] = "true"
+    return token
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from kinesync.runtime.supervisor import Supervisor
-    from kinesync.settings import Settings
 
     settings = Settings()
+    console_token = _demo_console_token(settings)
     sup = Supervisor(
         stations=args.stations, port=args.port,
         max_failures=settings.supervisor_max_failures, failure_window_s=settings.supervisor_failure_window_s,
@@ -61,6 +78,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
             return 1
         print(f"\n  Live wall:       {url}/\n  Station status:  {url}/api/stations\n  Health:          {url}/health")
+        if console_token is not None:
+            print(f"  Coach console:   {url}/console  (admin token for this run: {console_token})")
+        else:
+            print(f"  Coach console:   {url}/console  (sign in with your KINESYNC_API_ADMIN_TOKEN)")
         print("  Press Ctrl-C to stop everything.\n")
         started = time.monotonic()
         next_status = started + 5
