@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinesync.dsp.rest_exit import force_leaves_rest
+from kinesync.analysis.phases import push_start
 from kinesync.dsp.velocity import (
     bar_velocity,
     concentric_phase,
@@ -47,14 +47,14 @@ def _spec(case: str, **fields) -> AthleteSpec:
 
 
 def _plates_rest_exit(athlete: SimAthlete, lo: int, phase) -> float | None:
-    """The plates' start of a push from rest (kinesync.dsp.rest_exit) as an index into the bar
+    """The plates' start of a push from rest (kinesync.analysis.phases.push_start) as an index into the bar
     record that starts at bar sample ``lo``; ``phase`` is the LPT's own phase."""
     spec = athlete.spec
     ratio = spec.force_rate_hz / spec.bar_rate_hz
     f0 = int((lo + phase.start_index) * ratio) - round(1.0 * spec.force_rate_hz)
     force = athlete.force(f0, round(1.5 * spec.force_rate_hz)).astype(np.float32).astype(np.float64).sum(axis=0)
     search = round((lo + phase.start_index) * ratio) - f0 - round(0.03 * spec.force_rate_hz)
-    exit_index = force_leaves_rest(force, spec.force_rate_hz, search)
+    exit_index = push_start(force, spec.force_rate_hz, search)
     return None if exit_index is None else (f0 + exit_index) / ratio - lo
 
 

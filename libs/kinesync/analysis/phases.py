@@ -38,6 +38,7 @@ import numpy as np
 
 from kinesync.analysis.jump import STANDARD_GRAVITY_M_S2, _crossing, _runs
 from kinesync.dsp.force import peak_force, peak_rfd, rfds
+from kinesync.dsp.rest_exit import force_leaves_rest
 
 MOVEMENTS = ("auto", "countermovement", "from_rest")
 RFD_SPANS_S = (0.050, 0.100, 0.200)
@@ -338,6 +339,19 @@ def weighing(
     if sd > max_sd_share * mean:
         return Weighing(None, None, start, end, "no_quiet_standing")
     return Weighing(mean, sd, start, end)
+
+
+def push_start(fz_n: np.ndarray, fs_hz: float, search_index: int, *, rest_s: float = 0.15,
+               max_rest_sd_share: float = 0.01) -> float | None:
+    """Where a push from a held position starts (a jump from a pause): the hold is weighed over the
+    ``rest_s`` before ``search_index`` (``weighing``, its SD at most ``max_rest_sd_share`` of the
+    load: a hold, not a movement), and the force's rise out of it located by
+    ``kinesync.dsp.rest_exit.force_leaves_rest``. A fractional sample index, or None when there is no
+    quiet hold or no rise."""
+    hold = weighing(fz_n, fs_hz, search_index, rest_s, max_sd_share=max_rest_sd_share)
+    if hold.bw_n is None or hold.sd_n is None:
+        return None
+    return force_leaves_rest(_as_1d(fz_n), fs_hz, search_index, hold.bw_n, hold.sd_n)
 
 
 @_quiet_floats

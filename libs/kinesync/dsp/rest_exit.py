@@ -18,50 +18,45 @@ def force_leaves_rest(
     force_n: np.ndarray,
     fs_hz: float,
     search_index: int,
+    level_n: float,
+    sd_n: float,
     *,
-    rest_s: float = 0.15,
     k_sd: float = 5.0,
     min_threshold_n: float = 2.0,
     fit_s: float = 0.03,
     max_back_s: float = 0.05,
-    max_rest_sd_share: float = 0.01,
 ) -> float | None:
-    """The (fractional) sample index where the force rises out of the rest before ``search_index``.
+    """The (fractional) sample index where the force rises out of a rest at ``level_n`` (SD ``sd_n``),
+    searched from ``search_index`` on.
 
-    The resting level and its noise are the mean and SD of the ``rest_s`` before ``search_index``;
-    the rise is where the force first exceeds that level by ``k_sd`` SD (at least
+    The rise is where the force first exceeds the level by ``k_sd`` SD (at least
     ``min_threshold_n``). A quadratic fitted to the ``fit_s`` after that crossing is extrapolated back
-    to the resting level (its root at most ``max_back_s`` before the crossing).
+    to the level (its root at most ``max_back_s`` before the crossing). The rest itself — its level,
+    SD and whether it is quiet — is the caller's: a weighing of the hold
+    (``kinesync.analysis.phases.push_start``).
 
     Args:
         force_n: total vertical force, N (1-D).
         fs_hz: sampling rate, Hz.
-        search_index: a sample at or shortly after the start; the rest must end before it.
-        rest_s: length of the rest that sets the level, s.
+        search_index: the first sample after the rest.
+        level_n: the resting force, N.
+        sd_n: its noise, SD, N.
         k_sd: detection threshold, SD of the rest.
         min_threshold_n: the least threshold above the level, N (a quantised, noise-free record).
         fit_s: length of the fitted rise after the crossing, s.
         max_back_s: furthest the start may lie before the crossing, s.
-        max_rest_sd_share: the rest's SD must be at most this share of its level (else it is no rest).
 
     Returns:
-        The start as a fractional sample index, or None when there is no quiet rest, no rise, or the
-        fit does not meet the level where a start can be.
+        The start as a fractional sample index, or None when there is no rise, or the fit does not
+        meet the level where a start can be.
     """
     f = np.asarray(force_n, dtype=np.float64)
-    if not fs_hz > 0.0 or f.ndim != 1:
+    if not fs_hz > 0.0 or f.ndim != 1 or not (math.isfinite(level_n) and math.isfinite(sd_n)):
         return None
-    n_rest = max(3, round(rest_s * fs_hz))
-    lo = search_index - n_rest
-    if lo < 0 or search_index >= f.size:
+    if not 0 <= search_index < f.size:
         return None
-    rest = f[lo:search_index]
-    level = float(rest.mean())
-    sd = float(rest.std())
-    if not (math.isfinite(level) and level > 0.0 and sd <= max_rest_sd_share * level):
-        return None
-    threshold = max(k_sd * sd, min_threshold_n)
-    above = np.flatnonzero(f[search_index:] - level > threshold)
+    threshold = max(k_sd * sd_n, min_threshold_n)
+    above = np.flatnonzero(f[search_index:] - level_n > threshold)
     if above.size == 0:
         return None
     c = search_index + int(above[0])
@@ -69,7 +64,7 @@ def force_leaves_rest(
     if c + n_fit > f.size:
         return None
     d = np.arange(n_fit, dtype=np.float64)
-    a2, a1, a0 = np.polyfit(d, f[c:c + n_fit] - level, 2)
+    a2, a1, a0 = np.polyfit(d, f[c:c + n_fit] - level_n, 2)
     roots = np.roots([a2, a1, a0])
     real = roots[np.abs(roots.imag) < 1e-9].real
     back = real[(real <= 0.0) & (real >= -max_back_s * fs_hz)]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinesync.dsp.rest_exit import force_leaves_rest
+from kinesync.analysis.phases import push_start
 from kinesync.dsp.velocity import STANDARD_GRAVITY_M_S2, bar_velocity, concentric_phase, velocity_from_rest
 from kinesync.streaming.roles import bar_rows
 
@@ -81,7 +81,7 @@ def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict
 
     ``plates``: the force under the same body (not under a bench). When a position transducer's bar
     leaves rest (a jump from a pause), the plates locate that start far better than the position's
-    extrapolation (``kinesync.dsp.rest_exit``), and the phase is measured from there."""
+    extrapolation (``kinesync.analysis.phases.push_start``), and the phase is measured from there."""
     if view is None or view.samples.size < 3:
         flags.append("no_bar_data")
         return
@@ -127,7 +127,7 @@ def _plates_rest_exit(plates: ForceView, view: BarView, start_index: float) -> f
     own estimate (a few ms late at most), so the plates' rest ends 30 ms before it."""
     start_ns = view.t0_ns + start_index * NS / view.rate_hz
     search = round((start_ns - plates.t0_ns) * plates.rate_hz / NS - 0.03 * plates.rate_hz)
-    exit_index = force_leaves_rest(plates.total, plates.rate_hz, search)
+    exit_index = push_start(plates.total, plates.rate_hz, search)
     if exit_index is None:
         return None
     return (plates.t0_ns + exit_index * NS / plates.rate_hz - view.t0_ns) * view.rate_hz / NS
