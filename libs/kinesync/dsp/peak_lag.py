@@ -181,9 +181,11 @@ def _parabola(y_m: float, y_0: float, y_p: float) -> float:
 
 
 def _role_peak(
-    env: RoleEnvelopes, rows: list[int], ref: np.ndarray, lo: int, hi: int, sd_bins: float, bias_correct: bool
+    env: RoleEnvelopes, rows: list[int], ref: np.ndarray, lo: int, hi: int, sd_bins: float, bias_correct: bool,
+    with_se: bool = True,
 ) -> tuple[float, float] | None:
-    """(peak bin, fractional; SE in bins) of the mean of the normalised RMS envelopes of ``rows`` in [lo, hi)."""
+    """(peak bin, fractional; SE in bins) of the mean of the normalised RMS envelopes of ``rows`` in [lo, hi)
+    (``with_se`` False: the SE is left NaN, for a pass that only needs where the peak is)."""
     lo, hi = max(lo, 1), min(hi, env.smooth.shape[1] - 1)
     if hi - lo < 3:
         return None
@@ -203,6 +205,8 @@ def _role_peak(
         # curve's own third derivative R3 estimates it.
         third = (curve[i + 2] - 2.0 * curve[i + 1] + 2.0 * curve[i - 1] - curve[i - 2]) / 2.0
         frac += float(np.clip(sd_bins**2 * third / curvature, -2.0 * sd_bins, 2.0 * sd_bins))
+    if not with_se:
+        return i + frac, math.nan
     # d curve / d power_j at the peak: Σ_c w_c · d sqrt(S_c)'/dP_j, S' = g' * P, S = g * P.
     g0 = gaussian_kernel(sd_bins, 0)
     g1 = gaussian_kernel(sd_bins, 1)
@@ -261,6 +265,7 @@ def _peak_lag_from(
     hint_s: float | None,
     reference: np.ndarray | None,
     cfg: PeakLagConfig,
+    with_se: bool = True,
 ) -> PeakLag | None:
     n_bins = env.smooth.shape[1]
     sd_bins = cfg.smooth_sd_s / env.bin_s
@@ -278,7 +283,7 @@ def _peak_lag_from(
     peaks[leg_rows] = amp[leg_rows, a:b].max(axis=1) if b > a else amp[leg_rows].max(axis=1)
     ref = np.where(np.isfinite(given) & (given > 0.0), given, peaks)
     ref = np.where(ref > 0.0, ref, 1.0)
-    leg = _role_peak(env, leg_rows, ref, lo, hi, sd_bins, cfg.bias_correct)
+    leg = _role_peak(env, leg_rows, ref, lo, hi, sd_bins, cfg.bias_correct, with_se)
     if leg is None:
         return None
     leg_k, leg_se = leg
@@ -288,7 +293,7 @@ def _peak_lag_from(
     peaks[pec_rows] = amp[pec_rows, a:b].max(axis=1) if b > a else amp[pec_rows].max(axis=1)
     ref = np.where(np.isfinite(given) & (given > 0.0), given, peaks)
     ref = np.where(ref > 0.0, ref, 1.0)
-    pec = _role_peak(env, pec_rows, ref, p_lo, p_hi, sd_bins, cfg.bias_correct)
+    pec = _role_peak(env, pec_rows, ref, p_lo, p_hi, sd_bins, cfg.bias_correct, with_se)
     if pec is None:
         return None
     pec_k, pec_se = pec
@@ -344,7 +349,8 @@ def peak_lag_learned(
     if not leg_rows or not pec_rows:
         return None
     env = role_envelopes(raw, fs_hz, cfg)
-    first = _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, None, cfg)
+    # With a state this first pass only finds the channels' peaks to learn from: no SE needed.
+    first = _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, None, cfg, with_se=state is None)
     if first is None or state is None:
         return first
     rows = sorted(set(leg_rows) | set(pec_rows))
