@@ -39,3 +39,20 @@ def test_validate_small_grid_meets_targets_and_plots_every_recording(
         png = Path(r["plot"])
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     assert "at 20 dB: 4 of 4 cells meet" in text
+
+
+def test_validate_prints_the_information_limit_beside_the_product(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "validate.json"
+    code = main([
+        "validate", "--grid", "physiology", "--exercises", "push_press", "--shapes", "independent",
+        "--lags", "120", "--rates", "2000", "--reps", "4", "--bound", "2", "--no-real", "--json", str(out),
+        "--no-progress",
+    ])
+    text = capsys.readouterr().out
+    assert code == 0
+    (row,) = json.loads(out.read_text())["information_limit"]
+    assert row["exercise"] == "push_press" and row["reps"] == 2
+    # more unknowns, a wider bound; a 10-rep mean averages ten independent reps
+    assert 0 < row["peak_only_sd_ms"] < row["widths_unknown_sd_ms"] < 100
+    assert 0 < row["set_share_at_most"] < 1
+    assert "information limit" in text and "push_press" in text.split("information limit")[1]

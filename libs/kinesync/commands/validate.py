@@ -103,6 +103,22 @@ def print_physiology(results: list[phys.PhysCellResult], out=None) -> None:
               "(reported; the exit status follows the legacy grid)", file=out)
 
 
+def print_limits(rows: list, out=None) -> None:
+    out = out or sys.stdout
+    print("\ninformation limit (Cramér–Rao bound of the true lag on the same simulated reps: the smallest SD any "
+          "unbiased estimator can reach;\nECG, crosstalk, tonic and eccentric activity, gains and noise level "
+          "taken as known), ms:", file=out)
+    print(f"{'exercise':<12} {'SNR':>3} {'reps':>4} | per rep: peaks unknown | + heights, widths unknown | "
+          f"{SET_REPS_LABEL} SD | sets ≤ {phys.SET_TOLERANCE_MS:g} ms at most", file=out)
+    for r in rows:
+        print(f"{r.exercise:<12} {r.snr_db:3.0f} {r.reps:>4} | {r.peak_only_sd_ms:22.1f} | "
+              f"{r.widths_unknown_sd_ms:25.1f} | {r.set_sd_ms:{len(SET_REPS_LABEL) + 3}.1f} | "
+              f"{r.set_share_at_most:17.2f}", file=out)
+
+
+SET_REPS_LABEL = f"{phys.SET_REPS}-rep mean"
+
+
 def default_data_dir() -> Path:
     env = os.environ.get("KINESYNC_SHARED_DATA")
     return Path(env) if env else Path("../shared/data")
@@ -158,6 +174,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print_grid(results)
     if phys_results:
         print_physiology(phys_results)
+    limits = []
+    if args.bound and phys_grid:
+        from kinesync.validation.information_limit import information_limits
+
+        limits = information_limits(phys_grid, args.bound, args.seed)
+        print_limits(limits)
     real = []
     if not args.no_real and (args.data is not None or default_data_dir().is_dir()):
         from kinesync.validation.real import analyze_shared_data
@@ -184,6 +206,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 for (ex, sh), by in phys.pooled(phys_results)
                 for g in [[r for r in phys_results if (r.cell.exercise, r.cell.shapes) == (ex, sh)]]
             ],
+            "information_limit": [asdict(r) for r in limits],
             "real": [{"name": r.name, "summary": r.summary, "plot": str(r.plot) if r.plot else None} for r in real],
         }
         args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
@@ -223,6 +246,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eccentric", action=argparse.BooleanOptionalAction, default=None,
                    help="physiology grid: eccentric activity in the descent (default as --ecg)")
     p.add_argument("--reps", type=int, default=30, help="reps per cell (default 30)")
+    p.add_argument("--bound", type=int, default=0, metavar="N",
+                   help="physiology grid: also compute the information limit (Cramér–Rao bound of the true "
+                   "lag) on the first N reps of each exercise, about 2 s per rep (default 0: off)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     p.add_argument("--data", type=Path, default=None, help="folder of real recordings (default ../shared/data)")
     p.add_argument("--no-real", action="store_true", help="skip the real recordings")

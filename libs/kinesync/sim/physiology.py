@@ -668,7 +668,8 @@ class _Planner:
         lo, hi = self._drive_window(rep)
         return _refined_argmax(grid, leg, lo, hi, lambda x: self._combined(x, rep, _LEG))
 
-    def truth(self, rep: _Rep) -> PhysiologyRepTruth:
+    def peaks(self, rep: _Rep) -> tuple[float, float]:
+        """(leg-drive peak, pectoral peak), s: the argmaxes that define the true lag."""
         grid = self._grid(rep)
         every = _rep_activation(grid, rep)
         leg = every[_LEG].mean(axis=0) + self.tonic[_LEG].mean()
@@ -676,6 +677,15 @@ class _Planner:
         lo, hi = self._drive_window(rep)
         leg_peak = _refined_argmax(grid, leg, lo, hi, lambda x: self._combined(x, rep, _LEG))
         pec_peak = _refined_argmax(grid, pec, leg_peak - 0.2, leg_peak + 0.8, lambda x: self._combined(x, rep, _PEC))
+        return leg_peak, pec_peak
+
+    def truth(self, rep: _Rep) -> PhysiologyRepTruth:
+        grid = self._grid(rep)
+        every = _rep_activation(grid, rep)
+        leg = every[_LEG].mean(axis=0) + self.tonic[_LEG].mean()
+        pec = every[_PEC].mean(axis=0) + self.tonic[_PEC].mean()
+        lo, hi = self._drive_window(rep)
+        leg_peak, pec_peak = self.peaks(rep)
         leg_on = _onset(grid, leg, leg_peak, float(self._combined(leg_peak, rep, _LEG)[0]), self.tonic[_LEG].mean())
         pec_on = _onset(grid, pec, pec_peak, float(self._combined(pec_peak, rep, _PEC)[0]), self.tonic[_PEC].mean())
         leg_b = self._combined(grid, rep, _LEG, True)
@@ -753,17 +763,7 @@ def simulate_session(spec: PhysiologySpec, *, n_reps: int | None = None, duratio
     if (n_reps is None) == (duration_s is None):
         raise ValueError("give exactly one of n_reps and duration_s")
     s = spec
-    plan = _Planner(s)
-    reps: list[_Rep] = []
-    t = s.lead_in_s
-    rest = np.random.default_rng([s.seed, _S_REST])
-    while n_reps is None or len(reps) < n_reps:
-        rep = plan.movement(len(reps), t)
-        if duration_s is not None and rep.end + 1.5 > duration_s:
-            break
-        plan.activation_plan(rep)
-        reps.append(rep)
-        t = rep.end + rest.uniform(*s.rest_s)
+    plan, reps = _plan_reps(s, n_reps, duration_s)
     if duration_s is None:
         duration_s = (reps[-1].end if reps else s.lead_in_s) + 2.0
 
@@ -802,6 +802,22 @@ def simulate_session(spec: PhysiologySpec, *, n_reps: int | None = None, duratio
         heart_rate_bpm=plan.heart_rate_bpm, ecg_share=plan.ecg_share if s.ecg_on else 0.0, r_peaks_s=r_peaks,
         electrode_gain=plan.gain, noise_rms_v=noise_rms,
     )
+
+
+def _plan_reps(s: PhysiologySpec, n_reps: int | None, duration_s: float | None) -> tuple[_Planner, list[_Rep]]:
+    """The session's planner and its reps (movement and activation components), before any signal."""
+    plan = _Planner(s)
+    reps: list[_Rep] = []
+    t = s.lead_in_s
+    rest = np.random.default_rng([s.seed, _S_REST])
+    while n_reps is None or len(reps) < n_reps:
+        rep = plan.movement(len(reps), t)
+        if duration_s is not None and rep.end + 1.5 > duration_s:
+            break
+        plan.activation_plan(rep)
+        reps.append(rep)
+        t = rep.end + rest.uniform(*s.rest_s)
+    return plan, reps
 
 
 def _span(lo_s: float, hi_s: float, fs: float, n: int) -> tuple[int, int]:
