@@ -7,9 +7,12 @@ import pytest
 
 import kinesync.analysis.phases as phases
 from kinesync.analysis.jump import _runs
+from kinesync.codec.frame import Frame, SensorKind
 from kinesync.dsp.filters import EnvelopeFilter
+from kinesync.streaming.batch import TransformBatch
 from kinesync.streaming.ring import SampleRing
-from kinesync.streaming.transforms import EmgTransform
+from kinesync.streaming.stream import SensorStream
+from kinesync.streaming.transforms import EmgTransform, ForceTransform
 
 
 @pytest.mark.parametrize("steps", [0, 1, 2, 16])
@@ -75,3 +78,56 @@ def test_ring_append_wraps_like_a_sample_by_sample_ring() -> None:
         assert ring.end == 5 + allx.shape[1]
         assert ring.start == max(5, ring.end - 37)
         assert np.array_equal(ring.read(ring.start, ring.end), allx[:, ring.start - 5 :])
+
+
+def test_transforms_of_many_streams_at_once_equal_one_call_each() -> None:
+    """``EmgTransform.many`` / ``ForceTransform.many`` (one filter call for every station of a layout) give
+    each stream exactly its own call's output and leave each filter in the state its own calls would."""
+    rng = np.random.default_rng(8)
+    for channels in (("quad", "glute", "pec", "spare"), ("quad", "glute", "vastus", "pec", "pec_2"), ("quad", "pec")):
+        alone = [EmgTransform(channels, 2000.0, 6.0) for _ in range(3)]
+        together = [EmgTransform(channels, 2000.0, 6.0) for _ in range(3)]
+        assert len({t.batch_key for t in together}) == 1
+        for step in range(6):
+            blocks = [(rng.normal(size=(len(channels), 100)) * 1e-4).astype(np.float32) for _ in alone]
+            if step == 3:
+                blocks[1][0, 10:20] = np.nan  # a gap marker in one station's frame
+            want = [t(b, step != 3) for t, b in zip(alone, blocks, strict=True)]
+            got = EmgTransform.many(together, blocks, step != 3)
+            for w, g in zip(want, got, strict=True):
+                assert g.tobytes() == w.tobytes()
+    force_channels = ("fx_left", "fy_left", "fz_left", "fz_right", "mx_left", "fx_right", "fy_right", "my_right")
+    forces = [ForceTransform(force_channels) for _ in range(4)]
+    blocks = [(rng.normal(size=(8, 50)) * 300).astype(np.float32) for _ in forces]
+    got = ForceTransform.many(forces, blocks, True)
+    for t, b, g in zip(forces, blocks, got, strict=True):
+        assert g.tobytes() == t(b).tobytes()
+
+
+def test_a_transform_that_raises_in_a_batch_fails_only_its_own_station() -> None:
+    channels = ("quad", "glute", "pec")
+
+    def stream() -> SensorStream:
+        return SensorStream(rate_hz=2000.0, channels=channels, transform=EmgTransform(channels, 2000.0, 6.0), n_out=5,
+                            capacity_s=2.0, lateness_ns=0)
+
+    def frame(i: int, block: np.ndarray) -> Frame:
+        return Frame("s", "d", SensorKind.EMG, channels, ("V",) * 3, 2000.0, i * 50_000_000, i, block)
+
+    rng = np.random.default_rng(1)
+    blocks = [(rng.normal(size=(3, 100)) * 1e-4).astype(np.float32) for _ in range(2)]
+    good, bad = stream(), stream()
+    for s in (good, bad):
+        s.add(frame(0, blocks[0]))  # a stream's first frame starts it, outside any batch
+    bad.transform._filter = object()  # its filter breaks after the first frame: the shared call raises
+    batch = TransformBatch()
+    for owner, s in (("good", good), ("bad", bad)):
+        batch.owner(owner)
+        s.add(frame(1, blocks[1]), None, batch)
+    assert good.ring.end == 100 and good.watermark_ns == 100_000_000  # the watermark moves, the ring waits
+    failed = batch.flush()
+    assert [owner for owner, _ in failed] == ["bad"]  # then each on its own: only the broken one fails
+    assert good.ring.end == 200 and not good.deferred and not bad.deferred
+    ref = EmgTransform(channels, 2000.0, 6.0)
+    want = np.hstack([ref(b) for b in blocks])
+    assert good.ring.read(0, 200).tobytes() == want.tobytes()

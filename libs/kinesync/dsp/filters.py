@@ -127,6 +127,24 @@ class EnvelopeFilter:
         _sosfilt_inplace(self._low_sos, work, self._low_zi)
 
 
+def process_many_inplace(filters: list[EnvelopeFilter], work: np.ndarray) -> None:
+    """``process_inplace`` of several filters of one design at once: ``work`` (Σ channels, N), C-contiguous
+    float64, holds each filter's chunk in order. The states are stacked for one kernel call per stage and
+    handed back, so every channel gets exactly (bit for bit) what its own filter's call would give."""
+    first = filters[0]
+    band_zi = np.concatenate([f._band_zi for f in filters])
+    low_zi = np.concatenate([f._low_zi for f in filters])
+    _sosfilt_inplace(first._band_sos, work, band_zi)
+    np.abs(work, out=work)
+    _sosfilt_inplace(first._low_sos, work, low_zi)
+    row = 0
+    for f in filters:
+        c = f.n_channels
+        f._band_zi[...] = band_zi[row : row + c]
+        f._low_zi[...] = low_zi[row : row + c]
+        row += c
+
+
 def sosfilt_rows(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``signal.sosfilt(sos, x, axis=-1)`` from rest (zero state) on the rows of 2-D ``x``, as a new
     float64 array: the same numbers, without sosfilt's argument handling (which costs more than

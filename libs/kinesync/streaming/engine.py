@@ -14,6 +14,7 @@ from kinesync.bus.base import Message, TopicPartition
 from kinesync.bus.topics import EMG, FORCE, VELOCITY
 from kinesync.codec.frame import Frame, FrameError, SensorKind, decode
 from kinesync.models import DeadLetter, RepMetric, SessionAssignment, WindowMetric
+from kinesync.streaming.batch import TransformBatch
 from kinesync.streaming.station import AnalysisConfig, StationAnalyzer
 
 log = logging.getLogger("kinesync.analyzer")
@@ -143,6 +144,8 @@ class AnalyzerEngine:
         out = BatchOutput()
         hop_ns = self.config.hop_ns
         fresh: dict[str, int] = {}  # station -> ns of data added since its last poll
+        # In-order frames' transforms run together, once per layout, before anything reads the rings.
+        batch = TransformBatch()
         for msg in msgs:
             decoded = self._decode(msg, now_wall_ns)
             if isinstance(decoded, DeadLetter):
@@ -153,8 +156,9 @@ class AnalyzerEngine:
             self.counters.frames += 1
             name = decoded.station
             st = self.stations.get(name) or self.station(name)
+            batch.owner(st)
             try:
-                st.add(decoded, now_wall_ns)
+                st.add(decoded, now_wall_ns, batch)
             except Exception as exc:
                 out.metrics.extend(self._station_failed(st, exc, now_wall_ns, msg))
                 fresh.pop(name, None)
@@ -162,9 +166,12 @@ class AnalyzerEngine:
             # decoded.duration_ns, without its two property calls
             added = fresh.get(name, 0) + round(decoded.samples.shape[1] * 1e9 / decoded.rate_hz)
             if added >= hop_ns:
-                out.metrics.extend(self._poll(st, now_wall_ns))
+                self._flush(batch, out, now_wall_ns)
+                if self.stations.get(name) is st:
+                    out.metrics.extend(self._poll(st, now_wall_ns))
                 added = 0
             fresh[name] = added
+        self._flush(batch, out, now_wall_ns)
         for name, added in fresh.items():
             st = self.stations.get(name)
             if added and st is not None:
@@ -172,6 +179,14 @@ class AnalyzerEngine:
         at, polled = self._polled
         self._polled = (now_wall_ns, polled | fresh.keys() if at == now_wall_ns else set(fresh))
         return out
+
+    def _flush(self, batch: TransformBatch, out: BatchOutput, now_wall_ns: int) -> None:
+        """Run the batch's transforms; a station whose transform raised is rebuilt like any failed one."""
+        if not batch:
+            return
+        for st, exc in batch.flush():
+            if self.stations.get(st.station) is st:
+                out.metrics.extend(self._station_failed(st, exc, now_wall_ns))
 
     def _poll(self, st: StationAnalyzer, now_wall_ns: int, finishing: bool = False) -> list[WindowMetric]:
         """The station's closed windows; an exception stays inside the station (see ``_station_failed``)."""

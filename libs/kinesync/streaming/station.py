@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from kinesync.streaming.bar import BarConfig, BarTransform, BarView, VelocityLos
 from kinesync.streaming.rep import EmgView, ForceView, RepConfig, StationWeighing, analyze_rep, drop_non_finite
 from kinesync.streaming.segment import AscentTracker, SegmentConfig, bar_ascents, drive_rises
 from kinesync.streaming.stream import SensorStream
+
+if TYPE_CHECKING:
+    from kinesync.streaming.batch import TransformBatch
 from kinesync.streaming.targets import StationTargets
 from kinesync.streaming.transforms import EmgTransform, ForceTransform
 from kinesync.training.plan import PlanCursor
@@ -111,7 +115,8 @@ class StationAnalyzer:
         self._ahead_ns = config.window_ns + config.hop_ns
 
     # -- input -------------------------------------------------------------------------------
-    def add(self, frame: Frame, now_wall_ns: int) -> None:
+    def add(self, frame: Frame, now_wall_ns: int, batch: TransformBatch | None = None) -> None:
+        """Take a frame in (``batch``: leave in-order transforms to it, see ``SensorStream.add``)."""
         # 40 frames a second per athlete come through here: the existing stream is found inline.
         kind = frame.kind
         stream = self.emg if kind == _EMG else self.force if kind == _FORCE else self.bar
@@ -122,7 +127,7 @@ class StationAnalyzer:
         if self._created_wall_ns is None:
             self._created_wall_ns = now_wall_ns
         self._seen_wall_ns[id(stream)] = now_wall_ns
-        stream.add(frame, self._limit_for(stream, now_wall_ns))
+        stream.add(frame, self._limit_for(stream, now_wall_ns), batch)
         self._release(now_wall_ns)
 
     def _stale(self, stream: SensorStream | None, now_wall_ns: int, kind: SensorKind | None = None) -> bool:

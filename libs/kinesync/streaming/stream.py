@@ -12,11 +12,15 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kinesync.codec.frame import Frame
 from kinesync.streaming.ring import SampleRing
+
+if TYPE_CHECKING:
+    from kinesync.streaming.batch import TransformBatch
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -57,6 +61,10 @@ class SensorStream:
         # ... and may be told that a block holds no NaN (``transform(block, True)``), sparing it the test.
         self._finite_hint = self._as_given and bool(getattr(transform, "takes_finite_hint", False))
         self._n_in = len(channels)
+        # Transforms that can run for many streams at once (``TransformBatch``) say so with a key.
+        self.batch_key = getattr(transform, "batch_key", None) if self._as_given else None
+        # In-order blocks whose transform waits for the batch they were handed to: (samples, finite).
+        self.deferred: list[tuple[np.ndarray, bool]] = []
         self.ring = SampleRing(n_out, max(1, int(np.ceil(capacity_s * rate_hz))), dtype=dtype)
         self._lateness_ns = lateness_ns
         self.anchor_ns: int | None = None
@@ -93,8 +101,13 @@ class SensorStream:
             self._wm = (index, self.time_of(index))
         return self._wm[1]
 
-    def add(self, frame: Frame, limit_ns: int | None = None) -> None:
-        """Accept a frame; processes whatever has become contiguous, up to ``limit_ns``."""
+    def add(self, frame: Frame, limit_ns: int | None = None, batch: TransformBatch | None = None) -> None:
+        """Accept a frame; processes whatever has become contiguous, up to ``limit_ns``.
+
+        With ``batch``, an in-order frame's transform is left to the batch (``TransformBatch.flush``),
+        which runs it together with other streams' of the same layout: the stream's watermark moves at
+        once, its ring only at the flush, so nothing may read the ring before it.
+        """
         self.counters.frames += 1
         t0 = frame.t0_ns
         anchor = self.anchor_ns
@@ -112,19 +125,36 @@ class SensorStream:
             self._max_end_ns = end
         if not self._pending and index == next_index and (limit_ns is None or t0 < limit_ns):
             # In order and nothing waiting (the common case): what drain would do, without the heap.
-            if self._as_given:
+            if batch is not None and self.batch_key is not None:
+                self.deferred.append((samples, self._finite_hint and not frame.nan_allowed))
+                if len(self.deferred) == 1:
+                    batch.defer(self)
+            elif self._as_given:
                 # A frame that does not allow gap markers holds no NaN (the codec checked).
-                out = self._transform(samples, True) if self._finite_hint and not frame.nan_allowed \
-                    else self._transform(samples)
+                self.ring.append(self._transform(samples, True) if self._finite_hint and not frame.nan_allowed
+                                 else self._transform(samples))
             else:
-                out = self._transform(np.asarray(samples, dtype=np.float64))
-            self.ring.append(out)
+                self.ring.append(self._transform(np.asarray(samples, dtype=np.float64)))
             n = samples.shape[1]
             self.next_index = next_index + n
             self.counters.samples += n
             return
         heapq.heappush(self._pending, _Pending(index, frame.seq, frame))
         self.drain(limit_ns)
+
+    @property
+    def transform(self) -> Transform:
+        return self._transform
+
+    def transform_block(self, samples: np.ndarray, finite: bool) -> np.ndarray:
+        """The transform of one in-order block of the wire's samples (``finite``: it holds no NaN)."""
+        return self._transform(samples, True) if finite else self._transform(samples)
+
+    def flush_deferred(self) -> None:
+        """Transform the deferred blocks on their own, in order (before anything else reaches the ring)."""
+        blocks, self.deferred = self.deferred, []
+        for samples, finite in blocks:
+            self.ring.append(self.transform_block(samples, finite))
 
     @property
     def pending_frames(self) -> int:
@@ -140,6 +170,8 @@ class SensorStream:
         The limit lets a station hold back a stream that runs ahead of its partner in event
         time, so the ring never has to drop samples a window still needs.
         """
+        if self.deferred:
+            self.flush_deferred()
         while self._pending:
             head = self._pending[0]
             # The limit holds back a running stream, never its start: a stream that cannot start

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from kinesync.dsp.filters import EnvelopeFilter
+from kinesync.dsp.filters import EnvelopeFilter, process_many_inplace
 from kinesync.streaming.roles import LEG_ROLES, emg_role_rows, force_rows
 
 EMG_HIGH_HZ = 450.0  # upper band-pass edge for surface EMG, Hz
@@ -52,6 +52,12 @@ class EmgTransform:
         self._filter = (
             EnvelopeFilter(rate_hz, len(self.rows), high_hz=high_hz, cutoff_hz=cutoff_hz)
             if self.rows and usable_rate else None
+        )
+        # Transforms with equal keys are interchangeable but for their filter state: ``many`` runs them
+        # together (the input's channel count is in the key, since the row selection depends on it).
+        self.batch_key = (
+            (type(self), len(channels), tuple(self.rows), self._n_leg, float(rate_hz), high_hz, float(cutoff_hz))
+            if self._filter is not None else None
         )
 
     @property
@@ -100,6 +106,44 @@ class EmgTransform:
         return out
 
 
+    @staticmethod
+    def many(transforms: list[EmgTransform], blocks: list[np.ndarray], finite: bool) -> np.ndarray:
+        """Each transform's ``__call__`` on its block, in one filter call for all (equal ``batch_key``s,
+        equal block lengths); (transforms, n_out, n). ``finite``: no block holds a NaN."""
+        first = transforms[0]
+        k, n = len(transforms), blocks[0].shape[1]
+        r = len(first.rows)
+        out = np.empty((k, first.n_out, n))
+        work = np.empty((k, r, n))
+        take = first._take
+        for i, block in enumerate(blocks):
+            work[i] = block[take]  # float32 → float64, exact: as astype in __call__
+        out[:, 2:] = work
+        if not finite and math.isnan(np.add.reduce(work, axis=None)):
+            np.nan_to_num(work, copy=False, nan=0.0)
+        process_many_inplace([t._filter for t in transforms], work.reshape(k * r, n))  # type: ignore[misc]
+        # The same additions in the same order as __call__, on every transform's rows at once.
+        n_leg, n_pec = first._n_leg, first._n_pec
+        if n_leg == 2:
+            np.add(work[:, 0], work[:, 1], out=out[:, 0])
+            out[:, 0] /= 2
+        elif n_leg == 1:
+            out[:, 0] = work[:, 0]
+        elif n_leg:
+            np.add.reduce(work[:, :n_leg], axis=1, out=out[:, 0])
+            out[:, 0] /= n_leg
+        else:
+            out[:, 0] = 0.0
+        if n_pec == 1:
+            out[:, 1] = work[:, n_leg]
+        elif n_pec:
+            np.add.reduce(work[:, n_leg:], axis=1, out=out[:, 1])
+            out[:, 1] /= n_pec
+        else:
+            out[:, 1] = 0.0
+        return out
+
+
 class ForceTransform:
     """Force rows → vertical force in total, on the left plate and on the right plate (N)."""
 
@@ -109,6 +153,7 @@ class ForceTransform:
         self.vertical, self.left, self.right = force_rows(channels)
         # Adjacent rows (the usual layout) are read as a slice, a view: no gather copy per frame.
         self._take = tuple(_as_slice(idx) for idx in (self.vertical, self.left, self.right))
+        self.batch_key = (type(self), len(channels), tuple(map(tuple, (self.vertical, self.left, self.right))))
 
     @property
     def usable(self) -> bool:
@@ -127,6 +172,18 @@ class ForceTransform:
                 # add.reduce is what sum(axis=0) runs (same order of additions), minus its Python
                 # wrapper; each float32 sample is widened to float64 before it is added.
                 np.add.reduce(block[take], axis=0, dtype=np.float64, out=out[row])
+        return out
+
+
+    @staticmethod
+    def many(transforms: list[ForceTransform], blocks: list[np.ndarray], finite: bool) -> np.ndarray:
+        """Each transform's ``__call__`` on its block at once (equal ``batch_key``s and block lengths)."""
+        first = transforms[0]
+        stack = np.stack(blocks)
+        out = np.zeros((len(blocks), 3, stack.shape[2]))
+        for row, take in enumerate(first._take):
+            if take is not None:
+                np.add.reduce(stack[:, take], axis=1, dtype=np.float64, out=out[:, row])
         return out
 
 
