@@ -96,12 +96,13 @@ def test_transforms_of_many_streams_at_once_equal_one_call_each() -> None:
             got = EmgTransform.many(together, blocks, step != 3)
             for w, g in zip(want, got, strict=True):
                 assert g.tobytes() == w.tobytes()
-    force_channels = ("fx_left", "fy_left", "fz_left", "fz_right", "mx_left", "fx_right", "fy_right", "my_right")
-    forces = [ForceTransform(force_channels) for _ in range(4)]
-    blocks = [(rng.normal(size=(8, 50)) * 300).astype(np.float32) for _ in forces]
-    got = ForceTransform.many(forces, blocks, True)
-    for t, b, g in zip(forces, blocks, got, strict=True):
-        assert g.tobytes() == t(b).tobytes()
+    for force_channels in (("fx_left", "fy_left", "fz_left", "fz_right", "mx_left", "fx_right", "fy_right", "my_right"),
+                           ("fz_left", "fx_left", "fz_right", "fy_left")):  # rows apart: a list, not a slice
+        forces = [ForceTransform(force_channels) for _ in range(4)]
+        blocks = [(rng.normal(size=(len(force_channels), 50)) * 300).astype(np.float32) for _ in forces]
+        got = ForceTransform.many(forces, blocks, True)
+        for t, b, g in zip(forces, blocks, got, strict=True):
+            assert g.tobytes() == t(b).tobytes()
 
 
 def test_a_transform_that_raises_in_a_batch_fails_only_its_own_station() -> None:
@@ -131,3 +132,26 @@ def test_a_transform_that_raises_in_a_batch_fails_only_its_own_station() -> None
     ref = EmgTransform(channels, 2000.0, 6.0)
     want = np.hstack([ref(b) for b in blocks])
     assert good.ring.read(0, 200).tobytes() == want.tobytes()
+
+
+def test_a_filter_in_a_bank_and_on_its_own_shares_one_state() -> None:
+    from kinesync.dsp.filters import FilterBank
+
+    rng = np.random.default_rng(4)
+    banked = [EnvelopeFilter(2000.0, 2) for _ in range(3)]
+    solo = [EnvelopeFilter(2000.0, 2) for _ in range(3)]
+    for step in range(8):
+        blocks = [rng.normal(size=(2, 100)) for _ in solo]
+        want = [f.process(b) for f, b in zip(solo, blocks, strict=True)]
+        if step % 3 == 2:  # now and then each filter on its own, between bank calls
+            got = [f.process(b) for f, b in zip(banked, blocks, strict=True)]
+        else:
+            work = np.vstack(blocks)
+            bank = FilterBank.of(banked)
+            assert step < 2 or bank is FilterBank.of(banked)  # the same stations: the same bank, no copying
+            bank.process_inplace(work)
+            got = [work[2 * i : 2 * i + 2] for i in range(3)]
+        for w, g in zip(want, got, strict=True):
+            assert g.tobytes() == w.tobytes()
+    # another order of the same filters takes their states over into a new bank
+    assert FilterBank.of(banked[::-1]) is not FilterBank.of(banked[::-1][::-1])

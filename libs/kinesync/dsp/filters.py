@@ -97,6 +97,7 @@ class EnvelopeFilter:
         # State in the kernel's layout, (channels, sections, 2), updated in place by every call.
         self._band_zi = np.zeros((self.n_channels, self._band_sos.shape[0], 2))
         self._low_zi = np.zeros((self.n_channels, self._low_sos.shape[0], 2))
+        self._bank: FilterBank | None = None  # the bank whose arrays hold this state, if any
 
     def reset(self) -> None:
         """Forget the history (e.g. after a gap in the stream)."""
@@ -127,22 +128,38 @@ class EnvelopeFilter:
         _sosfilt_inplace(self._low_sos, work, self._low_zi)
 
 
-def process_many_inplace(filters: list[EnvelopeFilter], work: np.ndarray) -> None:
-    """``process_inplace`` of several filters of one design at once: ``work`` (Σ channels, N), C-contiguous
-    float64, holds each filter's chunk in order. The states are stacked for one kernel call per stage and
-    handed back, so every channel gets exactly (bit for bit) what its own filter's call would give."""
-    first = filters[0]
-    band_zi = np.concatenate([f._band_zi for f in filters])
-    low_zi = np.concatenate([f._low_zi for f in filters])
-    _sosfilt_inplace(first._band_sos, work, band_zi)
-    np.abs(work, out=work)
-    _sosfilt_inplace(first._low_sos, work, low_zi)
-    row = 0
-    for f in filters:
-        c = f.n_channels
-        f._band_zi[...] = band_zi[row : row + c]
-        f._low_zi[...] = low_zi[row : row + c]
-        row += c
+class FilterBank:
+    """The states of several ``EnvelopeFilter``s of one design stacked in two arrays, for one kernel call
+    per stage for all of them. Each filter's own state becomes a view of its rows, so a call of the
+    filter alone and a call of the bank advance the same state (the kernel keeps rows apart: each
+    channel gets exactly what its own filter's call gives)."""
+
+    def __init__(self, filters: list[EnvelopeFilter]) -> None:
+        self.members = tuple(filters)
+        self.band_zi = np.concatenate([f._band_zi for f in filters])
+        self.low_zi = np.concatenate([f._low_zi for f in filters])
+        row = 0
+        for f in filters:
+            c = f.n_channels
+            f._band_zi, f._low_zi, f._bank = self.band_zi[row : row + c], self.low_zi[row : row + c], self
+            row += c
+
+    @staticmethod
+    def of(filters: list[EnvelopeFilter]) -> FilterBank:
+        """The bank holding exactly ``filters`` in this order: the last one's when it still does (the same
+        stations in the same order, hop after hop), else a new one taking over their states."""
+        bank = filters[0]._bank
+        if (bank is not None and len(bank.members) == len(filters)
+                and all(a is b and a._bank is bank for a, b in zip(bank.members, filters, strict=True))):
+            return bank
+        return FilterBank(filters)
+
+    def process_inplace(self, work: np.ndarray) -> None:
+        """Every member's ``process_inplace`` on its rows of ``work`` (Σ channels, N), in one call per stage."""
+        first = self.members[0]
+        _sosfilt_inplace(first._band_sos, work, self.band_zi)
+        np.abs(work, out=work)
+        _sosfilt_inplace(first._low_sos, work, self.low_zi)
 
 
 def sosfilt_rows(sos: np.ndarray, x: np.ndarray) -> np.ndarray:

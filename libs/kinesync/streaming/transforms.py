@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from kinesync.dsp.filters import EnvelopeFilter, process_many_inplace
+from kinesync.dsp.filters import EnvelopeFilter, FilterBank
 from kinesync.streaming.roles import LEG_ROLES, emg_role_rows, force_rows
 
 EMG_HIGH_HZ = 450.0  # upper band-pass edge for surface EMG, Hz
@@ -114,14 +114,12 @@ class EmgTransform:
         k, n = len(transforms), blocks[0].shape[1]
         r = len(first.rows)
         out = np.empty((k, first.n_out, n))
-        work = np.empty((k, r, n))
-        take = first._take
-        for i, block in enumerate(blocks):
-            work[i] = block[take]  # float32 → float64, exact: as astype in __call__
+        # float32 → float64, exact, as in __call__; C order, so the reshape below is a view of it
+        work = np.stack(blocks)[:, first._take].astype(np.float64, order="C")
         out[:, 2:] = work
         if not finite and math.isnan(np.add.reduce(work, axis=None)):
             np.nan_to_num(work, copy=False, nan=0.0)
-        process_many_inplace([t._filter for t in transforms], work.reshape(k * r, n))  # type: ignore[misc]
+        FilterBank.of([t._filter for t in transforms]).process_inplace(work.reshape(k * r, n))  # type: ignore[misc]
         # The same additions in the same order as __call__, on every transform's rows at once.
         n_leg, n_pec = first._n_leg, first._n_pec
         if n_leg == 2:
