@@ -26,3 +26,13 @@ async def test_the_pipeline_run_times_every_hop_up_to_the_painted_cue(tmp_path: 
     # a cue is painted after the rep's record reached the topic, never before
     assert sorted(result.cue_latency_ms)[len(result.cue_latency_ms) // 2] > min(result.rep_latency_ms)
     assert result.storage_latency_ms and result.stored > 0
+
+
+async def test_two_analyzers_share_the_floor_and_analyse_every_frame(tmp_path: Path) -> None:
+    """As deployed on a 2-core server: two analyzer processes in one consumer group, started before the
+    gateway, split the stations between them; every frame sent is analysed once, and every rep arrives."""
+    result = await run_pipeline(4, 6.0, 2.0, tmp_path, analyzers=2)
+    assert result.analyzers == 2
+    assert result.frames_analyzed == result.frames_sent == result.frames_expected
+    assert result.kept_up and result.partial_windows == 0
+    assert result.reps >= 4 and result.rep_latency_ms  # a rep from every station

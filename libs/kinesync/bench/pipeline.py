@@ -27,7 +27,7 @@ from kinesync.bench.cue_painter import Painter, api_settings, browser_missing, s
 from kinesync.bench.frames import station_names
 from kinesync.bus.base import RebalanceCallback, TopicPartition
 from kinesync.bus.kafka import KafkaBus, KafkaConsumer
-from kinesync.bus.topics import METRICS
+from kinesync.bus.topics import INPUT_TOPICS, METRICS
 from kinesync.gateway.runner import run_sim_gateway
 from kinesync.models import RepMetric, WindowMetric
 from kinesync.runtime.broker import EmbeddedBroker
@@ -67,11 +67,12 @@ class _CountingEngine(AnalyzerEngine):
 
 
 class _ReadyBus(KafkaBus):
-    """KafkaBus that sets ``ready`` once a group consumer has its partitions (the gateway waits for it)."""
+    """KafkaBus that records how many input partitions its group consumer holds (``assigned[slot]``):
+    the gateway waits until the analyzers share every partition."""
 
-    def __init__(self, settings: Settings, ready: Any) -> None:
+    def __init__(self, settings: Settings, assigned: Any, slot: int) -> None:
         super().__init__(settings)
-        self._ready = ready
+        self._assigned, self._slot = assigned, slot
 
     def consumer(
         self,
@@ -89,14 +90,13 @@ class _ReadyBus(KafkaBus):
         def assigned(parts: set[TopicPartition]) -> None:
             if on_assigned is not None:
                 on_assigned(parts)
-            if parts:
-                self._ready.set()
+            self._assigned[self._slot] = len(parts)  # a rebalance hands each member its whole new set
 
         return super().consumer(topics, group, from_beginning=from_beginning, on_revoked=on_revoked,
                                 on_assigned=assigned)
 
 
-def _analyzer_child(settings: dict[str, Any], ready: Any, stop_flag: Any, queue: Any) -> None:
+def _analyzer_child(settings: dict[str, Any], assigned: Any, slot: int, stop_flag: Any, queue: Any) -> None:
     _quiet_logging()
     s = Settings(**settings)
 
@@ -112,7 +112,7 @@ def _analyzer_child(settings: dict[str, Any], ready: Any, stop_flag: Any, queue:
 
         watcher = asyncio.create_task(watch())
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        await run_analyzer(_ReadyBus(s, ready), s, stop, engine)
+        await run_analyzer(_ReadyBus(s, assigned, slot), s, stop, engine)
         await watcher
         c = engine.counters
         return {"frames": c.frames, "windows": c.windows, "reps": c.reps, "partial": engine.partial,
@@ -174,8 +174,8 @@ class PipelineResult:
     windows: int
     partial_windows: int
     reps: int
-    analyzer_cpu_s: float
-    analyzer_wall_s: float
+    analyzers: int  # analyzer processes in the consumer group
+    analyzer_cpu_s: float  # summed over the analyzer processes
     gateway_cpu_s: float
     gateway_late_s: float  # how far the real-time gateway ended behind the wall clock
     rep_latency_ms: list[float] = field(default_factory=list)  # rep end (window end) → on kinesync.metrics
@@ -269,9 +269,10 @@ async def _get(queue: Any, proc: Any, what: str, timeout_s: float) -> tuple[str,
 
 
 async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir: Path,
-                       drain_s: float = 6.0, views: int = 0) -> PipelineResult:
-    """One real-time run of ``stations`` simulated athletes for ``duration_s`` through a fresh broker;
-    with ``views``, the API service and that many station views in headless Chromium as well."""
+                       drain_s: float = 6.0, views: int = 0, analyzers: int = 1) -> PipelineResult:
+    """One real-time run of ``stations`` simulated athletes for ``duration_s`` through a fresh broker,
+    with ``analyzers`` analyzer processes in one consumer group (as deployed: one per core); with
+    ``views``, the API service and that many station views in headless Chromium as well."""
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     ctx = mp.get_context("spawn")
@@ -293,16 +294,22 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         writer = asyncio.create_task(run_writer(bus, store, settings, stop))
         probe = asyncio.create_task(_probe(bus, Path(settings.sqlite_path), stop, received, visible, last_msg))
         doc = settings.model_dump()
-        ready, an_stop, an_q, gw_q = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
-        analyzer = ctx.Process(target=_analyzer_child, args=(doc, ready, an_stop, an_q), daemon=True)
-        analyzer.start()
+        assigned, an_stop, gw_q = ctx.Array("i", analyzers), ctx.Event(), ctx.Queue()
+        an_qs = [ctx.Queue() for _ in range(analyzers)]
+        procs = [ctx.Process(target=_analyzer_child, args=(doc, assigned, i, an_stop, q), daemon=True)
+                 for i, q in enumerate(an_qs)]
+        for proc in procs:
+            proc.start()
+        every_partition = len(INPUT_TOPICS) * settings.partitions
         api, painter, painted, cue_note = None, None, {}, None
         try:
-            # The gateway starts only once the analyzer owns its partitions: no startup backlog.
+            # The gateway starts only once the analyzers share every input partition: no startup backlog
+            # and no rebalance during the run.
             t_ready = time.monotonic()
-            while not ready.is_set():
-                if time.monotonic() - t_ready > 60 or not analyzer.is_alive():
-                    raise RuntimeError("the bench analyzer did not join its group within 60 s")
+            while not (all(assigned[:]) and sum(assigned[:]) == every_partition):
+                if time.monotonic() - t_ready > 60 or not all(p.is_alive() for p in procs):
+                    raise RuntimeError(f"the bench analyzers did not share the input partitions within 60 s "
+                                       f"(held: {list(assigned[:])} of {every_partition})")
                 await asyncio.sleep(0.05)
             if views:
                 cue_note = browser_missing()
@@ -328,10 +335,13 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
                 await asyncio.sleep(1.0)  # the last cues of the run reach the views
                 painted = await painter.painted()
             an_stop.set()
-            status, an = await _get(an_q, analyzer, "analyzer", 60)
-            if status == "error":
-                raise RuntimeError(an)
-            analyzer.join()
+            results = [await _get(q, proc, "analyzer", 60) for q, proc in zip(an_qs, procs, strict=True)]
+            errors = [r for status, r in results if status == "error"]
+            if errors:
+                raise RuntimeError("; ".join(errors))
+            an = {k: sum(r[k] for _, r in results) for k in ("frames", "windows", "reps", "partial", "cpu_s")}
+            for proc in procs:
+                proc.join()
             # Let the writer store what it has read (its batch interval) before stopping it.
             t_flush = time.monotonic()
             flush_s = settings.batch_interval_s + 3.0
@@ -346,7 +356,8 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
             stop.set()
             await asyncio.gather(writer, probe, return_exceptions=True)
             await store.close()
-            analyzer.join(5)
+            for proc in procs:
+                proc.join(5)
     start_ns = origin_ns + round(warm_s * NS)
     rep_lat, win_lat, sto_lat, rep_in, rep_out, rep_proc = [], [], [], [], [], []
     for key, (recv_ns, m) in received.items():
@@ -376,7 +387,7 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         stations=stations, duration_s=duration_s, warm_s=warm_s, frames_sent=gw["sent"],
         frames_expected=2 * stations * round(duration_s / 0.05),
         frames_analyzed=an["frames"], windows=an["windows"], partial_windows=an["partial"], reps=an["reps"],
-        analyzer_cpu_s=an["cpu_s"], analyzer_wall_s=an["wall_s"], gateway_cpu_s=gw["cpu_s"],
+        analyzers=analyzers, analyzer_cpu_s=an["cpu_s"], gateway_cpu_s=gw["cpu_s"],
         gateway_late_s=max(0.0, gw["wall_s"] - duration_s), rep_latency_ms=rep_lat, window_latency_ms=win_lat,
         storage_latency_ms=sto_lat, rep_input_ms=rep_in, rep_output_ms=rep_out, rep_analyzer_ms=rep_proc,
         stored=len(visible), cue_latency_ms=cue_lat, cue_views=len(painter.stations) if painter else 0,

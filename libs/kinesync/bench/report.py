@@ -108,7 +108,8 @@ class Run:
                 "writer_points": p.writer_points,
                 "writer_points_per_s": p.writer_points / p.writer_span_s if p.writer_span_s else None,
                 "writer_capacity_points_per_s": p.writer_points / p.writer_busy_s if p.writer_busy_s else None,
-                "analyzer_cpu_s": p.analyzer_cpu_s, "analyzer_athletes_per_core": p.analyzer_athletes_per_core,
+                "analyzers": p.analyzers, "analyzer_cpu_s": p.analyzer_cpu_s,
+                "analyzer_athletes_per_core": p.analyzer_athletes_per_core,
                 "gateway_cpu_s": p.gateway_cpu_s,
             }
         return doc
@@ -208,6 +209,7 @@ class Report:
         row("cost / floor (engine CPU ÷ floor CPU)", "alone", lambda d: d["floor_ratio"], ".2f")
         row("two processes / one (throughput)", "alone", lambda d: d["scale_out_ratio"], ".2f")
         row("analyzer RSS per athlete, MB", "alone", lambda d: d["rss_per_athlete_mb"], ".3f")
+        row("pipeline: analyzer processes (one consumer group)", "pipeline", lambda d: d["analyzers"], "d")
         row("pipeline: analyzer kept up in real time", "pipeline", lambda d: d["kept_up"])
         row("pipeline: frames not analysed at the end", "pipeline", lambda d: d["backlog_frames"], "d")
         row("pipeline: partial windows", "pipeline", lambda d: d["partial_windows"], "d")
@@ -218,8 +220,10 @@ class Report:
         row("    of which in the analyzer (batch → record sent), p50", "pipeline",
             lambda d: d["rep_analyzer_ms"]["p50"], ".0f")
         row("  reps measured", "pipeline", lambda d: d["rep_latency_ms"]["n"], "d")
-        row("rep end → cue painted in Chromium p50, ms", "pipeline", lambda d: d["cue_latency_ms"]["p50"], ".0f")
-        row("rep end → cue painted in Chromium p99, ms", "pipeline", lambda d: d["cue_latency_ms"]["p99"], ".0f")
+        row("rep end → cue painted in Chromium p50, ms (own run)", "pipeline",
+            lambda d: d["cue_latency_ms"]["p50"], ".0f")
+        row("rep end → cue painted in Chromium p99, ms (own run)", "pipeline",
+            lambda d: d["cue_latency_ms"]["p99"], ".0f")
         row("  station views open (cues measured)", "pipeline",
             lambda d: f"{d['cue_views']} ({d['cue_latency_ms']['n']})" if d["cue_views"] else None, "")
         row("metric → visible in SQLite p50, ms", "pipeline", lambda d: d["storage_latency_ms"]["p50"], ".0f")

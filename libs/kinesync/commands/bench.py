@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ VIEWS_UP_TO = 64  # the largest station count whose pipeline run also opens stat
 def run_bench(
     stations: list[int], *, seconds: float, warm: float, pipeline_seconds: float | None, workdir: Path,
     progress: bool = True, profile: bool = False, pipeline_max: int | None = None, views: int = 0,
+    analyzers: int = 1,
 ) -> tuple[Any, str | None]:
     """Every measurement for every station count; returns the Report and the profile text (or None)."""
     from kinesync.bench.analyzer_alone import profile_engine, run_alone
@@ -29,7 +31,8 @@ def run_bench(
     tqdm = require("tqdm", "kinesync bench's progress bar").tqdm
     load = CpuLoad()
     piped = [n for n in stations if pipeline_seconds and (pipeline_max is None or n <= pipeline_max)]
-    steps = 1 + len(stations) + len(piped) + (1 if profile else 0)
+    viewed = [n for n in piped if views and n <= VIEWS_UP_TO]
+    steps = 1 + len(stations) + len(piped) + len(viewed) + (1 if profile else 0)
     bar = tqdm(total=steps, desc="bench", unit="step", file=sys.stderr, disable=not progress)
     runs: list[Run] = []
     prof_text: str | None = None
@@ -47,9 +50,18 @@ def run_bench(
             bar.update()
             if n in piped:
                 bar.set_postfix_str(f"{n} athletes: pipeline through the broker, {pipeline_seconds:g} s")
-                # The painter's renderers share the cores with the pipeline: only up to VIEWS_UP_TO stations.
                 run.pipeline = asyncio.run(run_pipeline(n, pipeline_seconds, warm, workdir / f"pipeline-{n}",
-                                                        views=views if n <= VIEWS_UP_TO else 0))
+                                                        analyzers=analyzers))
+                bar.update()
+            if n in viewed:
+                # The cue hop in a run of its own: the views' Chromium renderers (on the station tablets in
+                # a facility) would otherwise take the server's cores from the pipeline they measure.
+                bar.set_postfix_str(f"{n} athletes: pipeline with {min(views, n)} station views in Chromium")
+                cued = asyncio.run(run_pipeline(n, pipeline_seconds, warm, workdir / f"cues-{n}", views=views,
+                                                analyzers=analyzers))
+                assert run.pipeline is not None
+                run.pipeline.cue_latency_ms, run.pipeline.cue_views = cued.cue_latency_ms, cued.cue_views
+                run.pipeline.cue_note = cued.cue_note
                 bar.update()
             runs.append(run)
         if profile:
@@ -59,7 +71,7 @@ def run_bench(
     finally:
         bar.close()
     config = {"stations": stations, "timed_s": seconds, "warm_s": warm, "pipeline_s": pipeline_seconds,
-              "pipeline_stations": piped, "views": views, "views_up_to": VIEWS_UP_TO}
+              "pipeline_stations": piped, "views": views, "views_up_to": VIEWS_UP_TO, "analyzers": analyzers}
     return Report(runs, config, load=load.finish()), prof_text
 
 
@@ -78,6 +90,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report, prof = run_bench(
             stations, seconds=seconds, warm=args.warm, pipeline_seconds=pipeline_s, workdir=Path(tmp),
             progress=not args.no_progress, profile=args.profile, pipeline_max=args.pipeline_max, views=args.views,
+            analyzers=args.analyzers or min(2, os.cpu_count() or 1),
         )
     m = report.machine
     print(f"kinesync bench — {report.date} — {m['nproc']} × {m['cpu']}, Python {m['python']}, "
@@ -107,8 +120,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stations", nargs="+", type=int,
                    help="station counts (default 16 64 256 512; --quick: 8 32)")
     p.add_argument("--views", type=int, default=16, metavar="N",
-                   help="station views opened in headless Chromium during the pipeline runs of up to "
+                   help="station views opened in headless Chromium, in a second pipeline run of each count up to "
                    f"{VIEWS_UP_TO} stations, to time rep end → cue painted (default 16; 0: none)")
+    p.add_argument("--analyzers", type=int, metavar="N",
+                   help="analyzer processes in the pipeline runs, one consumer group (default: one per core, "
+                   "at most 2, as deployed on a 2-core server)")
     p.add_argument("--pipeline-max", type=int, default=256, metavar="N",
                    help="run the real pipeline only for counts up to N (default 256; the larger counts "
                    "measure the analyzer alone, since gateway and broker share the same cores)")
