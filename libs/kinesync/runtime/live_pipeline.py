@@ -43,9 +43,11 @@ class LivePipeline:
 
     def __init__(self, workdir: Path, *, stations: int = 2, admin_token: str | None = None,
                  viewer_token: str | None = None, seed: int = 7, title: str = "KineSync",
-                 alerts: bool = True, webhook_receiver: bool = False) -> None:
+                 alerts: bool = True, webhook_receiver: bool = False,
+                 sim_lags_ms: list[float] | None = None) -> None:
         self.workdir = Path(workdir)
         self.stations = stations
+        self.sim_lags_ms = sim_lags_ms  # the simulated athletes' true lags, taken in turn (None: the default)
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self.viewer_token = viewer_token or secrets.token_urlsafe(24)
         self.seed = seed
@@ -107,6 +109,7 @@ class LivePipeline:
             api_admin_token=SecretStr(self.admin_token), api_viewer_token=SecretStr(self.viewer_token),
             api_admin_token_sha256=None, api_viewer_token_sha256=None, console_secret=None,
             alerts_grafana=False, grafana_token=None,
+            **({"sim_lags_ms": self.sim_lags_ms} if self.sim_lags_ms is not None else {}),
         )
         bus = KafkaBus(settings)
         await bus.ensure_topics()
