@@ -70,22 +70,22 @@ def station_count(text: str) -> int:
     return value
 
 
-def size_list(text: str) -> list[str]:
+def _choices(text: str, allowed: dict[str, Any] | tuple[str, ...], what: str) -> list[str]:
+    """The comma-separated names of ``text``, each one of ``allowed``, in order, once."""
     names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in names if s not in SIZES]
+    unknown = [s for s in names if s not in allowed]
     if not names or unknown:
-        raise argparse.ArgumentTypeError(f"comma-separated sizes out of {', '.join(SIZES)}"
+        raise argparse.ArgumentTypeError(f"comma-separated {what} out of {', '.join(allowed)}"
                                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
     return list(dict.fromkeys(names))
+
+
+def size_list(text: str) -> list[str]:
+    return _choices(text, SIZES, "sizes")
 
 
 def page_list(text: str) -> list[str]:
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in names if s not in PAGES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"comma-separated pages out of {', '.join(PAGES)}"
-                                         + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
-    return list(dict.fromkeys(names))
+    return _choices(text, PAGES, "pages")
 
 
 @dataclass

@@ -131,8 +131,7 @@ class SensorStream:
                     batch.defer(self)
             elif self._as_given:
                 # A frame that does not allow gap markers holds no NaN (the codec checked).
-                self.ring.append(self._transform(samples, True) if self._finite_hint and not frame.nan_allowed
-                                 else self._transform(samples))
+                self.ring.append(self.transform_block(samples, self._finite_hint and not frame.nan_allowed))
             else:
                 self.ring.append(self._transform(np.asarray(samples, dtype=np.float64)))
             n = samples.shape[1]
