@@ -47,20 +47,14 @@ SPEED = 2.0  # event time runs twice as fast as the wall clock: 55 s of wall tim
 _ASSIGNED = re.compile(r"assigned input partitions \[([0-9, ]*)\]")
 
 
-# The new owner of a station replays its input from the last safe offset, with one second of EMG
-# before the next window for the envelope filters to settle (docs/reliability.md). IIR filters settle
-# asymptotically, and the log envelope magnifies what is left of the start-up transient in the quiet
-# parts, so EMG-derived numbers of the first windows after a handover agree with an uninterrupted run
-# closely, not bit for bit (seen: 0.01 ms of lag, 2.4e-4 of coupling); everything else must be
-# identical. The bounds below are far under what the numbers are read to: a lag to 1 ms (0.05 ms is a
-# tenth of a sample at 2 kHz), a coupling or transfer share to 0.01. The alignment score (share of the
-# last reps in the target window) is the analyzer's memory of earlier reps: it starts afresh on the
-# new owner, so it is counted, not compared.
-# The transfer index is a share of the drive's impulse delivered while the pectoral envelope is above its
-# threshold: where the envelope crosses it at a shallow slope, the settling remainder moves the crossing by
-# a few force samples, each worth ~0.0025 of a 0.4 s drive (seen once, on one window: 0.007). Its bound is
-# therefore what it is read to.
-SETTLED_FIELDS = {"lag_ms": 0.05, "coupling": 1e-3, "transfer_index": 0.01}  # absolute bounds, field units
+# The new owner of a station replays its input from the last safe offset, with at least one second of
+# EMG before the next window for the envelope filters to settle, and emits no window before that second
+# (docs/reliability.md). IIR filters settle asymptotically: after one second the slowest pole (the 6 Hz
+# envelope low-pass at 2 kHz) leaves 3e-12 of the start-up transient, and the bounds leave six orders of
+# magnitude for the log envelope to magnify it in the quiet parts. Everything else must be identical.
+# The alignment score (share of the last reps in the target window) is the analyzer's memory of earlier
+# reps: it starts afresh on the new owner, so it is counted, not compared.
+SETTLED_FIELDS = {"lag_ms": 1e-4, "coupling": 1e-6, "transfer_index": 1e-6}  # absolute bounds, field units
 EXACT_FIELDS = tuple(f for f in COMPARED_FIELDS if f not in (*SETTLED_FIELDS, "alignment"))
 
 

@@ -238,11 +238,25 @@ class StationAnalyzer:
         return [s for s in (self.emg, self.force, self.bar) if s is not None]
 
     def _first_window(self) -> int | None:
+        """The first grid point with data from every started stream and settled EMG filters.
+
+        A replay (after a restart or a handover) resumes the EMG ``settle_s`` before the next window
+        still to compute, while the force and bar histories reach seconds further back. The windows
+        before that point were emitted by the previous run with settled filters; recomputed from cold
+        filters they would overwrite the stored ones with slightly different EMG numbers. So the EMG
+        must have settled for as long as the station's other data shows it could have, up to
+        ``settle_s``: at the start of a recording, where every stream starts together, the windows
+        start with the data.
+        """
         starts = [s.time_of(s.ring.start) for s in self._streams() if s.watermark_ns is not None]
         if not starts:
             return None
+        first = max(starts)
+        if self.emg is not None and self.emg.watermark_ns is not None:
+            emg = self.emg.time_of(self.emg.ring.start)
+            first = max(first, emg + min(round(self.config.settle_s * NS), emg - min(starts)))
         hop = self.config.hop_ns
-        return -(-max(starts) // hop) * hop  # first grid point with data from every started stream
+        return -(-first // hop) * hop
 
     def poll(self, now_wall_ns: int) -> list[WindowMetric]:
         """Windows that have closed, oldest first.
