@@ -176,15 +176,19 @@ def _qualities(
 ) -> list[ChannelQuality]:
     """Quality of the rows of ``xf`` (C-contiguous, finite samples only; ``raw``: the rows as given)."""
     x_max, x_min = xf.max(axis=1), xf.min(axis=1)
+    # max(hi, -lo) or 1.0 per row (the samples are finite, so only a zero is replaced).
+    scale = np.maximum(x_max, -x_min)
+    scale[scale == 0.0] = 1.0
     run_min = max(1, math.ceil(a.flat_s * fs_hz - 1e-9))
     centred = xf - (np.add.reduce(xf, axis=1) / xf.shape[1])[:, np.newaxis]  # each row minus its mean
     noise, active = _levels(centred, fs_hz, a.low_hz, a.high_hz, a.window_s, a.active_s, a.settle_s)
     hum = _hum_shares(centred, fs_hz, a.mains_hz)
+    clipping = _clipping_shares(xf, a.clip_level, a.rail_tol, scale, x_max, x_min)
+    flat = _flat_rows(raw, _FLAT_REL * scale, run_min)
+    noise, active = noise.tolist(), active.tolist()
     out = []
     for i in range(xf.shape[0]):
-        hi, lo = float(x_max[i]), float(x_min[i])
-        scale = max(hi, -lo) or 1.0
-        nf, ac = float(noise[i]), float(active[i])
+        nf, ac = noise[i], active[i]
         snr_db = None
         if nf > 0.0 and ac > nf:
             snr_db = 10.0 * math.log10((ac * ac - nf * nf) / (nf * nf))
@@ -192,13 +196,23 @@ def _qualities(
             noise_floor=nf,
             active_level=ac,
             snr_db=snr_db,
-            clipping_share=_clipping_share(xf[i], a.clip_level, a.rail_tol, scale, hi, lo),
+            clipping_share=clipping[i],
             hum_share=hum[i],
-            flat=bool(_longest_still_run(raw[i], _FLAT_REL * scale) >= run_min),
+            flat=flat[i],
             gap_share=gap_shares[i],
             n_samples=raw.shape[1],
         ))
     return out
+
+
+def _flat_rows(raw: np.ndarray, tol: np.ndarray, run_min: int) -> list[bool]:
+    """Per row of ``raw``: whether its longest still stretch (``_longest_still_run`` with the row's
+    ``tol``) is at least ``run_min`` samples long."""
+    # One pass over all rows finds those whose every step moves (a live EMG channel); only the others
+    # (a still step, or a NaN that makes the minimum NaN) need the run lengths.
+    moving = (np.abs(np.diff(raw, axis=1)).min(axis=1, initial=np.inf) > tol).tolist()
+    return [(1 if moves else _longest_still_run(raw[i], float(tol[i]))) >= run_min
+            for i, moves in enumerate(moving)]
 
 
 def _longest_still_run(x: np.ndarray, tol: float) -> int:
@@ -236,19 +250,26 @@ def _levels(x, fs_hz, low_hz, high_hz, window_s, active_s, settle_s) -> tuple[np
             np.sqrt(np.maximum(loud.max(axis=1) / w_loud, 0.0)))
 
 
-def _clipping_share(
-    x: np.ndarray, clip_level: float | None, rail_tol: float, scale: float, x_max: float, x_min: float
-) -> float:
+def _clipping_shares(
+    x: np.ndarray, clip_level: float | None, rail_tol: float, scale: np.ndarray, x_max: np.ndarray,
+    x_min: np.ndarray,
+) -> list[float]:
+    """Clipping share of each row of ``x`` (``scale``, ``x_max``, ``x_min``: per row, as in ``_qualities``)."""
+    n = x.shape[1]
     if clip_level is not None:
-        return float(np.mean(np.abs(x) >= clip_level * (1.0 - rail_tol)))
-    tol = _FLAT_REL * scale
-    if x_max - x_min <= tol:
-        return 0.0  # a constant signal is flat, not clipped
-    at_high = int(np.count_nonzero(x >= x_max - tol))
-    at_low = int(np.count_nonzero(x <= x_min + tol))
-    min_count = max(5, math.ceil(1e-4 * x.size))
-    clipped = (at_high if at_high >= min_count else 0) + (at_low if at_low >= min_count else 0)
-    return clipped / x.size
+        rail = clip_level * (1.0 - rail_tol)
+        return [int(np.count_nonzero(np.abs(row) >= rail)) / n for row in x]
+    min_count = max(5, math.ceil(1e-4 * n))
+    out = []
+    # Row by row against a scalar: faster than one broadcast comparison of the whole array.
+    for row, hi, lo, tol in zip(x, x_max.tolist(), x_min.tolist(), (_FLAT_REL * scale).tolist(), strict=True):
+        if hi - lo <= tol:
+            out.append(0.0)  # a constant signal is flat, not clipped
+            continue
+        at_high = int(np.count_nonzero(row >= hi - tol))
+        at_low = int(np.count_nonzero(row <= lo + tol))
+        out.append(((at_high if at_high >= min_count else 0) + (at_low if at_low >= min_count else 0)) / n)
+    return out
 
 
 def _hum_shares(x: np.ndarray, fs_hz: float, mains_hz: float) -> list[float]:
@@ -266,11 +287,19 @@ def _hum_shares(x: np.ndarray, fs_hz: float, mains_hz: float) -> list[float]:
     # directly, without welch's per-call set-up that costs more than the FFT; the share is a ratio, so
     # the density scale cancels; the one-sided doubling (all bins but DC and an even length's Nyquist
     # bin) does not, so it is kept.
-    detrended = x - (np.add.reduce(x, axis=1) / n)[:, np.newaxis]
-    p = np.abs(np.fft.rfft(_hann(n) * detrended, axis=1)) ** 2
+    windowed = x - (np.add.reduce(x, axis=1) / n)[:, np.newaxis]  # detrended
+    windowed *= _hann(n)
+    p = np.abs(np.fft.rfft(windowed, axis=1))
+    np.square(p, out=p)
     p[:, 1 : p.shape[1] - (n % 2 == 0)] *= 2.0
-    in_band, hum = _hum_bins(n, fs_hz, mains_hz)
-    return [_share(row, in_band, hum) for row in p]
+    band, hum = _hum_bins(n, fs_hz, mains_hz)
+    hum_p = p[:, hum]
+    out = []
+    for i in range(p.shape[0]):
+        # Row by row, as _share adds: a sum along the rows of a 2-D array adds in another order.
+        total = float(p[i, band].sum())
+        out.append(0.0 if total <= 0.0 else float(hum_p[i].sum()) / total)
+    return out
 
 
 def _share(p: np.ndarray, in_band: np.ndarray, hum: np.ndarray) -> float:
@@ -282,12 +311,16 @@ def _share(p: np.ndarray, in_band: np.ndarray, hum: np.ndarray) -> float:
 
 
 @functools.lru_cache(maxsize=16)
-def _hum_bins(n: int, fs_hz: float, mains_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    # The same bins for every rep window of a given length; read-only because they are shared.
-    masks = _bins_of(np.fft.rfftfreq(n, 1.0 / fs_hz), fs_hz, mains_hz)
-    for m in masks:
-        m.flags.writeable = False
-    return masks
+def _hum_bins(n: int, fs_hz: float, mains_hz: float) -> tuple[slice, np.ndarray]:
+    """``_bins_of`` for a length-``n`` periodogram: the band as a slice (its frequencies rise, so it is one
+    run of bins), the hum bins as indices. A row's sums through them see the values of the masked rows
+    in the same order, at a lower cost than boolean masks."""
+    in_band, hum = _bins_of(np.fft.rfftfreq(n, 1.0 / fs_hz), fs_hz, mains_hz)
+    idx = np.flatnonzero(in_band)
+    band = slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0)
+    hum_idx = np.flatnonzero(hum)
+    hum_idx.flags.writeable = False  # shared by every rep window of this length
+    return band, hum_idx
 
 
 def _bins_of(f: np.ndarray, fs_hz: float, mains_hz: float) -> tuple[np.ndarray, np.ndarray]:

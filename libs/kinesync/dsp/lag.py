@@ -83,7 +83,9 @@ def phase_lag(
     if fs_hz <= 0 or max_rate_hz <= 0:
         raise ValueError("fs_hz and max_rate_hz must be positive (Hz)")
     step = max(1, math.ceil(fs_hz / max_rate_hz - 1e-9))
-    pair = np.stack((leg[::step], pec[::step]))
+    pair = np.empty((2, leg[::step].size))  # np.stack's result without its argument handling
+    pair[0] = leg[::step]
+    pair[1] = pec[::step]
     # One sum catches any NaN or Inf in either envelope (they propagate).
     if pair.size == 0 or not math.isfinite(float(pair.sum())):
         return None
@@ -97,14 +99,15 @@ def phase_lag(
     if curve is None:
         return None
     lags, r = curve
-    best = int(np.argmax(r))
+    best = int(r.argmax())
     if best == 0 or best == r.size - 1:
         return None
-    y0, y1, y2 = r[best - 1], r[best], r[best + 1]
+    y0, y1, y2 = r[best - 1 : best + 2].tolist()
     curvature = y0 - 2.0 * y1 + y2
     offset = 0.5 * (y0 - y2) / curvature if curvature < 0.0 else 0.0
     peak = y1 - 0.25 * (y0 - y2) * offset
-    return LagResult(lag_s=float((lags[best] + offset) / rate_hz), coupling=float(np.clip(peak, -1.0, 1.0)))
+    # min/max on floats: np.clip's numbers (NaN included) without its per-call cost.
+    return LagResult(lag_s=(int(lags[best]) + offset) / rate_hz, coupling=min(max(peak, -1.0), 1.0))
 
 
 def xcorr_curve(
@@ -128,11 +131,13 @@ def xcorr_curve(
     length = n - (k_max - k_min) - max(0, k_min) - max(0, -k_max)
     if k_max - k_min < 2 or length < 3:
         return None
-    template = leg[t0 : t0 + length] - leg[t0 : t0 + length].mean()
+    # Means as ndarray.mean computes them (the sum divided by the count), without its wrapper.
+    template = leg[t0 : t0 + length]
+    template = template - np.add.reduce(template) / template.size
     template_norm = math.sqrt(float(np.dot(template, template)))
     region = pec[t0 + k_min : t0 + k_max + length]
     # Sliding sums relative to the region mean, so a large offset costs no precision.
-    region = region - region.mean()
+    region = region - np.add.reduce(region) / region.size
     c1 = np.empty(region.size + 1)
     c2 = np.empty(region.size + 1)
     c1[0] = c2[0] = 0.0

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage, signal
 
+from kinesync.dsp.filters import sosfilt_rows
+
 BAND_LOW_HZ = 30.0
 BAND_HIGH_HZ = 450.0
 BAND_HIGH_SHARE_OF_RATE = 0.45  # the upper edge sits below Nyquist at low rates
@@ -122,6 +124,19 @@ def gaussian_kernel(sd_bins: float, order: int = 0) -> np.ndarray:
     return (x * x / sd_bins**4 - 1.0 / sd_bins**2) * g
 
 
+@functools.lru_cache(maxsize=16)
+def _reversed_kernels(sd_bins: float) -> tuple[np.ndarray, np.ndarray]:
+    """``gaussian_kernel`` orders 0 and 1, reversed (read-only: shared by every rep of a given width).
+
+    Reversed views, not copies: ``np.dot`` adds a negatively strided operand in plain order, a
+    contiguous one through BLAS in another, and the standard error must keep its bits.
+    """
+    g0, g1 = gaussian_kernel(sd_bins, 0), gaussian_kernel(sd_bins, 1)
+    g0.flags.writeable = False
+    g1.flags.writeable = False
+    return g0[::-1], g1[::-1]
+
+
 def whiten(x: np.ndarray, order: int) -> np.ndarray:
     """Prediction error of each row of ``x`` under its own order-``order`` linear predictor.
 
@@ -134,22 +149,30 @@ def whiten(x: np.ndarray, order: int) -> np.ndarray:
     n = x.shape[1]
     if order <= 0 or n <= order + 1:
         return x
-    r = np.empty((x.shape[0], order + 1))
-    for k in range(order + 1):
-        r[:, k] = np.einsum("ij,ij->i", x[:, : n - k], x[:, k:])
-    a = np.zeros((x.shape[0], order + 1))
-    a[:, 0] = 1.0
-    err = r[:, 0] * (1.0 + 1e-9) + 1e-300
-    for k in range(1, order + 1):
-        acc = r[:, k] + np.einsum("ij,ij->i", a[:, 1:k], r[:, k - 1 : 0 : -1])
-        refl = -acc / err
-        a[:, 1:k] = a[:, 1:k] + refl[:, None] * a[:, k - 1 : 0 : -1]
-        a[:, k] = refl
-        err = err * np.maximum(1.0 - refl * refl, 1e-12)
+    lags = [np.einsum("ij,ij->i", x[:, : n - k], x[:, k:]) for k in range(order + 1)]
+    # The recursion works on a handful of numbers per row: Python floats cost a fraction of the numpy
+    # calls on (rows, order) arrays, and the arithmetic is the same IEEE double arithmetic.
+    a = np.array([_levinson(r, order) for r in np.array(lags).T.tolist()]).reshape(x.shape[0], order + 1)
     out = x.copy()
     for k in range(1, order + 1):
         out[:, k:] += a[:, k : k + 1] * x[:, : n - k]
     return out
+
+
+def _levinson(r: list[float], order: int) -> list[float]:
+    """Prediction-error filter (1, a_1 … a_order) of one row from its autocorrelation ``r``."""
+    a = [1.0] + [0.0] * order
+    err = r[0] * (1.0 + 1e-9) + 1e-300
+    for k in range(1, order + 1):
+        # Σ a_j r_(k−j) in the order, and from the 0.0, that the (rows, order) einsum adds in.
+        dot = 0.0
+        for j in range(1, k):
+            dot += a[j] * r[k - j]
+        refl = -(r[k] + dot) / err
+        a[1:k] = [a[j] + refl * a[k - j] for j in range(1, k)]
+        a[k] = refl
+        err = err * max(1.0 - refl * refl, 1e-12)
+    return a
 
 
 def role_envelopes(raw: np.ndarray, fs_hz: float, cfg: PeakLagConfig = PeakLagConfig()) -> RoleEnvelopes:
@@ -159,8 +182,9 @@ def role_envelopes(raw: np.ndarray, fs_hz: float, cfg: PeakLagConfig = PeakLagCo
     q = max(1, round(cfg.bin_s * fs_hz))
     bin_s = q / fs_hz
     n_bins = x.shape[1] // q
-    sos = bandpass_sos(fs_hz, cfg)
-    filtered = signal.sosfilt(sos, x, axis=-1) if cfg.causal_band else signal.sosfiltfilt(sos, x, axis=-1)
+    # The cached design itself: neither filter call writes to it.
+    sos = _bandpass_sos_cached(float(fs_hz), float(cfg.band_low_hz), float(cfg.band_high_hz))
+    filtered = sosfilt_rows(sos, x) if cfg.causal_band else signal.sosfiltfilt(sos, x, axis=-1)
     filtered = whiten(filtered, cfg.whiten_order)
     blocks = filtered[:, : n_bins * q].reshape(x.shape[0], n_bins, q)
     power = np.einsum("cnq,cnq->cn", blocks, blocks) / q
@@ -177,26 +201,34 @@ def role_envelopes(raw: np.ndarray, fs_hz: float, cfg: PeakLagConfig = PeakLagCo
 
 def _parabola(y_m: float, y_0: float, y_p: float) -> float:
     den = y_m - 2.0 * y_0 + y_p
-    return 0.0 if den >= 0.0 else float(np.clip(0.5 * (y_m - y_p) / den, -0.5, 0.5))
+    # min/max on floats: np.clip's numbers (NaN included) without its per-call cost.
+    return 0.0 if den >= 0.0 else min(max(0.5 * (y_m - y_p) / den, -0.5), 0.5)
+
+
+def _rms(env: RoleEnvelopes) -> np.ndarray:
+    """RMS envelope of every row, V (the square root of the smoothed power)."""
+    return np.sqrt(np.maximum(env.smooth, 0.0))
 
 
 def _role_peak(
     env: RoleEnvelopes, rows: list[int], ref: np.ndarray, lo: int, hi: int, sd_bins: float, bias_correct: bool,
-    with_se: bool = True,
+    with_se: bool = True, rms: np.ndarray | None = None,
 ) -> tuple[float, float] | None:
     """(peak bin, fractional; SE in bins) of the mean of the normalised RMS envelopes of ``rows`` in [lo, hi)
-    (``with_se`` False: the SE is left NaN, for a pass that only needs where the peak is)."""
+    (``with_se`` False: the SE is left NaN, for a pass that only needs where the peak is; ``rms``:
+    ``_rms(env)`` when the caller has it already)."""
     lo, hi = max(lo, 1), min(hi, env.smooth.shape[1] - 1)
     if hi - lo < 3:
         return None
-    amp = np.sqrt(np.maximum(env.smooth[rows], 0.0))  # (k, bins) RMS envelope, V
+    amp = (_rms(env) if rms is None else rms)[rows]  # (k, bins) RMS envelope, V
     w = 1.0 / (len(rows) * ref[rows])
     curve = (w[:, None] * amp).sum(axis=0)
-    i = lo + int(np.argmax(curve[lo:hi]))
+    i = lo + int(curve[lo:hi].argmax())
     if i in (lo, hi - 1):
         return None  # the maximum sits on the edge of the span: no peak inside it
-    frac = _parabola(curve[i - 1], curve[i], curve[i + 1])
-    curvature = curve[i - 1] - 2.0 * curve[i] + curve[i + 1]  # per bin²
+    y_m, y_0, y_p = curve[i - 1 : i + 2].tolist()
+    frac = _parabola(y_m, y_0, y_p)
+    curvature = y_m - 2.0 * y_0 + y_p  # per bin²
     if not curvature < 0.0:
         return i + frac, float("inf")
     if bias_correct and 2 <= i < curve.size - 2:
@@ -208,20 +240,20 @@ def _role_peak(
     if not with_se:
         return i + frac, math.nan
     # d curve / d power_j at the peak: Σ_c w_c · d sqrt(S_c)'/dP_j, S' = g' * P, S = g * P.
-    g0 = gaussian_kernel(sd_bins, 0)
-    g1 = gaussian_kernel(sd_bins, 1)
-    half = g0.size // 2
+    g0_rev, g1_rev = _reversed_kernels(sd_bins)
+    half = g0_rev.size // 2
     j0, j1 = max(0, i - half), min(env.power.shape[1], i + half + 1)
     k0, k1 = j0 - (i - half), j1 - (i - half)
+    g0_win, g1_win = g0_rev[k0:k1], g1_rev[k0:k1]
+    in_span = 1.0 if j1 > j0 else 0.0
     var = 0.0
     for n, c in enumerate(rows):
         s = max(float(env.smooth[c, i]), 1e-300)
-        ds = float(np.dot(g1[::-1][k0:k1], env.power[c, j0:j1]))  # S'(i), per bin
+        ds = float(np.dot(g1_win, env.power[c, j0:j1]))  # S'(i), per bin
         # A'(i) = S'/(2√S); its sensitivity to bin j: g1/(2√S) − S'·g0/(4 S^1.5).
-        sens = w[n] * (g1[::-1][k0:k1] / (2.0 * math.sqrt(s)) - ds * g0[::-1][k0:k1] / (4.0 * s**1.5))
-        p = env.power[c, j0:j1]
+        sens = w[n] * (g1_win / (2.0 * math.sqrt(s)) - ds * g0_win / (4.0 * s**1.5))
         sm = env.smooth[c, j0:j1]
-        var += env.rel_var[c] * float(np.dot(sens * sens, sm * sm)) * (1.0 if p.size else 0.0)
+        var += env.rel_var[c] * float(np.dot(sens * sens, sm * sm)) * in_span
     return i + frac, math.sqrt(var) / -curvature
 
 
@@ -266,6 +298,7 @@ def _peak_lag_from(
     reference: np.ndarray | None,
     cfg: PeakLagConfig,
     with_se: bool = True,
+    rms: np.ndarray | None = None,
 ) -> PeakLag | None:
     n_bins = env.smooth.shape[1]
     sd_bins = cfg.smooth_sd_s / env.bin_s
@@ -276,14 +309,17 @@ def _peak_lag_from(
     else:
         lo_s, hi_s = 0.0, n_bins * env.bin_s
     lo, hi = math.floor(lo_s / env.bin_s), math.ceil(hi_s / env.bin_s)
-    amp = np.sqrt(np.maximum(env.smooth, 0.0))
-    given = np.zeros(env.smooth.shape[0]) if reference is None else np.asarray(reference, dtype=np.float64)
+    amp = _rms(env) if rms is None else rms
     peaks = np.zeros(env.smooth.shape[0])
+    given = None
+    if reference is not None:
+        given = np.asarray(reference, dtype=np.float64)
+        usable = np.isfinite(given) & (given > 0.0)
     a, b = max(lo, 0), min(max(hi, 1), n_bins)
     peaks[leg_rows] = amp[leg_rows, a:b].max(axis=1) if b > a else amp[leg_rows].max(axis=1)
-    ref = np.where(np.isfinite(given) & (given > 0.0), given, peaks)
+    ref = peaks if given is None else np.where(usable, given, peaks)
     ref = np.where(ref > 0.0, ref, 1.0)
-    leg = _role_peak(env, leg_rows, ref, lo, hi, sd_bins, cfg.bias_correct, with_se)
+    leg = _role_peak(env, leg_rows, ref, lo, hi, sd_bins, cfg.bias_correct, with_se, amp)
     if leg is None:
         return None
     leg_k, leg_se = leg
@@ -291,9 +327,9 @@ def _peak_lag_from(
     p_hi = math.ceil(leg_k + cfg.pec_search_s[1] / env.bin_s)
     a, b = max(p_lo, 0), min(max(p_hi, 1), n_bins)
     peaks[pec_rows] = amp[pec_rows, a:b].max(axis=1) if b > a else amp[pec_rows].max(axis=1)
-    ref = np.where(np.isfinite(given) & (given > 0.0), given, peaks)
+    ref = peaks if given is None else np.where(usable, given, peaks)
     ref = np.where(ref > 0.0, ref, 1.0)
-    pec = _role_peak(env, pec_rows, ref, p_lo, p_hi, sd_bins, cfg.bias_correct, with_se)
+    pec = _role_peak(env, pec_rows, ref, p_lo, p_hi, sd_bins, cfg.bias_correct, with_se, amp)
     if pec is None:
         return None
     pec_k, pec_se = pec
@@ -302,7 +338,7 @@ def _peak_lag_from(
     se = math.sqrt(leg_se_ms**2 + pec_se_ms**2 + cfg.se_floor_ms**2)
     leg_t, pec_t = env.time_of(leg_k), env.time_of(pec_k)
     return PeakLag(leg_peak_s=leg_t, pec_peak_s=pec_t, lag_ms=(pec_t - leg_t) * 1000.0, lag_se_ms=se,
-                   leg_se_ms=leg_se_ms, pec_se_ms=pec_se_ms, channel_peak_rms=tuple(float(v) for v in peaks))
+                   leg_se_ms=leg_se_ms, pec_se_ms=pec_se_ms, channel_peak_rms=tuple(peaks.tolist()))
 
 
 @dataclass
@@ -321,7 +357,7 @@ class ChannelReference:
 
     def reference(self, names: tuple[str, ...] | list[str]) -> np.ndarray:
         """Per name, the current reference (RMS, V), 0 where the channel has no history yet."""
-        return np.array([float(np.median(self._peaks[n])) if self._peaks.get(n) else 0.0 for n in names])
+        return np.array([_median(self._peaks[n]) if self._peaks.get(n) else 0.0 for n in names])
 
     def observe(self, names: tuple[str, ...] | list[str], peak_rms: tuple[float, ...] | np.ndarray) -> None:
         for n, v in zip(names, peak_rms, strict=True):
@@ -331,6 +367,14 @@ class ChannelReference:
     def reset(self) -> None:
         """Forget every channel (a new athlete or a new electrode placement)."""
         self._peaks.clear()
+
+
+def _median(values: deque) -> float:
+    """np.median's number for the few finite values a channel holds, without its per-call cost (the
+    middle value, or the mean of the middle two: their sum halved, as np.mean computes it)."""
+    s = sorted(values)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2.0
 
 
 def peak_lag_learned(
@@ -349,13 +393,14 @@ def peak_lag_learned(
     if not leg_rows or not pec_rows:
         return None
     env = role_envelopes(raw, fs_hz, cfg)
+    rms = _rms(env)  # both passes read the same envelopes
     # With a state this first pass only finds the channels' peaks to learn from: no SE needed.
-    first = _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, None, cfg, with_se=state is None)
+    first = _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, None, cfg, with_se=state is None, rms=rms)
     if first is None or state is None:
         return first
     rows = sorted(set(leg_rows) | set(pec_rows))
     state.observe([names[i] for i in rows], [first.channel_peak_rms[i] for i in rows])
-    return _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, state.reference(names), cfg)
+    return _peak_lag_from(env, leg_rows, pec_rows, None, hint_s, state.reference(names), cfg, rms=rms)
 
 
 def near_copy_lag(peak: PeakLag, delay_ms: float | None, coupling: float | None, min_coupling: float,
