@@ -9,6 +9,7 @@ import kinesync.analysis.phases as phases
 from kinesync.analysis.jump import _runs
 from kinesync.codec.frame import Frame, SensorKind
 from kinesync.dsp.filters import EnvelopeFilter
+from kinesync.dsp.moments import mean_sd
 from kinesync.streaming.batch import TransformBatch
 from kinesync.streaming.ring import SampleRing
 from kinesync.streaming.stream import SensorStream
@@ -39,6 +40,31 @@ def test_cumulative_from_the_first_non_zero_sample_equals_the_whole_sum() -> Non
         x[:i0] = 0.0
         fs = float(rng.choice([1000.0, 999.7, 1925.926]))
         assert phases._cumulative(x, fs, i0).tobytes() == phases._cumulative(x, fs).tobytes()
+
+
+def test_paired_running_sums_equal_two_cumsums() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        n = int(rng.integers(0, 3000))
+        a = rng.normal(size=n) * 10.0 ** int(rng.integers(-3, 6))
+        b = rng.normal(size=n) * 10.0 ** int(rng.integers(-3, 6))
+        lead = bool(rng.random() < 0.5)
+        x, y = phases._cumsum_pair(a, b, leading_zero=lead)
+        head = [0.0] if lead else []
+        assert x.tobytes() == np.concatenate((head, np.cumsum(a))).tobytes()
+        assert y.tobytes() == np.concatenate((head, np.cumsum(b))).tobytes()
+        fs = float(rng.choice([1000.0, 999.7, 1925.926]))
+        cx, cy = phases._cumulative_pair(a, b, fs)
+        assert cx.tobytes() == phases._cumulative(a, fs).tobytes()
+        assert cy.tobytes() == phases._cumulative(b, fs).tobytes()
+
+
+def test_mean_and_sd_equal_numpys() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(2000):
+        x = 700.0 + rng.normal(size=int(rng.integers(2, 2000))) * 10.0 ** int(rng.integers(-2, 3))
+        assert mean_sd(x, ddof=1) == (float(x.mean()), float(x.std(ddof=1)))
+        assert mean_sd(x) == (float(x.mean()), float(x.std()))
 
 
 def test_phases_with_equals_dataclasses_replace() -> None:

@@ -38,6 +38,7 @@ import numpy as np
 
 from kinesync.analysis.jump import STANDARD_GRAVITY_M_S2, _crossing, _runs
 from kinesync.dsp.force import peak_force, peak_rfd, rfds
+from kinesync.dsp.moments import mean_sd
 from kinesync.dsp.rest_exit import force_leaves_rest
 
 MOVEMENTS = ("auto", "countermovement", "from_rest")
@@ -324,7 +325,13 @@ def weighing(
     _check_rate(fs_hz)
     if window_s <= 0:
         raise ValueError(f"window_s must be positive, got {window_s}")
-    w = max(2, round(window_s * fs_hz))
+    return _weighing(f, max(2, round(window_s * fs_hz)), end_index, min_load_n, max_sd_share, flight_threshold_n)
+
+
+def _weighing(
+    f: np.ndarray, w: int, end_index: int, min_load_n: float, max_sd_share: float, flight_threshold_n: float
+) -> Weighing:
+    """``weighing`` over a window of ``w`` samples, its arguments already checked."""
     end = min(int(end_index), f.size)
     start = end - w
     if start < 0:
@@ -332,8 +339,7 @@ def weighing(
     seg = f[start:end]
     if not np.isfinite(seg).all():
         return Weighing(None, None, start, end, "non_finite_force")
-    mean = float(seg.mean())
-    sd = float(seg.std(ddof=1))
+    mean, sd = mean_sd(seg, ddof=1)
     if mean < min_load_n or float(seg.min()) < flight_threshold_n:
         return Weighing(None, None, start, end, "plate_unloaded")
     if sd > max_sd_share * mean:
@@ -394,16 +400,36 @@ def find_weighing(
     if hi - lo < w:
         return Weighing(None, None, None, None, "too_short")
     seg = f[lo:hi]
-    bad = ~np.isfinite(seg)
-    clean = np.where(bad, 0.0, seg)
+    # The extremes tell whether any sample is non-finite (a NaN or an infinity makes one of them
+    # so) or below the flight threshold; usually none is, and the masks are not needed.
+    seg_min, seg_max = float(seg.min()), float(seg.max())
+    if math.isfinite(seg_min) and math.isfinite(seg_max):
+        clean = seg
+        low_mask = seg < flight_threshold_n if seg_min < flight_threshold_n else None
+    else:
+        finite = np.isfinite(seg)
+        clean = np.where(finite, seg, 0.0)
+        low_mask = ~finite | (clean < flight_threshold_n)
     centre = float(clean.mean())
-    c1 = np.concatenate(([0.0], np.cumsum(clean - centre)))
-    c2 = np.concatenate(([0.0], np.cumsum((clean - centre) ** 2)))
-    low = np.concatenate(([0], np.cumsum(bad | (clean < flight_threshold_n))))
+    # Window sums as differences of the running sums of the deviations and of their squares (0 before
+    # the first sample): the two running sums are most of this function's arithmetic, made in one pass.
+    dev = clean - centre
+    c1, c2 = _cumsum_pair(dev, dev * dev, leading_zero=True)
     s1 = c1[w:] - c1[:-w]
-    mean = s1 / w + centre
-    var = np.maximum((c2[w:] - c2[:-w] - s1 * s1 / w) / (w - 1), 0.0)
-    loaded = (mean >= min_load_n) & (low[w:] - low[:-w] == 0)
+    mean = s1 / w
+    mean += centre
+    var = c2[w:] - c2[:-w]
+    sq = s1 * s1
+    sq /= w
+    var -= sq
+    var /= w - 1
+    np.maximum(var, 0.0, out=var)
+    loaded = mean >= min_load_n
+    if low_mask is not None:  # else no window holds an unloaded or non-finite sample
+        low = np.empty(low_mask.size + 1, dtype=np.intp)
+        low[0] = 0
+        np.cumsum(low_mask, out=low[1:])
+        loaded &= low[w:] == low[:-w]
     plausible = loaded & (np.sqrt(var) <= max_sd_share * mean)
     if not plausible.any():
         return Weighing(None, None, None, None, "no_quiet_standing" if loaded.any() else "plate_unloaded")
@@ -430,15 +456,7 @@ def find_weighing(
         c = _departure(f, fs_hz, best.bw_n, best.sd_n, best.end_index, k_sd, min_threshold_n)
         if c is None or c == best.end_index or c - w < lo:
             break
-        moved = weighing(
-            f,
-            fs_hz,
-            c,
-            window_s,
-            min_load_n=min_load_n,
-            max_sd_share=max_sd_share,
-            flight_threshold_n=flight_threshold_n,
-        )
+        moved = _weighing(f, w, c, min_load_n, max_sd_share, flight_threshold_n)
         if not moved.ok or abs(moved.bw_n - ref) > max_bw_change_share * ref:
             break
         best = moved
@@ -518,12 +536,20 @@ def segment_phases(
     empty = Phases(fs_hz=float(fs_hz))
     if f.size < 3:
         return _with(empty, flags=("too_short",))
-    if not np.isfinite(f).all():
+    # The extremes answer both checks: a NaN or an infinity makes one of them non-finite, and
+    # max |f| is the larger of max f and −min f.
+    f_min, f_max = float(f.min()), float(f.max())
+    if not (math.isfinite(f_min) and math.isfinite(f_max)):
         return _with(empty, flags=("non_finite_force",))
-    if float(np.abs(f).max()) > max_force_n:
+    if max(f_max, -f_min) > max_force_n:
         return _with(empty, flags=("implausible_force",))
     start = int(min(max(0, math.floor(onset_index)), f.size))
-    unloaded = _runs(f < flight_threshold_n, max(1, math.ceil(min_flight_s * fs_hz - 1e-9)))
+    # Most movements never unload the plate (a lift): no run to look for.
+    unloaded = (
+        _runs(f < flight_threshold_n, max(1, math.ceil(min_flight_s * fs_hz - 1e-9)))
+        if f_min < flight_threshold_n
+        else []
+    )
     # An unloaded stretch that is too long for a flight, or that the record ends in, is someone
     # off the plate: the movement's data end there.
     long_off = [a for a, b in unloaded if a >= start and (b - a) / fs_hz > max_flight_s]
@@ -568,7 +594,7 @@ def segment_phases(
     i0 = max(0, math.floor(onset))
     net = np.zeros(f.size)
     net[i0:] = f[i0:] - bw_n
-    vel = _cumulative(net, fs_hz, i0) / mass
+    vel = _divide_from(_cumulative(net, fs_hz, i0), mass, i0)
     ph = _with(ph, mass_kg=mass, integration_start_index=i0)
     if kind == "countermovement":
         j_min = i0 + int(np.argmin(vel[i0:end]))
@@ -595,11 +621,12 @@ def segment_phases(
             flags.append("no_landing_end")
         return _with(ph, landing_end_index=land_end, flags=tuple(flags))
     s = min(math.ceil(prop_start), end - 1)
-    up = np.flatnonzero(vel[s:end] > end_velocity_m_s)
-    if up.size == 0:
+    up = vel[s:end] > end_velocity_m_s
+    first_up = int(up.argmax()) if up.size else 0
+    if not up.size or not up[first_up]:
         flags.append("no_propulsion")
         return _with(ph, flags=tuple(flags))
-    rep_end = _first_level_crossing(vel, s + int(up[0]), end, end_velocity_m_s, rising=False)
+    rep_end = _first_level_crossing(vel, s + first_up, end, end_velocity_m_s, rising=False)
     if rep_end is None:
         flags.append("no_rep_end")
         stop = end - 1
@@ -743,22 +770,31 @@ def lift_metrics(
 
 
 class _Kinematics:
-    """CoM velocity and displacement of one movement, from the same integration as ``segment_phases``."""
+    """CoM velocity and displacement of one movement, from the same integration as ``segment_phases``.
 
-    def __init__(self, f: np.ndarray, fs_hz: float, bw_n: float, mass_kg: float, i0: int) -> None:
-        self.f, self.fs, self.bw, self.mass = f, fs_hz, bw_n, mass_kg
-        self.net = np.zeros(f.size)
-        self.net[i0:] = f[i0:] - bw_n
+    Only the first ``stop`` samples are integrated: the metrics read nothing after the last phase
+    boundary, and a running sum's first values do not depend on where it stops.
+    """
+
+    def __init__(
+        self, f: np.ndarray, fs_hz: float, bw_n: float, mass_kg: float, i0: int, stop: int | None = None
+    ) -> None:
+        n = f.size if stop is None or i0 < 0 else stop
+        self.f, self.fs, self.bw, self.mass, self.i0 = f, fs_hz, bw_n, mass_kg, i0
+        self.net = np.zeros(n)
+        self.net[i0:] = f[i0:n] - bw_n
         # Both integrands are +0.0 before i0 (net by construction, vel = 0 / mass there).
         self.impulse = _cumulative(self.net, fs_hz, i0)  # ∫(F − BW) dt, N·s
-        self.vel = self.impulse / mass_kg
-        self.pos = _cumulative(self.vel, fs_hz, i0 if mass_kg > 0 else 0)
+        self.vel = _divide_from(self.impulse, mass_kg, i0)
 
     @classmethod
     def of(cls, f: np.ndarray, fs_hz: float, ph: Phases) -> _Kinematics | None:
         if ph.mass_kg is None or ph.bw_n is None or ph.integration_start_index is None:
             return None
-        return cls(f, fs_hz, ph.bw_n, ph.mass_kg, ph.integration_start_index)
+        ends = (ph.unweighting_end_index, ph.braking_end_index, ph.propulsion_start_index, ph.drive_end_index,
+                ph.propulsion_end_index, ph.takeoff_index)
+        stop = max((_upto(x, f.size) for x in ends if x is not None), default=0)
+        return cls(f, fs_hz, ph.bw_n, ph.mass_kg, ph.integration_start_index, stop)
 
     def impulse_between(self, a: float, b: float) -> float:
         return _cumulative_at(self.impulse, self.net, b, self.fs) - _cumulative_at(self.impulse, self.net, a, self.fs)
@@ -767,7 +803,9 @@ class _Kinematics:
         return _cumulative_at(self.impulse, self.net, x, self.fs) / self.mass
 
     def position_at(self, x: float) -> float:
-        return float(np.interp(x, _grid(self.pos.size), self.pos))
+        n = _upto(x, self.vel.size)
+        pos = _cumulative(self.vel[:n], self.fs, self.i0 if self.mass > 0 else 0)
+        return float(np.interp(x, _grid(self.f.size)[:n], pos))
 
 
 def _phase_metrics(
@@ -816,14 +854,15 @@ def _phase_metrics(
     if ph.drive_end_index is not None and ph.drive_end_index > a:
         b = ph.drive_end_index
         duration = (b - a) / fs_hz
+        n = _upto(b, f.size)
         if k is not None:
             j = k.impulse_between(a, b)
-            power = f * k.vel
-            cum = _cumulative(power, fs_hz)
+            power, zero_before = _power(f[:n], k.vel[:n], k.i0, k.mass)
+            cum = _cumulative(power, fs_hz, zero_before)
             work = _cumulative_at(cum, power, b, fs_hz) - _cumulative_at(cum, power, a, fs_hz)
             out["mean_propulsive_power_w"] = work / duration
         else:
-            net = f - bw
+            net = f[:n] - bw
             cum = _cumulative(net, fs_hz)
             j = _cumulative_at(cum, net, b, fs_hz) - _cumulative_at(cum, net, a, fs_hz)
         out["propulsive_impulse_n_s"] = j
@@ -877,15 +916,20 @@ def asymmetry(
     if not (math.isfinite(left_bw_n) and math.isfinite(right_bw_n)):
         return Asymmetry(flags=("no_body_weight",))
     ln, rn = lf - left_bw_n, rf - right_bw_n
-    lc, rc = _cumulative(ln, fs_hz), _cumulative(rn, fs_hz)
     ph = phases
     n = lf.size
+    # The impulses read the running integrals up to the later window's end only.
+    ends = [b for a, b in ((ph.unweighting_end_index, ph.braking_end_index),
+                           (ph.propulsion_start_index, ph.drive_end_index)) if a is not None and b is not None]
+    stop = max((_upto(b, n) for b in ends), default=0)
+    lt, rt = ln[:stop], rn[:stop]
+    lc, rc = _cumulative_pair(lt, rt, fs_hz)
 
     def impulse(a: float | None, b: float | None) -> SideAsymmetry | None:
         if a is None or b is None or not 0 <= a < b <= n - 1:
             return None
-        jl = _cumulative_at(lc, ln, b, fs_hz) - _cumulative_at(lc, ln, a, fs_hz)
-        jr = _cumulative_at(rc, rn, b, fs_hz) - _cumulative_at(rc, rn, a, fs_hz)
+        jl = _cumulative_at(lc, lt, b, fs_hz) - _cumulative_at(lc, lt, a, fs_hz)
+        jr = _cumulative_at(rc, rt, b, fs_hz) - _cumulative_at(rc, rt, a, fs_hz)
         return _bishop(jl, jr, zero_impulse_n_s, flags)
 
     def peak(a: float | None, b: float | None) -> SideAsymmetry | None:
@@ -1005,19 +1049,33 @@ def _departure(
     stop = f.size if limit is None else min(limit, f.size)
     if start >= stop:
         return None
-    dev = np.abs(f[start:stop] - bw_n)
     # A movement stays out there for a while; a lone sample is a glitch.
-    first = _first_run_start(dev > big, max(1, round(min_excursion_s * fs_hz)))
+    min_len = max(1, round(min_excursion_s * fs_hz))
+    # The excursion usually follows the quiet standing within a few tens of samples, and a run found
+    # within a first stretch is the first run of the whole range (a run cut by the stretch's end is
+    # found only when already long enough): the rest of the range is looked at only without one.
+    near = min(stop, start + _NEAR)
+    first = _first_run_start(np.abs(f[start:near] - bw_n) > big, min_len)
+    if first is None and near < stop:
+        first = _first_run_start(np.abs(f[start:stop] - bw_n) > big, min_len)
     if first is None:
         return None
     j = start + first
     hold = max(2, round(quiet_hold_s * fs_hz))
     lo = max(0, start - hold)
-    inband = np.abs(f[lo:j] - bw_n) <= threshold
-    last = _last_run_stop(inband, hold)
+    # Likewise from the back: the last quiet run is usually right before the excursion.
+    near = max(lo, j - _NEAR)
+    last = _last_run_stop(np.abs(f[near:j] - bw_n) <= threshold, hold)
+    if last is not None:
+        return near + last
+    if near > lo:
+        last = _last_run_stop(np.abs(f[lo:j] - bw_n) <= threshold, hold)
     if last is None:
         return start
     return lo + last
+
+
+_NEAR = 256  # samples ``_departure`` looks at first on either side, before the whole range
 
 
 _RUN_STEPS = 16  # runs looked at one by one before falling back to all runs at once (``_runs``)
@@ -1073,11 +1131,12 @@ def _first_level_crossing(x: np.ndarray, lo: int, hi: int, level: float, rising:
     hi = min(hi, x.size)
     if hi - lo < 2:
         return None
-    seg = x[lo:hi] - level
-    hit = np.flatnonzero((seg[:-1] < 0) & (seg[1:] >= 0)) if rising else np.flatnonzero((seg[:-1] > 0) & (seg[1:] <= 0))
-    if hit.size == 0:
+    seg = x[lo:hi] - level if level != 0.0 else x[lo:hi]  # x − 0.0 is x, −0.0 included
+    hit = (seg[:-1] < 0) & (seg[1:] >= 0) if rising else (seg[:-1] > 0) & (seg[1:] <= 0)
+    first = int(hit.argmax())
+    if not hit[first]:
         return None
-    i = lo + int(hit[0])
+    i = lo + first
     return float(i + (level - x[i]) / (x[i + 1] - x[i]))
 
 
@@ -1088,10 +1147,13 @@ def _refine_bw_crossing(f: np.ndarray, bw_n: float, j: int, rising: bool) -> flo
     there with a slope. The crossing nearest to j within 3 samples wins; otherwise j itself.
     """
     best = None
-    for i in range(max(1, j - 3), min(f.size, j + 4)):
-        a, b = f[i - 1] - bw_n, f[i] - bw_n
+    lo = max(1, j - 3)
+    # Python floats: the same IEEE arithmetic as numpy scalars, at a fraction of the cost per operation.
+    near = f[lo - 1 : min(f.size, j + 4)].tolist()
+    for k in range(1, len(near)):
+        a, b = near[k - 1] - bw_n, near[k] - bw_n
         if (a < 0 <= b) if rising else (a > 0 >= b):
-            x = i - 1 + a / (a - b)
+            x = lo + k - 2 + a / (a - b)
             if best is None or abs(x - j) < abs(best - j):
                 best = x
     return float(j) if best is None else float(best)
@@ -1118,14 +1180,80 @@ def _cumulative(x: np.ndarray, fs_hz: float, zero_before: int = 0) -> np.ndarray
     return out
 
 
+def _cumulative_pair(x: np.ndarray, y: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(_cumulative(x, fs_hz), _cumulative(y, fs_hz))`` for two arrays of one length, in one pass."""
+    n = x.size
+    if n < 2:
+        return _cumulative(x, fs_hz), _cumulative(y, fs_hz)
+    step = 0.5 / fs_hz
+    tx = x[1:] + x[:-1]
+    tx *= step
+    ty = y[1:] + y[:-1]
+    ty *= step
+    return _cumsum_pair(tx, ty, leading_zero=True)
+
+
+def _cumsum_pair(a: np.ndarray, b: np.ndarray, *, leading_zero: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.cumsum(a), np.cumsum(b))`` bit for bit, for two float64 arrays of one length (each after
+    a 0.0 with ``leading_zero``), as the real and imaginary parts of one complex running sum.
+
+    A running sum is one chain of dependent additions, so its cost is the adder's latency per
+    sample; complex addition adds the real and the imaginary parts separately (the same IEEE
+    additions in the same order), and the two independent chains share that latency.
+    """
+    k = 1 if leading_zero else 0
+    z = np.empty(a.size + k, dtype=np.complex128)
+    z[:k] = 0.0
+    z.real[k:] = a
+    z.imag[k:] = b
+    np.cumsum(z[k:], out=z[k:])
+    return z.real, z.imag
+
+
+def _upto(idx: float, n: int) -> int:
+    """How many of n samples ``_cumulative_at`` or ``np.interp`` at ``idx`` read (all of them for an
+    index outside the array or not a number)."""
+    return min(n, math.floor(idx) + 2) if 0 <= idx < n else n
+
+
+def _divide_from(x: np.ndarray, d: float, i0: int) -> np.ndarray:
+    """``x / d`` where ``x[:i0]`` is +0.0 (a running integral from i0): for d > 0 that head stays +0.0
+    and only the rest is divided (the head is most of a long history)."""
+    if not (d > 0 and i0 > 0):
+        return x / d
+    out = np.zeros(x.size)
+    np.divide(x[i0:], d, out=out[i0:])
+    return out
+
+
+def _power(f: np.ndarray, vel: np.ndarray, i0: int, mass: float) -> tuple[np.ndarray, int]:
+    """``f * vel``, where ``vel[:i0]`` is +0.0 (``_divide_from`` with ``mass`` > 0), and how many of
+    its first samples are +0.0 (``zero_before`` for ``_cumulative``: i0 or 0).
+
+    The head of the product is +0.0 too when f is positive and finite there: then only the rest is
+    multiplied. Otherwise (a negative force makes −0.0, an infinite one NaN) the head is checked.
+    """
+    if i0 > 0 and mass > 0:
+        head = f[:i0]
+        if head.size and 0.0 < head.min() and head.max() < math.inf:
+            out = np.zeros(f.size)
+            np.multiply(f[i0:], vel[i0:], out=out[i0:])
+            return out, i0
+    power = f * vel
+    head = power[:i0]
+    return power, 0 if head.any() or np.signbit(head).any() else i0
+
+
 def _cumulative_at(cum: np.ndarray, x: np.ndarray, idx: float, fs_hz: float) -> float:
     """The running integral at a fractional index: trapezoid up to it with x interpolated linearly."""
     i = min(max(0, math.floor(idx)), cum.size - 1)
-    frac = idx - i
+    frac = float(idx - i)
     if frac <= 0 or i + 1 >= x.size:
         return float(cum[i])
-    xi = x[i] + frac * (x[i + 1] - x[i])
-    return float(cum[i] + frac * (x[i] + xi) * 0.5 / fs_hz)
+    # Python floats: the same IEEE operations in the same order as on numpy scalars, faster.
+    x0, x1 = x[i : i + 2].tolist()
+    xi = x0 + frac * (x1 - x0)
+    return float(float(cum[i]) + frac * (x0 + xi) * 0.5 / fs_hz)
 
 
 def _check_rate(fs_hz: float) -> None:

@@ -63,11 +63,32 @@ def force_transfer_index(
         keep &= t_force <= stop_s
     if env.size == 0 or not keep.any():
         return None
-    t_emg = emg_t0_s + np.arange(env.size) / fs_emg_hz
-    on_force_clock = np.interp(t_force[keep], t_emg, env, left=np.nan, right=np.nan)
+    t_query = t_force[keep]
+    # Only the EMG samples around the rep get a time stamp too (see _emg_span).
+    lo, hi = _emg_span(float(t_query[0]), float(t_query[-1]), emg_t0_s, fs_emg_hz, env.size)
+    t_emg = emg_t0_s + np.arange(lo, hi) / fs_emg_hz
+    if hi - lo < 2 or (lo > 0 and not t_emg[0] <= t_query[0]) or (hi < env.size and not t_query[-1] < t_emg[-1]):
+        lo, hi = 0, env.size
+        t_emg = emg_t0_s + np.arange(env.size) / fs_emg_hz
+    on_force_clock = np.interp(t_query, t_emg, env[lo:hi], left=np.nan, right=np.nan)
     active = on_force_clock > pec_threshold  # NaN (outside the EMG record) compares False
     propulsive = np.maximum(f[j0:j1][keep] - bw_n, 0.0)
     total = float(propulsive.sum())
     if total <= 0.0:
         return None
     return float(propulsive[active].sum() / total)
+
+
+def _emg_span(first_s: float, last_s: float, t0_s: float, fs_hz: float, n: int) -> tuple[int, int]:
+    """EMG samples lo … hi − 1 around the times first_s … last_s (ascending), two samples of margin
+    either side.
+
+    ``np.interp`` computes each value from the two samples around it, so on this stretch it gives
+    the numbers of the whole record as long as the stretch starts at or before ``first_s`` (or at
+    the record's start) and ends after ``last_s`` (or at the record's end), ties included: the caller
+    checks that on the time stamps themselves and takes the whole record otherwise.
+    """
+    lo, hi = (first_s - t0_s) * fs_hz, (last_s - t0_s) * fs_hz
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return 0, n
+    return min(max(0, math.floor(lo) - 2), n), max(min(n, math.ceil(hi) + 3), 0)
