@@ -39,7 +39,9 @@ import numpy as np
 from kinesync.analysis.jump import STANDARD_GRAVITY_M_S2, _crossing, _runs
 from kinesync.dsp.force import peak_force, peak_rfd, rfds
 from kinesync.dsp.moments import mean_sd
+from kinesync.dsp.onset import first_run_start, last_run_stop
 from kinesync.dsp.rest_exit import force_leaves_rest
+from kinesync.dsp.running import cumsum_pair as _cumsum_pair
 
 MOVEMENTS = ("auto", "countermovement", "from_rest")
 RFD_SPANS_S = (0.050, 0.100, 0.200)
@@ -410,7 +412,7 @@ def find_weighing(
         finite = np.isfinite(seg)
         clean = np.where(finite, seg, 0.0)
         low_mask = ~finite | (clean < flight_threshold_n)
-    centre = float(clean.mean())
+    centre = float(np.add.reduce(clean) / clean.size)  # clean.mean(): the sum over the count, without its wrapper
     # Window sums as differences of the running sums of the deviations and of their squares (0 before
     # the first sample): the two running sums are most of this function's arithmetic, made in one pass.
     dev = clean - centre
@@ -468,8 +470,9 @@ def plate_loads(left_n: np.ndarray, right_n: np.ndarray, weighing_: Weighing) ->
     lf, rf = _as_1d(left_n), _as_1d(right_n)
     if not weighing_.ok or weighing_.end_index > min(lf.size, rf.size):
         return None
-    window = slice(weighing_.start_index, weighing_.end_index)
-    return float(lf[window].mean()), float(rf[window].mean())
+    left, right = lf[weighing_.start_index : weighing_.end_index], rf[weighing_.start_index : weighing_.end_index]
+    # The means as ndarray.mean computes them (the sum over the count), without its wrapper.
+    return float(np.add.reduce(left) / left.size), float(np.add.reduce(right) / right.size)
 
 
 # --- phases ------------------------------------------------------------------------------
@@ -1078,52 +1081,19 @@ def _departure(
 _NEAR = 256  # samples ``_departure`` looks at first on either side, before the whole range
 
 
-_RUN_STEPS = 16  # runs looked at one by one before falling back to all runs at once (``_runs``)
+_RUN_STEPS = 16  # runs looked at one by one before falling back to all windows at once
 
 
 def _first_run_start(mask: np.ndarray, min_len: int) -> int | None:
-    """Start of the first run of True at least ``min_len`` long (``_runs(mask, min_len)[0][0]``), None
-    without one. Walks the runs from the front, so the usual answer (the first run) costs a few
-    short-circuiting searches instead of a pass over every run of the array."""
-    n = mask.size
-    p = 0
-    for _ in range(_RUN_STEPS):
-        if p >= n:
-            return None
-        a = p + int(mask[p:].argmax())  # first True at or after p
-        if not mask[a]:
-            return None
-        rest = mask[a:]
-        b = a + int(rest.argmin())  # first False after it (argmin is 0 when there is none)
-        if b == a:
-            b = n
-        if b - a >= min_len:
-            return a
-        p = b
-    runs = _runs(mask[p:], min_len)
-    return p + runs[0][0] if runs else None
+    """``kinesync.dsp.onset.first_run_start`` (start of the first run of True at least ``min_len`` long,
+    as ``_runs(mask, min_len)[0][0]``) with this module's step count."""
+    return first_run_start(mask, min_len, _RUN_STEPS)
 
 
 def _last_run_stop(mask: np.ndarray, min_len: int) -> int | None:
-    """Stop (exclusive) of the last run of True at least ``min_len`` long (``_runs(mask, min_len)[-1][1]``),
-    None without one; walks the runs from the back."""
-    rev = mask[::-1]
-    n = mask.size
-    p = 0  # in reversed positions
-    for _ in range(_RUN_STEPS):
-        if p >= n:
-            return None
-        a = p + int(rev[p:].argmax())  # the last True, counted from the end
-        if not rev[a]:
-            return None
-        b = a + int(rev[a:].argmin())
-        if b == a:
-            b = n
-        if b - a >= min_len:
-            return n - a
-        p = b
-    runs = _runs(mask[: n - p], min_len)
-    return runs[-1][1] if runs else None
+    """``kinesync.dsp.onset.last_run_stop`` (stop of the last run of True at least ``min_len`` long, as
+    ``_runs(mask, min_len)[-1][1]``) with this module's step count."""
+    return last_run_stop(mask, min_len, _RUN_STEPS)
 
 
 def _first_level_crossing(x: np.ndarray, lo: int, hi: int, level: float, rising: bool) -> float | None:
@@ -1191,23 +1161,6 @@ def _cumulative_pair(x: np.ndarray, y: np.ndarray, fs_hz: float) -> tuple[np.nda
     ty = y[1:] + y[:-1]
     ty *= step
     return _cumsum_pair(tx, ty, leading_zero=True)
-
-
-def _cumsum_pair(a: np.ndarray, b: np.ndarray, *, leading_zero: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``(np.cumsum(a), np.cumsum(b))`` bit for bit, for two float64 arrays of one length (each after
-    a 0.0 with ``leading_zero``), as the real and imaginary parts of one complex running sum.
-
-    A running sum is one chain of dependent additions, so its cost is the adder's latency per
-    sample; complex addition adds the real and the imaginary parts separately (the same IEEE
-    additions in the same order), and the two independent chains share that latency.
-    """
-    k = 1 if leading_zero else 0
-    z = np.empty(a.size + k, dtype=np.complex128)
-    z[:k] = 0.0
-    z.real[k:] = a
-    z.imag[k:] = b
-    np.cumsum(z[k:], out=z[k:])
-    return z.real, z.imag
 
 
 def _upto(idx: float, n: int) -> int:

@@ -210,7 +210,8 @@ def _flat_rows(raw: np.ndarray, tol: np.ndarray, run_min: int) -> list[bool]:
     ``tol``) is at least ``run_min`` samples long."""
     # One pass over all rows finds those whose every step moves (a live EMG channel); only the others
     # (a still step, or a NaN that makes the minimum NaN) need the run lengths.
-    moving = (np.abs(np.diff(raw, axis=1)).min(axis=1, initial=np.inf) > tol).tolist()
+    steps = raw[:, 1:] - raw[:, :-1]  # np.diff(raw, axis=1), without its wrapper
+    moving = (np.abs(steps, out=steps).min(axis=1, initial=np.inf) > tol).tolist()
     return [(1 if moves else _longest_still_run(raw[i], float(tol[i]))) >= run_min
             for i, moves in enumerate(moving)]
 
@@ -235,8 +236,7 @@ def _levels(x, fs_hz, low_hz, high_hz, window_s, active_s, settle_s) -> tuple[np
     if band.shape[1] > 4 * settle:
         band = band[:, settle:]
     k = band.shape[1]
-    c = np.zeros((band.shape[0], k + 1))
-    np.cumsum(np.square(band), axis=1, out=c[:, 1:])
+    c = _running_sums_of_squares(band)
 
     def window_sums(w: int) -> tuple[np.ndarray, int]:
         w = min(max(1, w), k)
@@ -248,6 +248,31 @@ def _levels(x, fs_hz, low_hz, high_hz, window_s, active_s, settle_s) -> tuple[np
     loud, w_loud = window_sums(round(active_s * fs_hz))
     return (np.sqrt(np.maximum(quiet.min(axis=1) / w_quiet, 0.0)),
             np.sqrt(np.maximum(loud.max(axis=1) / w_loud, 0.0)))
+
+
+def _running_sums_of_squares(x: np.ndarray) -> np.ndarray:
+    """Per row of ``x``, 0.0 followed by the running sum of its squares: ``np.cumsum(np.square(x), axis=1)``
+    after a column of zeros, bit for bit.
+
+    A running sum is one chain of dependent additions, so it costs the adder's latency per sample. Two
+    rows go through one complex running sum: its real and imaginary parts are added separately (the
+    same IEEE additions in the same order), and the two chains share that latency.
+    """
+    rows, k = x.shape
+    out = np.empty((rows, k + 1))
+    out[:, 0] = 0.0
+    pair = np.empty(k, dtype=np.complex128)
+    for i in range(0, rows - 1, 2):
+        np.square(x[i], out=pair.real)
+        np.square(x[i + 1], out=pair.imag)
+        np.cumsum(pair, out=pair)
+        out[i, 1:] = pair.real
+        out[i + 1, 1:] = pair.imag
+    if rows % 2:
+        last = out[rows - 1, 1:]
+        np.square(x[rows - 1], out=last)
+        np.cumsum(last, out=last)
+    return out
 
 
 def _clipping_shares(

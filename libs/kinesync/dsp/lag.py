@@ -20,6 +20,7 @@ import scipy.fft
 
 from kinesync.dsp.moments import mean_sd
 from kinesync.dsp.onset import threshold_onset
+from kinesync.dsp.running import cumsum_pair
 
 # Envelopes are floored at this fraction of their window maximum before the log (60 dB range), so a
 # sample at or below zero (filter start transient, a dead channel) cannot produce -inf.
@@ -138,11 +139,7 @@ def xcorr_curve(
     region = pec[t0 + k_min : t0 + k_max + length]
     # Sliding sums relative to the region mean, so a large offset costs no precision.
     region = region - np.add.reduce(region) / region.size
-    c1 = np.empty(region.size + 1)
-    c2 = np.empty(region.size + 1)
-    c1[0] = c2[0] = 0.0
-    np.cumsum(region, out=c1[1:])
-    np.cumsum(region * region, out=c2[1:])
+    c1, c2 = cumsum_pair(region, region * region, leading_zero=True)
     sums = c1[length:] - c1[:-length]
     seg_var = np.maximum(c2[length:] - c2[:-length] - sums * sums / length, 0.0)
     # "No variance" is relative to the signal's size: rounding leaves ~1e-16 of a constant.

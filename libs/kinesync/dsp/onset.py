@@ -38,9 +38,8 @@ def threshold_onset(
     above = sig[start:] > baseline_mean + h * baseline_sd
     if above.size < hold:
         return None
-    # A window sum of `hold` over the boolean series equals `hold` exactly where a full run starts.
-    hits = np.flatnonzero(window_counts(above, hold) == hold)
-    return int(hits[0]) + start if hits.size else None
+    first = first_run_start(above, hold)
+    return None if first is None else first + start
 
 
 def window_counts(mask: np.ndarray, n: int) -> np.ndarray:
@@ -56,3 +55,56 @@ def window_counts(mask: np.ndarray, n: int) -> np.ndarray:
     # Accumulating the bytes of the bool array as int64 skips cumsum's slow bool cast (2-3x faster).
     np.add.accumulate(np.asarray(mask, dtype=bool).view(np.uint8), dtype=np.int64, out=c[1:])
     return c[n:] - c[: c.size - n]
+
+
+_RUN_STEPS = 16  # runs looked at one by one before counting all windows at once (``window_counts``)
+
+
+def first_run_start(mask: np.ndarray, min_len: int, max_steps: int = _RUN_STEPS) -> int | None:
+    """Start of the first run of True at least ``min_len`` (≥ 1) long, None without one: the first index
+    from which ``min_len`` values in a row are True.
+
+    Walks the runs from the front, so the usual answer (an envelope's first crossing is its burst) costs
+    a few short-circuiting searches instead of a running count over the whole mask; after ``max_steps``
+    runs, the running count takes over.
+    """
+    n = mask.size
+    p = 0
+    for _ in range(max_steps):
+        if p >= n:
+            return None
+        a = p + int(mask[p:].argmax())  # first True at or after p
+        if not mask[a]:
+            return None
+        b = a + int(mask[a:].argmin())  # first False after it (argmin is 0 when there is none)
+        if b == a:
+            b = n
+        if b - a >= min_len:
+            return a
+        p = b
+    # A window count of min_len equals min_len exactly where a full window starts.
+    hits = np.flatnonzero(window_counts(mask[p:], min_len) == min_len)
+    return p + int(hits[0]) if hits.size else None
+
+
+def last_run_stop(mask: np.ndarray, min_len: int, max_steps: int = _RUN_STEPS) -> int | None:
+    """Stop (exclusive) of the last run of True at least ``min_len`` (≥ 1) long, None without one; walks
+    the runs from the back (``max_steps`` as in ``first_run_start``)."""
+    rev = mask[::-1]
+    n = mask.size
+    p = 0  # in reversed positions
+    for _ in range(max_steps):
+        if p >= n:
+            return None
+        a = p + int(rev[p:].argmax())  # the last True, counted from the end
+        if not rev[a]:
+            return None
+        b = a + int(rev[a:].argmin())
+        if b == a:
+            b = n
+        if b - a >= min_len:
+            return n - a
+        p = b
+    # The last full window ends where the last long enough run does.
+    hits = np.flatnonzero(window_counts(mask[: n - p], min_len) == min_len)
+    return int(hits[-1]) + min_len if hits.size else None

@@ -137,6 +137,22 @@ def _reversed_kernels(sd_bins: float) -> tuple[np.ndarray, np.ndarray]:
     return g0[::-1], g1[::-1]
 
 
+@functools.lru_cache(maxsize=16)
+def _smoothing_weights(sd_bins: float) -> np.ndarray:
+    """The weights ``ndimage.gaussian_filter1d(·, sd_bins, truncate=4.0)`` hands to ``correlate1d``.
+
+    Read off its response to a unit impulse, which is exact (each output is one weight times 1.0 plus
+    zeros), so the design stays scipy's own. Read-only: shared by every rep of a given width.
+    """
+    radius = int(4.0 * sd_bins + 0.5)
+    impulse = np.zeros(2 * radius + 1)
+    impulse[radius] = 1.0
+    # A correlation's impulse response is its weights reversed.
+    w = ndimage.gaussian_filter1d(impulse, sd_bins, mode="constant", truncate=4.0)[::-1].copy()
+    w.flags.writeable = False
+    return w
+
+
 def whiten(x: np.ndarray, order: int) -> np.ndarray:
     """Prediction error of each row of ``x`` under its own order-``order`` linear predictor.
 
@@ -154,8 +170,11 @@ def whiten(x: np.ndarray, order: int) -> np.ndarray:
     # calls on (rows, order) arrays, and the arithmetic is the same IEEE double arithmetic.
     a = np.array([_levinson(r, order) for r in np.array(lags).T.tolist()]).reshape(x.shape[0], order + 1)
     out = x.copy()
+    term = np.empty_like(x)  # one buffer for every tap's product instead of a new array per tap
     for k in range(1, order + 1):
-        out[:, k:] += a[:, k : k + 1] * x[:, : n - k]
+        t = term[:, : n - k]
+        np.multiply(a[:, k : k + 1], x[:, : n - k], out=t)
+        out[:, k:] += t
     return out
 
 
@@ -188,7 +207,8 @@ def role_envelopes(raw: np.ndarray, fs_hz: float, cfg: PeakLagConfig = PeakLagCo
     filtered = whiten(filtered, cfg.whiten_order)
     blocks = filtered[:, : n_bins * q].reshape(x.shape[0], n_bins, q)
     power = np.einsum("cnq,cnq->cn", blocks, blocks) / q
-    smooth = ndimage.gaussian_filter1d(power, cfg.smooth_sd_s / bin_s, axis=1, mode="mirror", truncate=4.0)
+    # ndimage.gaussian_filter1d(power, sd, axis=1, mode="mirror", truncate=4.0), without designing its kernel
+    smooth = ndimage.correlate1d(power, _smoothing_weights(cfg.smooth_sd_s / bin_s), axis=1, mode="mirror")
     # Relative scatter of the bins around the smooth curve where the channel is active (its upper half):
     # the carrier's own randomness plus noise, which is what moves the peak.
     top = smooth.max(axis=1, keepdims=True)
@@ -217,25 +237,30 @@ def _role_peak(
     """(peak bin, fractional; SE in bins) of the mean of the normalised RMS envelopes of ``rows`` in [lo, hi)
     (``with_se`` False: the SE is left NaN, for a pass that only needs where the peak is; ``rms``:
     ``_rms(env)`` when the caller has it already)."""
-    lo, hi = max(lo, 1), min(hi, env.smooth.shape[1] - 1)
+    n_bins = env.smooth.shape[1]
+    lo, hi = max(lo, 1), min(hi, n_bins - 1)
     if hi - lo < 3:
         return None
-    amp = (_rms(env) if rms is None else rms)[rows]  # (k, bins) RMS envelope, V
+    # The mean curve is made column by column, so only the span and a neighbour either side (bins lo − 1
+    # … hi, all that is read below) are computed: curve[j] is bin c0 + j.
+    c0 = lo - 1
+    amp = (_rms(env) if rms is None else rms)[rows, c0 : hi + 1]  # (k, bins) RMS envelope, V
     w = 1.0 / (len(rows) * ref[rows])
     curve = (w[:, None] * amp).sum(axis=0)
-    i = lo + int(curve[lo:hi].argmax())
+    i = lo + int(curve[1 : hi - c0].argmax())
     if i in (lo, hi - 1):
         return None  # the maximum sits on the edge of the span: no peak inside it
-    y_m, y_0, y_p = curve[i - 1 : i + 2].tolist()
+    y_m, y_0, y_p = curve[i - 1 - c0 : i + 2 - c0].tolist()
     frac = _parabola(y_m, y_0, y_p)
     curvature = y_m - 2.0 * y_0 + y_p  # per bin²
     if not curvature < 0.0:
         return i + frac, float("inf")
-    if bias_correct and 2 <= i < curve.size - 2:
+    if bias_correct and 2 <= i < n_bins - 2:
         # Smoothing moves the peak of an asymmetric burst towards its slower side by about
         # s_eff^2/2 * R3/R2 (s_eff^2 = 2 sd^2 for the square root of smoothed power); the smoothed
         # curve's own third derivative R3 estimates it.
-        third = (curve[i + 2] - 2.0 * curve[i + 1] + 2.0 * curve[i - 1] - curve[i - 2]) / 2.0
+        j = i - c0
+        third = (curve[j + 2] - 2.0 * curve[j + 1] + 2.0 * curve[j - 1] - curve[j - 2]) / 2.0
         frac += float(np.clip(sd_bins**2 * third / curvature, -2.0 * sd_bins, 2.0 * sd_bins))
     if not with_se:
         return i + frac, math.nan

@@ -8,6 +8,7 @@ and ``kinesync.analysis``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -190,11 +191,19 @@ def emg_metrics(
 
 def _peak_lag(view: EmgView, peak_ns: int | None, reference: ChannelReference | None):
     """The activation peak lag of the window's raw role channels (None without leg or chest rows)."""
-    roles = [emg_role(n) for n in view.raw_names]
-    leg_rows = [i for i, r in enumerate(roles) if r in LEG_ROLES]
-    pec_rows = [i for i, r in enumerate(roles) if r == "pec"]
+    leg_rows, pec_rows = _role_rows(tuple(view.raw_names))
     hint_s = None if peak_ns is None else (peak_ns - view.t0_ns) / NS
-    return peak_lag_learned(view.raw, view.rate_hz, view.raw_names, leg_rows, pec_rows, reference, hint_s=hint_s)
+    return peak_lag_learned(view.raw, view.rate_hz, view.raw_names, list(leg_rows), list(pec_rows), reference,
+                            hint_s=hint_s)
+
+
+@functools.lru_cache(maxsize=256)
+def _role_rows(names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Rows of the leg and of the chest channels among ``names``: a pure function of the names, which a
+    station keeps for its whole set, so its regular-expression matching runs once per kit, not per rep."""
+    roles = [emg_role(n) for n in names]
+    return (tuple(i for i, r in enumerate(roles) if r in LEG_ROLES),
+            tuple(i for i, r in enumerate(roles) if r == "pec"))
 
 
 def unweighable_reason(f: np.ndarray, min_load_n: float, max_load_n: float) -> str:
