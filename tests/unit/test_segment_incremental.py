@@ -133,3 +133,15 @@ def test_the_velocity_stops_integrating_long_after_the_last_quiet_stretch() -> N
     limit = 2000 + round(CFG.max_integration_s * rate)
     assert tracker.last_quiet < 2000 + round(CFG.quiet_s * rate)
     assert tracker.reps and all(r < limit for r in tracker.reps)
+
+
+def test_a_load_flickering_at_the_flight_threshold_keeps_the_take_off_search_short() -> None:
+    """An empty plate whose noise crosses the flight threshold for hours makes a low run every few
+    samples: those no future rep can take off from are forgotten, so memory and time stay bounded."""
+    rate = 1000.0
+    tracker = AscentTracker(rate, CFG)
+    noise = np.random.default_rng(4).normal(CFG.flight_threshold_n, 5.0, 600_000)
+    for block in np.split(noise, 2400):  # 10 min in 250 ms hops
+        tracker.feed(block)
+    assert tracker.reps == []
+    assert len(tracker._lows) <= 2

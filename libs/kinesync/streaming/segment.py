@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 G = 9.80665
+_ZERO_PAIR = np.zeros(1, dtype=np.complex128)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,9 @@ def _run_starts(mask: np.ndarray) -> np.ndarray:
 
 def _starts(mask: np.ndarray, before: bool) -> np.ndarray:
     """Indices where ``mask`` turns True, given its value just before the first sample."""
-    out = (mask[1:] > mask[:-1]).nonzero()[0] + 1  # np.flatnonzero of a 1-D mask, minus its wrapper
+    out = (mask[1:] > mask[:-1]).nonzero()[0]  # np.flatnonzero of a 1-D mask, minus its wrapper
+    if out.size:  # usually none: no addition to make
+        out += 1
     if mask[0] and not before:
         out = np.concatenate(([0], out))
     return out
@@ -116,7 +119,7 @@ class AscentTracker:
         self.last_quiet = -1  # absolute index of the last quiet sample, −1 for none yet
         self.reps: list[int] = []  # decided rep indices, oldest first
         self._q = max(2, round(cfg.quiet_s * rate))
-        self._tail = np.zeros(0)  # the last q − 1 samples, for the trailing quiet test
+        self._tail = np.zeros(0, dtype=np.complex128)  # the last q − 1 samples (real) and their squares (imaginary)
         self._ref = math.nan  # the quiet level the velocity integrates against, N
         self._v_end = math.nan  # the velocity at the last sample fed, m/s
         self._last_nonpos = -1  # last sample whose velocity was not above zero (or unknown)
@@ -132,7 +135,8 @@ class AscentTracker:
         self._ar = np.arange(0)
 
     def feed(self, block: np.ndarray) -> None:
-        # Called for every station at every hop: written for few NumPy calls on short blocks.
+        # Called for every station at every hop: written for few NumPy calls on short blocks, and for
+        # the usual block, where nothing starts (no rest, flight, descent or ascent), to skip the rest.
         f = np.asarray(block, dtype=np.float64)
         n = f.size
         if n == 0:
@@ -140,20 +144,24 @@ class AscentTracker:
         cfg, q, i0 = self.cfg, self._q, self.next_index
         # Trailing quiet test on the block, with the previous q − 1 samples in front of it. The sums
         # run over at most q − 1 + n samples, short enough for the variance by differences to stay
-        # exact without centring.
-        x = np.concatenate((self._tail, f))
-        self._tail = x[max(0, x.size - (q - 1)) :]
-        k = x.size - q + 1  # the last k samples of the block have a whole trailing stretch
+        # exact without centring. The samples and their squares run as one complex array (each part's
+        # additions are the real ones, in the same order); its leading zero makes each stretch's sum
+        # one difference of the running sums (the first minus 0.0: itself).
+        x = np.concatenate((_ZERO_PAIR, self._tail, f))
+        np.multiply(f, f, out=x.imag[x.size - n :])
+        self._tail = x[max(1, x.size - (q - 1)) :]
+        k = x.size - q  # the last k samples of the block have a whole trailing stretch
         if k > 0:
-            c1 = x.cumsum()  # the method: np.cumsum's result without its dispatch
-            c2 = (x * x).cumsum()
-            s1 = c1[q - 1 :].copy()
-            s1[1:] -= c1[:-q]
-            s2 = c2[q - 1 :].copy()
-            s2[1:] -= c2[:-q]
-            m = s1 / q
-            tol = np.maximum(m * cfg.quiet_sd_share, cfg.quiet_sd_n)  # a negative mean fails the load test
-            quiet_k = (m >= cfg.min_load_n) & (s2 / q - m * m <= tol * tol)
+            c = x.cumsum()  # the method: np.cumsum's result without its dispatch
+            s = c[q:] - c[:-q]
+            m = s.real / q
+            var = s.imag / q
+            var -= m * m
+            tol = m * cfg.quiet_sd_share
+            np.maximum(tol, cfg.quiet_sd_n, out=tol)  # a negative mean fails the load test
+            tol *= tol
+            quiet_k = var <= tol
+            quiet_k &= m >= cfg.min_load_n
             if k < n:
                 quiet = np.zeros(n, dtype=bool)
                 quiet[n - k :] = quiet_k
@@ -163,63 +171,96 @@ class AscentTracker:
                 quiet, mean = quiet_k, m
         else:
             quiet, mean = np.zeros(n, dtype=bool), np.zeros(n)
+        p_down, p_up, p_quiet, p_low = self._prev
         # Velocity since the last quiet sample: in the block, or carried from before it.
-        rests = _starts(quiet, self._prev[2])
-        if quiet.any():
+        rests = _starts(quiet, p_quiet)
+        if rests.size or quiet[0]:  # some sample is quiet
             local = np.where(quiet, self._arange(n), -1)
-            np.maximum.accumulate(local, out=local)
-            inside = local >= 0
-            j = np.where(inside, local, 0)
-            ref = np.where(inside, mean[j], self._ref)
-            acc = (f - ref) * (G / ref)
-            if math.isnan(self._ref):
-                acc[~inside] = 0.0  # before the first quiet stretch: no velocity, nothing to carry
-            c = acc.cumsum() / self.rate
-            v = np.where(inside, c - c[j], self._v_end + c)
-            last0 = self.last_quiet if not inside[0] else i0
+            np.maximum.accumulate(local, out=local)  # the last quiet sample so far, −1 before the first
+            # Before the block's first quiet sample the velocity carries on from the last block's.
+            fq = int(quiet.argmax())
+            ref = mean[local]
+            if fq:
+                ref[:fq] = self._ref
+            acc = f - ref
+            acc *= G / ref
+            if fq and math.isnan(self._ref):
+                acc[:fq] = 0.0  # before the first quiet stretch: no velocity, nothing to carry
+            c = acc.cumsum()
+            c /= self.rate
+            v = c - c[local]
+            if fq:
+                v[:fq] = self._v_end + c[:fq]
+            last0 = self.last_quiet if fq else i0
             self.last_quiet = i0 + int(local[-1])
             self._ref = float(ref[-1])
         else:
             ref_c = self._ref
-            v = self._v_end + ((f - ref_c) * (G / ref_c)).cumsum() / self.rate
+            v = f - ref_c
+            v *= G / ref_c
+            v.cumsum(out=v)
+            v /= self.rate
+            np.add(self._v_end, v, out=v)
             last0 = self.last_quiet
         if last0 < 0 or i0 + n - 1 - last0 > self._max_run:
             # Before the first quiet stretch, or too long after the last one: unknown.
-            if quiet.any():
-                last = np.where(inside, i0 + local, last0)
+            if rests.size or quiet[0]:
+                last = np.where(local >= 0, i0 + local, last0)
             else:
                 last = np.full(n, last0)
             v[(last < 0) | (i0 + self._arange(n) - last > self._max_run)] = np.nan
         self._v_end = float(v[-1])
-        descending, ascending = v < -cfg.v_up_m_s, v > cfg.v_up_m_s
-        p_down, p_up, _, p_low = self._prev
-        low = f < cfg.flight_threshold_n
+        # +1 ascending, −1 descending, 0 neither (or unknown): a descent or an ascent starts where it turns.
+        v_up = cfg.v_up_m_s
+        moving = np.subtract(v > v_up, v < -v_up, dtype=np.int8)
+        turns = (moving[1:] != moving[:-1]).nonzero()[0]
+        first = int(moving[0])
+        p_moving = int(p_up) - int(p_down)
+        # A flight needs a sample below the threshold (fmin: a NaN hides none of the others).
+        low_last = False
         flights: np.ndarray | list[int] = []
-        if p_low or low.any():
+        if p_low or np.fmin.reduce(f) < cfg.flight_threshold_n:
+            low = f < cfg.flight_threshold_n
             flights = self._runs_below(low, p_low, i0)
-        ups = _starts(ascending, p_up)
-        nonpos = (~(v > 0.0)).nonzero()[0]  # the velocity not above zero (or unknown)
-        # Kinds in order of precedence at one sample: rest (0), flight (1), descent (2), ascent (3).
-        marks = sorted([(int(i), 0) for i in rests] + [(int(i), 1) for i in flights]
-                       + [(int(i), 2) for i in _starts(descending, p_down)] + [(int(i), 3) for i in ups])
-        for i, kind in marks:
-            if kind == 0:
-                self._landed = False
-            elif kind == 1:
-                self._armed, self._landed = False, True
-            elif kind == 2:
-                self._armed = True
-            elif self._armed:
-                self._armed = False
-                pos = int(np.searchsorted(nonpos, i)) - 1  # the last such sample before the ascent
-                before = i0 + int(nonpos[pos]) if pos >= 0 else self._last_nonpos
-                self._pending.append((before + 1 if before >= 0 else i0 + i, self._landed))
-        if nonpos.size:
-            self._last_nonpos = i0 + int(nonpos[-1])
-        self._prev = (bool(descending[-1]), bool(ascending[-1]), bool(quiet[-1]), bool(low[-1]))
+            low_last = bool(low[-1])
+        positive = v > 0.0
+        if rests.size or len(flights) or turns.size or first != p_moving:
+            at = ([0] if first != p_moving else []) + (turns + 1).tolist()
+            # Kinds in order of precedence at one sample: rest (0), flight (1), descent (2), ascent (3).
+            marks = sorted([(i, 0) for i in rests.tolist()] + [(int(i), 1) for i in flights]
+                           + [(i, 3 if s > 0 else 2) for i, s in zip(at, moving[at].tolist(), strict=True) if s])
+            nonpos: np.ndarray | None = None  # the velocity not above zero (or unknown), when an ascent asks
+            for i, kind in marks:
+                if kind == 0:
+                    self._landed = False
+                elif kind == 1:
+                    self._armed, self._landed = False, True
+                elif kind == 2:
+                    self._armed = True
+                elif self._armed:
+                    self._armed = False
+                    if nonpos is None:
+                        nonpos = (~positive).nonzero()[0]
+                    pos = int(np.searchsorted(nonpos, i)) - 1  # the last such sample before the ascent
+                    before = i0 + int(nonpos[pos]) if pos >= 0 else self._last_nonpos
+                    self._pending.append((before + 1 if before >= 0 else i0 + i, self._landed))
+        # The last sample whose velocity was not above zero, if the block has one.
+        if not positive[-1]:
+            self._last_nonpos = i0 + n - 1
+        else:
+            r = n - 1 - int(positive[::-1].argmin())  # the last False, or the last sample if none
+            if not positive[r]:
+                self._last_nonpos = i0 + r
+        last_moving = int(moving[-1])
+        self._prev = (last_moving < 0, last_moving > 0, bool(quiet[-1]), low_last)
         self.next_index = i0 + n
         if self._pending:
             self._decide(final=False)
+        elif self._lows and self._lows[0][1] >= 0:
+            # No ascent waits, and one to come starts after the last sample whose velocity was not above
+            # zero (or in a later block): a run that ended by then can never be its take-off. Without
+            # this, a plate whose load flickers about the flight threshold keeps every run until an ascent.
+            self._forget_lows(self._last_nonpos + 1 if self._last_nonpos >= 0 else self.next_index)
 
     def _runs_below(self, low: np.ndarray, p_low: bool, i0: int) -> np.ndarray:
         """Keeps the runs below the flight threshold (for the take-off search); returns the flights:
@@ -259,6 +300,7 @@ class AscentTracker:
 
     def _decide(self, *, final: bool) -> None:
         keep: list[tuple[int, bool]] = []
+        decided = False
         for start, landed in self._pending:
             t = self._first_low(start)
             # Between a landing and quiet standing, only an ascent that takes off again is a rep (a
@@ -266,17 +308,25 @@ class AscentTracker:
             if t is not None and t - start <= self._rebound:
                 # A jump's time lies halfway to its take-off, so the owning window also holds its landing.
                 self.reps.append(start + (t - start) // 2)
+                decided = True
             elif final or self.next_index > start + self._rebound:
                 if not landed:
                     self.reps.append(start)
+                    decided = True
             else:
                 keep.append((start, landed))
         self._pending = keep
-        self.reps.sort()
+        if decided:
+            self.reps.sort()
         # The take-off search never looks further back than the oldest ascent still waiting.
-        oldest = min((start for start, _ in keep), default=self.next_index)
-        if self._lows and 0 <= self._lows[0][1] < oldest:
-            self._lows = [r for r in self._lows if r[1] < 0 or r[1] >= oldest]
+        if self._lows and self._lows[0][1] >= 0:
+            self._forget_lows(min([start for start, _ in keep]) - 1 if keep else self.next_index - 1)
+
+    def _forget_lows(self, last: int) -> None:
+        """Drop the runs below the flight threshold that ended at or before ``last`` (never the open one)."""
+        # Runs are in time order, so the first one tells whether any ended that early.
+        if 0 <= self._lows[0][1] <= last:
+            self._lows = [r for r in self._lows if r[1] < 0 or r[1] > last]
 
     def forget_before(self, index: int) -> None:
         """Drop the decided reps before ``index`` (those no window can own any more)."""

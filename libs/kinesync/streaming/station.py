@@ -95,6 +95,7 @@ class StationAnalyzer:
         self.next_window_ns: int | None = None
         self._ready_since_wall_ns: int | None = None
         self._recent: deque[bool] = deque(maxlen=config.alignment_reps)
+        self._alignment: float | None = None  # alignment_score of ``_recent``, kept with it (asked every window)
         self.targets = StationTargets(config.personal)  # fixed or personal window, per the session
         self._plan = PlanCursor()  # block/set/rep of the session plan, counted per owned rep
         self._velocity_loss = VelocityLoss(DEFAULT_SET_GAP_S)
@@ -113,6 +114,8 @@ class StationAnalyzer:
         # Asked on every frame: the config is frozen, so its derived durations are computed once.
         self._max_wait_ns = round(config.max_wait_s * NS)
         self._ahead_ns = config.window_ns + config.hop_ns
+        # The ownership slot of a window, relative to its start: the hop-long interval before its centre.
+        self._slot_ns = (config.window_ns // 2 - config.hop_ns, config.window_ns // 2)
 
     # -- input -------------------------------------------------------------------------------
     def add(self, frame: Frame, now_wall_ns: int, batch: TransformBatch | None = None) -> None:
@@ -351,17 +354,23 @@ class StationAnalyzer:
         a = self.assignment
         target = self.targets.window(a)
         low, high = target.low_ms, target.high_ms
-        slot_start = start + (c.window_ns // 2) - c.hop_ns
-        slot_end = start + c.window_ns // 2
-        force = self._force_view(end)
+        slot_start, slot_end = start + self._slot_ns[0], start + self._slot_ns[1]
+        # The force view (the rep analysis reads it) only when something reads it: the centre of mass's
+        # reps need only where the history starts, and most windows own no rep.
+        span = self._force_span(end)
+        force: ForceView | None = None
         # Under a bench press the plates carry only the feet: no centre-of-mass velocity.
         bench = a is not None and a.exercise is not None and a.exercise.startswith("bench")
         # The movement says where a rep is; leg EMG bursts (eccentric work, a double drive) do not.
         # On the bench a bar position sensor sees it best; EMG decides only where neither bar nor
         # plates can: none, or nobody weighed on them.
         moves = self._bar_reps(end) if bench else None
-        if moves is None and force is not None:
-            moves = self._movement_reps(force, end) if not bench else self._drive_reps(force)
+        if moves is None and span is not None:
+            if bench:
+                force = self._force_view_of(*span)
+                moves = self._drive_reps(force)
+            else:
+                moves = self._movement_reps(*span)
         # The EMG window (a float64 copy of 2 s) only when something reads it: the EMG peak search,
         # or a rep; most windows own none.
         emg = None
@@ -375,6 +384,8 @@ class StationAnalyzer:
         fields: dict[str, object] = {}
         flags: list[str] = []
         if peak_ns is not None:
+            if force is None and span is not None:
+                force = self._force_view_of(*span)
             athlete = a.athlete if a else None
             carried = self._weighing[1] if self._weighing and self._weighing[0] == athlete else None
             if self._lag_ref is None or self._lag_ref[0] != athlete:
@@ -389,6 +400,7 @@ class StationAnalyzer:
             self.targets.observe(a, result.fields)  # after judging: a rep never judges itself
             if result.fields.get("in_window") is not None:
                 self._recent.append(bool(result.fields["in_window"]))
+                self._alignment = alignment_score(self._recent, c.alignment_reps)
             fields, flags = result.fields, result.flags
         if self._emg_tf is not None and self._emg_tf.rate_flag is not None and self.emg is not None:
             flags = [*flags, self._emg_tf.rate_flag]
@@ -399,7 +411,7 @@ class StationAnalyzer:
             "exercise": a.exercise if a else None,
             "session": a.session if a else None,
         }
-        alignment = alignment_score(self._recent, c.alignment_reps)
+        alignment = self._alignment
         if peak_ns is not None:
             envelope = _envelopes_uv(emg, ENVELOPE_STEP_NS) if emg is not None else None
             position = self._plan.attribute(a, peak_ns)
@@ -417,7 +429,7 @@ class StationAnalyzer:
                 envelopes_uv=envelope[1] if envelope else {},
                 **fields, **position,
             ))
-        window_fields = {k: fields.get(k) for k in _WINDOW_FIELDS}
+        window_fields = {k: fields.get(k) for k in _WINDOW_FIELDS} if fields else _NO_WINDOW_FIELDS
         return WindowMetric(
             **tags, window_start_ns=start, window_end_ns=end, partial=partial, rep_peak_ns=peak_ns,
             target_low_ms=low, target_high_ms=high, target_source=target.source, alignment=alignment, flags=flags,
@@ -445,15 +457,26 @@ class StationAnalyzer:
         )
 
     def _force_view(self, end: int) -> ForceView | None:
+        span = self._force_span(end)
+        return self._force_view_of(*span) if span is not None else None
+
+    def _force_span(self, end: int) -> tuple[int, int] | None:
+        """Sample indices [first, stop) of the force history a window ending at ``end`` reads, if any."""
         force = self.force
         if force is None or self._force_tf is None or not self._force_tf.usable:
             return None
-        if force.watermark_ns is None or force.watermark_ns < end:
+        watermark = force.watermark_ns
+        if watermark is None or watermark < end:
             return None
         stop = force.index_of(end)
         first = max(force.ring.start, stop - int(self.config.history_s * force.rate_hz))
         if stop - first < 2:
             return None
+        return first, stop
+
+    def _force_view_of(self, first: int, stop: int) -> ForceView:
+        force = self.force
+        assert force is not None and self._force_tf is not None
         data = force.ring.view(first, stop)  # no copy of 8 s of force for every window
         dual = self._force_tf.dual
         return ForceView(
@@ -542,16 +565,16 @@ class StationAnalyzer:
             return None
         return [_rep_time(view.t0_ns + i * NS / view.rate_hz) for i in found]
 
-    def _movement_reps(self, view: ForceView, end: int) -> list[int] | None:
-        """Rep times (ns) of the centre of mass up to ``end``, None when the plates weigh nobody.
+    def _movement_reps(self, history: int, stop: int) -> list[int] | None:
+        """Rep times (ns) of the centre of mass up to sample ``stop``, None when the plates weigh nobody
+        in the force history from sample ``history`` (``_force_span``).
 
         The tracker takes each force sample once, as windows close, from where it stopped; it starts
         (again) at the oldest sample held when the stream is new, rebuilt or ran ahead of it.
         """
         force = self.force
         assert force is not None
-        stop = force.index_of(end)
-        first = force.index_of(view.t0_ns)
+        first = force.index_of(force.time_of(history))  # as from the force view's start time
         tracker = self._ascents
         if tracker is None or tracker.stream is not force or not first <= tracker.tracker.next_index <= stop:
             tracker = self._ascents = _StreamAscents(force, AscentTracker(force.rate_hz, self.config.segment, first))
@@ -611,3 +634,4 @@ _WINDOW_FIELDS = (
     "lag_ms", "coupling", "in_window", "body_weight_n", "force_onset_ns", "rfd_0_100_n_per_s",
     "peak_propulsive_force_n", "transfer_index", "mean_concentric_velocity_m_s",
 )
+_NO_WINDOW_FIELDS = dict.fromkeys(_WINDOW_FIELDS)  # a window without a rep: passed as **kwargs, never changed
