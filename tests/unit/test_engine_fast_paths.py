@@ -10,6 +10,8 @@ from kinesync.analysis.jump import _runs
 from kinesync.codec.frame import Frame, SensorKind
 from kinesync.dsp.filters import EnvelopeFilter
 from kinesync.dsp.moments import mean_sd
+from kinesync.dsp.onset import first_run_start, last_run_stop
+from kinesync.dsp.running import cumsum_pair
 from kinesync.streaming.batch import TransformBatch
 from kinesync.streaming.ring import SampleRing
 from kinesync.streaming.stream import SensorStream
@@ -17,15 +19,15 @@ from kinesync.streaming.transforms import EmgTransform, ForceTransform
 
 
 @pytest.mark.parametrize("steps", [0, 1, 2, 16])
-def test_first_and_last_run_equal_all_runs(monkeypatch: pytest.MonkeyPatch, steps: int) -> None:
-    monkeypatch.setattr(phases, "_RUN_STEPS", steps)  # 0: straight to the fallback
+def test_first_and_last_run_equal_all_runs(steps: int) -> None:
+    # steps 0: straight to the fallback
     rng = np.random.default_rng(1)
     for _ in range(3000):
         mask = rng.random(int(rng.integers(0, 60))) < rng.random()
         k = int(rng.integers(1, 6))
         runs = _runs(mask, k)
-        assert phases._first_run_start(mask, k) == (runs[0][0] if runs else None)
-        assert phases._last_run_stop(mask, k) == (runs[-1][1] if runs else None)
+        assert first_run_start(mask, k, steps) == (runs[0][0] if runs else None)
+        assert last_run_stop(mask, k, steps) == (runs[-1][1] if runs else None)
 
 
 def test_cumulative_from_the_first_non_zero_sample_equals_the_whole_sum() -> None:
@@ -49,7 +51,7 @@ def test_paired_running_sums_equal_two_cumsums() -> None:
         a = rng.normal(size=n) * 10.0 ** int(rng.integers(-3, 6))
         b = rng.normal(size=n) * 10.0 ** int(rng.integers(-3, 6))
         lead = bool(rng.random() < 0.5)
-        x, y = phases._cumsum_pair(a, b, leading_zero=lead)
+        x, y = cumsum_pair(a, b, leading_zero=lead)
         head = [0.0] if lead else []
         assert x.tobytes() == np.concatenate((head, np.cumsum(a))).tobytes()
         assert y.tobytes() == np.concatenate((head, np.cumsum(b))).tobytes()

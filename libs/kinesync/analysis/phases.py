@@ -41,7 +41,7 @@ from kinesync.dsp.force import peak_force, peak_rfd, rfds
 from kinesync.dsp.moments import mean_sd
 from kinesync.dsp.onset import first_run_start, last_run_stop
 from kinesync.dsp.rest_exit import force_leaves_rest
-from kinesync.dsp.running import cumsum_pair as _cumsum_pair
+from kinesync.dsp.running import cumsum_pair
 
 MOVEMENTS = ("auto", "countermovement", "from_rest")
 RFD_SPANS_S = (0.050, 0.100, 0.200)
@@ -416,7 +416,7 @@ def find_weighing(
     # Window sums as differences of the running sums of the deviations and of their squares (0 before
     # the first sample): the two running sums are most of this function's arithmetic, made in one pass.
     dev = clean - centre
-    c1, c2 = _cumsum_pair(dev, dev * dev, leading_zero=True)
+    c1, c2 = cumsum_pair(dev, dev * dev, leading_zero=True)
     s1 = c1[w:] - c1[:-w]
     mean = s1 / w
     mean += centre
@@ -1058,9 +1058,9 @@ def _departure(
     # within a first stretch is the first run of the whole range (a run cut by the stretch's end is
     # found only when already long enough): the rest of the range is looked at only without one.
     near = min(stop, start + _NEAR)
-    first = _first_run_start(np.abs(f[start:near] - bw_n) > big, min_len)
+    first = first_run_start(np.abs(f[start:near] - bw_n) > big, min_len)
     if first is None and near < stop:
-        first = _first_run_start(np.abs(f[start:stop] - bw_n) > big, min_len)
+        first = first_run_start(np.abs(f[start:stop] - bw_n) > big, min_len)
     if first is None:
         return None
     j = start + first
@@ -1068,11 +1068,11 @@ def _departure(
     lo = max(0, start - hold)
     # Likewise from the back: the last quiet run is usually right before the excursion.
     near = max(lo, j - _NEAR)
-    last = _last_run_stop(np.abs(f[near:j] - bw_n) <= threshold, hold)
+    last = last_run_stop(np.abs(f[near:j] - bw_n) <= threshold, hold)
     if last is not None:
         return near + last
     if near > lo:
-        last = _last_run_stop(np.abs(f[lo:j] - bw_n) <= threshold, hold)
+        last = last_run_stop(np.abs(f[lo:j] - bw_n) <= threshold, hold)
     if last is None:
         return start
     return lo + last
@@ -1081,19 +1081,6 @@ def _departure(
 _NEAR = 256  # samples ``_departure`` looks at first on either side, before the whole range
 
 
-_RUN_STEPS = 16  # runs looked at one by one before falling back to all windows at once
-
-
-def _first_run_start(mask: np.ndarray, min_len: int) -> int | None:
-    """``kinesync.dsp.onset.first_run_start`` (start of the first run of True at least ``min_len`` long,
-    as ``_runs(mask, min_len)[0][0]``) with this module's step count."""
-    return first_run_start(mask, min_len, _RUN_STEPS)
-
-
-def _last_run_stop(mask: np.ndarray, min_len: int) -> int | None:
-    """``kinesync.dsp.onset.last_run_stop`` (stop of the last run of True at least ``min_len`` long, as
-    ``_runs(mask, min_len)[-1][1]``) with this module's step count."""
-    return last_run_stop(mask, min_len, _RUN_STEPS)
 
 
 def _first_level_crossing(x: np.ndarray, lo: int, hi: int, level: float, rising: bool) -> float | None:
@@ -1160,7 +1147,7 @@ def _cumulative_pair(x: np.ndarray, y: np.ndarray, fs_hz: float) -> tuple[np.nda
     tx *= step
     ty = y[1:] + y[:-1]
     ty *= step
-    return _cumsum_pair(tx, ty, leading_zero=True)
+    return cumsum_pair(tx, ty, leading_zero=True)
 
 
 def _upto(idx: float, n: int) -> int:
