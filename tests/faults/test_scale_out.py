@@ -150,10 +150,14 @@ async def test_two_analyzers_split_the_stations_and_hand_them_over_without_gap_o
 
         await asyncio.wait_for(feed, SESSION_S / SPEED + 60)
         expected = set(truth.windows)
-        await wait_until(lambda: expected <= stored_window_keys(sqlite_stored(settings.sqlite_path)), 90,
-                         "every expected window in storage", poll_s=0.5)
-        await wait_until(lambda: set(truth.reps) <= {k for k, _ in sqlite_stored(settings.sqlite_path).reps}, 30,
-                         "every expected rep in storage", poll_s=0.5)
+        # A timeout here falls through to the per-station report below, which names what is missing.
+        try:
+            await wait_until(lambda: expected <= stored_window_keys(sqlite_stored(settings.sqlite_path)), 90,
+                             "every expected window in storage", poll_s=0.5)
+            await wait_until(lambda: set(truth.reps) <= {k for k, _ in sqlite_stored(settings.sqlite_path).reps},
+                             30, "every expected rep in storage", poll_s=0.5)
+        except AssertionError as e:
+            steps.append(f"{e}; analyzer A's log ends:\n{a.log_tail(40)}")
     finally:
         stop.set()
         await asyncio.gather(*(t for t in (feed, sender, writer) if t is not None), return_exceptions=True)
@@ -165,7 +169,6 @@ async def test_two_analyzers_split_the_stations_and_hand_them_over_without_gap_o
     reports = compare(truth, rows, fields=EXACT_FIELDS)
     close_misses, alignment_restarts = _settled_differences(truth, rows)
     violations = sqlite_key_violations(settings.sqlite_path)
-    assert len(steps) == 4, steps
     print(f"\n{len(truth.windows)} windows and {len(truth.reps)} reps expected over {SESSION_S:g} s of session")
     for line in steps:
         print("  " + line)
@@ -180,6 +183,7 @@ async def test_two_analyzers_split_the_stations_and_hand_them_over_without_gap_o
         assert r.reps_missing == 0 and r.reps_duplicates == 0, r.line()
     print(f"  EMG-derived fields beyond {SETTLED_FIELDS}: {len(close_misses)}; windows whose alignment score "
           f"differs (restarted on the new owner): {alignment_restarts}")
+    assert len(steps) == 4, "\n".join(steps)
     assert not close_misses, "\n".join(close_misses[:5])
     assert violations == 0
     assert codes["analyzer-a.log"] == 0 and codes["analyzer-b.log"] == 0, codes

@@ -104,10 +104,22 @@ async def run_analyzer(
     worker = ThreadPoolExecutor(1, thread_name_prefix="analysis")
     loop = asyncio.get_running_loop()
 
+    # Partitions revoked since the current batch was fetched. The broker may revoke partitions while
+    # a batch fetched before is still being worked through; the rest of that batch must leave them
+    # alone, even when they come straight back (the consumer then resumes from the committed offset):
+    # it would rebuild their stations mid-stream, with cold filters and without the frames between
+    # the commit and the batch, and record offsets of partitions another instance may own now.
+    revoked_since_fetch: set[TopicPartition] = set()
+
     async def revoked(parts: set[TopicPartition]) -> None:
-        # Commit only what the stations no longer need, before forgetting them: the next owner
-        # replays the rest and rebuilds the same buffers.
-        safe = {tp: o for tp, o in commits.safe_offsets(engine.needed_from).items() if tp in parts}
+        revoked_since_fetch.update(parts)
+        # Under the lock, so no slice runs meanwhile and every window computed so far has been sent:
+        # commit only what the stations no longer need, then forget them; the next owner replays
+        # the rest and rebuilds the same buffers.
+        async with lock:
+            safe = {tp: o for tp, o in commits.safe_offsets(engine.needed_from).items() if tp in parts}
+            commits.forget(parts)
+            gone = engine.drop_partitions(parts)
         if safe and consumer is not None:
             try:
                 await producer.flush()
@@ -115,9 +127,6 @@ async def run_analyzer(
                 log.warning("outputs not acknowledged at a rebalance, offsets left as they were: %s", exc)
             else:
                 await consumer.commit(safe)
-        commits.forget(parts)
-        async with lock:
-            gone = engine.drop_partitions(parts)
         if gone:
             log.info("handed over %d stations: %s", len(gone), ", ".join(sorted(gone)))
 
@@ -134,26 +143,35 @@ async def run_analyzer(
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=100, max_records=settings.analyzer_max_records)
+            revoked_since_fetch.clear()  # what getmany returns comes from the current assignment
             now = time.time_ns()
             # A batch at once (a station's window clock is polled per hop of data, not per frame), in
             # slices: reps of many stations often end together (a class squatting on one count), and
             # each costs milliseconds, so each slice's records go out while the next one is analysed.
             for first in range(0, len(batch), _SLICE_MESSAGES):
-                piece = batch[first : first + _SLICE_MESSAGES]
+                # A slice's offsets are recorded and its records sent under the lock too: a
+                # rebalance then commits only offsets whose windows have gone out.
                 async with lock:
+                    piece = batch[first : first + _SLICE_MESSAGES]
+                    if revoked_since_fetch:
+                        piece = [m for m in piece if (m.topic, m.partition) not in revoked_since_fetch]
+                    if not piece:
+                        continue
                     out = await loop.run_in_executor(worker, engine.handle_batch, piece, now)
-                dead = iter(out.dead_letters)
-                for msg, frame in zip(piece, out.frames, strict=True):
-                    commits.record((msg.topic, msg.partition), msg.offset, frame.station if frame is not None else None,
-                                   frame.end_ns if frame is not None else 0)
-                    if frame is None:
-                        dl = next(dead)
-                        log.warning("dead letter from %s[%d]@%d: %s", dl.source_topic, dl.partition, dl.offset,
-                                    dl.reason)
-                        await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
-                await send_results(producer, engine, out.metrics)
+                    dead = iter(out.dead_letters)
+                    for msg, frame in zip(piece, out.frames, strict=True):
+                        commits.record((msg.topic, msg.partition), msg.offset,
+                                       frame.station if frame is not None else None,
+                                       frame.end_ns if frame is not None else 0)
+                        if frame is None:
+                            dl = next(dead)
+                            log.warning("dead letter from %s[%d]@%d: %s", dl.source_topic, dl.partition, dl.offset,
+                                        dl.reason)
+                            await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
+                    await send_results(producer, engine, out.metrics)
                 await asyncio.sleep(0)  # let the producer send them
-            await send_results(producer, engine, engine.tick(now if batch else time.time_ns()))
+            async with lock:
+                await send_results(producer, engine, engine.tick(now if batch else time.time_ns()))
             if batch:
                 # Outputs first, then offsets: a crash in between re-emits, never loses.
                 try:
