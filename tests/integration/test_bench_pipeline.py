@@ -23,6 +23,9 @@ async def test_the_pipeline_run_times_every_hop_up_to_the_painted_cue(tmp_path: 
     # every rep after the warm-up reached its view and was painted after its window ended
     assert len(result.cue_latency_ms) == len(result.rep_latency_ms) >= 4
     assert all(math.isfinite(v) and 0 < v < 10_000 for v in result.cue_latency_ms), result.cue_latency_ms
+    # the view received each cue before painting it, and after the rep's window ended
+    assert len(result.cue_received_ms) == len(result.cue_latency_ms)
+    assert all(0 < r <= p for r, p in zip(result.cue_received_ms, result.cue_latency_ms, strict=True))
     # a cue is painted after the rep's record reached the topic, never before
     assert sorted(result.cue_latency_ms)[len(result.cue_latency_ms) // 2] > min(result.rep_latency_ms)
     assert result.storage_latency_ms and result.stored > 0

@@ -190,6 +190,8 @@ class PipelineResult:
     rep_analyzer_ms: list[float] = field(default_factory=list)
     # Rep end → cue painted on a station view in headless Chromium (the views opened: ``cue_views``).
     cue_latency_ms: list[float] = field(default_factory=list)
+    # ... of which rep end → the view's WebSocket has the cue (analyzer, reps topic, API, socket)
+    cue_received_ms: list[float] = field(default_factory=list)
     cue_views: int = 0
     cue_note: str | None = None  # why the painter did not run, or what it missed
     stored: int = 0
@@ -371,15 +373,16 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
                 rep_proc.append(m["_produced_ms"] - m["emitted_at_ns"] / 1e6)
         if key in visible:
             sto_lat.append((visible[key] - recv_ns) / 1e6)
-    cue_lat = []
+    cue_lat, cue_in = [], []
     if painter is not None:
         shown_for = set(painter.stations)
         reps_seen = [m for _, m in received.values() if m.get("rep_peak_ns") is not None
                      and m["station"] in shown_for and m["window_end_ns"] >= start_ns]
         for m in reps_seen:
-            shown = painted.get(f"{m['station']}|{m['rep_peak_ns']}")
-            if shown is not None:
-                cue_lat.append(shown - m["window_end_ns"] / 1e6)
+            times = painted.get(f"{m['station']}|{m['rep_peak_ns']}")
+            if times is not None:
+                cue_in.append(times[0] - m["window_end_ns"] / 1e6)
+                cue_lat.append(times[1] - m["window_end_ns"] / 1e6)
         if len(cue_lat) < len(reps_seen):
             cue_note = f"{len(reps_seen) - len(cue_lat)} of {len(reps_seen)} reps on the views never painted"
     span = ((store.last_ns or 0) - (store.first_ns or 0)) / NS
@@ -390,8 +393,8 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         analyzers=analyzers, analyzer_cpu_s=an["cpu_s"], gateway_cpu_s=gw["cpu_s"],
         gateway_late_s=max(0.0, gw["wall_s"] - duration_s), rep_latency_ms=rep_lat, window_latency_ms=win_lat,
         storage_latency_ms=sto_lat, rep_input_ms=rep_in, rep_output_ms=rep_out, rep_analyzer_ms=rep_proc,
-        stored=len(visible), cue_latency_ms=cue_lat, cue_views=len(painter.stations) if painter else 0,
-        cue_note=cue_note,
+        stored=len(visible), cue_latency_ms=cue_lat, cue_received_ms=cue_in,
+        cue_views=len(painter.stations) if painter else 0, cue_note=cue_note,
         writer_points=store.points, writer_busy_s=store.busy_s,
         writer_span_s=span,
     )

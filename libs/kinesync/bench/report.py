@@ -104,7 +104,8 @@ class Run:
                 "rep_output_ms": _lat(p.rep_output_ms), "rep_analyzer_ms": _lat(p.rep_analyzer_ms),
                 "window_latency_ms": _lat(p.window_latency_ms),
                 "storage_latency_ms": _lat(p.storage_latency_ms), "stored_windows": p.stored,
-                "cue_latency_ms": _lat(p.cue_latency_ms), "cue_views": p.cue_views, "cue_note": p.cue_note,
+                "cue_latency_ms": _lat(p.cue_latency_ms), "cue_received_ms": _lat(p.cue_received_ms),
+                "cue_views": p.cue_views, "cue_note": p.cue_note,
                 "writer_points": p.writer_points,
                 "writer_points_per_s": p.writer_points / p.writer_span_s if p.writer_span_s else None,
                 "writer_capacity_points_per_s": p.writer_points / p.writer_busy_s if p.writer_busy_s else None,
@@ -224,6 +225,9 @@ class Report:
             lambda d: d["cue_latency_ms"]["p50"], ".0f")
         row("rep end → cue painted in Chromium p99, ms (own run)", "pipeline",
             lambda d: d["cue_latency_ms"]["p99"], ".0f")
+        row("  of which rep end → the view's socket has it, p50 / p99", "pipeline",
+            lambda d: (f"{d['cue_received_ms']['p50']:.0f} / {d['cue_received_ms']['p99']:.0f}"
+                       if d["cue_received_ms"]["n"] else None), "")
         row("  station views open (cues measured)", "pipeline",
             lambda d: f"{d['cue_views']} ({d['cue_latency_ms']['n']})" if d["cue_views"] else None, "")
         row("metric → visible in SQLite p50, ms", "pipeline", lambda d: d["storage_latency_ms"]["p50"], ".0f")

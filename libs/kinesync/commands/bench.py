@@ -61,6 +61,7 @@ def run_bench(
                                                 analyzers=analyzers))
                 assert run.pipeline is not None
                 run.pipeline.cue_latency_ms, run.pipeline.cue_views = cued.cue_latency_ms, cued.cue_views
+                run.pipeline.cue_received_ms = cued.cue_received_ms
                 run.pipeline.cue_note = cued.cue_note
                 bar.update()
             runs.append(run)
