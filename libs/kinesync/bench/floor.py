@@ -5,8 +5,10 @@ Per station, on the same samples the engine saw (float32 on the wire, float64 fo
 1. the EMG envelope of the role channels in one call (``emg_envelope``: causal band-pass 20–450 Hz,
    rectification, 6 Hz low-pass), leg-drive and pectoral means;
 2. the force sums (total, left, right vertical force) in one call each;
-3. for every window the engine emitted: the rep-ownership test the engine runs on the leg-drive
-   envelope (slot argmax, ±guard maximum, 10th percentile of the window);
+3. where the reps are: the movement segmentation the engine runs (``ascents``: the centre of mass's
+   reps from the vertical force) over the whole recording in one call; only where it finds nobody
+   weighed on the plates, the engine's EMG ownership test for every window it emitted (slot argmax,
+   ±guard maximum, 10th percentile of the window's leg-drive envelope);
 4. for every window that owned a rep: ``analyze_rep`` on views (slices, no copies) of the batch arrays,
    with the same EMG window and the same force history as the engine hands it.
 
@@ -29,6 +31,7 @@ from kinesync.dsp.filters import emg_envelope
 from kinesync.dsp.quantile import percentile_linear
 from kinesync.streaming.rep import EmgView, ForceView, analyze_rep
 from kinesync.streaming.roles import LEG_ROLES, emg_role_rows, force_rows
+from kinesync.streaming.segment import ascents
 from kinesync.streaming.station import AnalysisConfig
 
 NS = 1_000_000_000
@@ -66,17 +69,20 @@ def floor_station(emg: Recording, force: Recording, windows: list[WindowRef], cf
 
     guard = int(cfg.peak_guard_s * emg.rate_hz)
     history = int(cfg.history_s * force.rate_hz)
+    # The engine's rep finder on a standing athlete; the EMG test only where the plates weigh nobody.
+    by_movement = ascents(total, force.rate_hz, cfg.segment) is not None
     reps = 0
     for w in windows:
         i0, i1 = _index(w.start_ns, emg.t0_ns, emg.rate_hz), _index(w.end_ns, emg.t0_ns, emg.rate_hz)
         leg_w = leg[i0:i1]
-        # Ownership test: the slot is the hop before the window centre.
-        slot_end = w.start_ns + cfg.window_ns // 2
         t_w0 = emg.t0_ns + round(i0 * NS / emg.rate_hz)
-        j0 = _index(slot_end - cfg.hop_ns, t_w0, emg.rate_hz)
-        j1 = _index(slot_end, t_w0, emg.rate_hz)
-        p = j0 + int(np.argmax(leg_w[j0:j1]))
-        _ = leg_w[max(0, p - guard) : p + guard + 1].max(), percentile_linear(leg_w, 10)
+        if not by_movement:
+            # Ownership test: the slot is the hop before the window centre.
+            slot_end = w.start_ns + cfg.window_ns // 2
+            j0 = _index(slot_end - cfg.hop_ns, t_w0, emg.rate_hz)
+            j1 = _index(slot_end, t_w0, emg.rate_hz)
+            p = j0 + int(np.argmax(leg_w[j0:j1]))
+            _ = leg_w[max(0, p - guard) : p + guard + 1].max(), percentile_linear(leg_w, 10)
         if w.rep_peak_ns is None:
             continue
         emg_view = EmgView(
