@@ -31,6 +31,8 @@ import numpy as np
 
 G = 9.80665
 _ZERO_PAIR = np.zeros(1, dtype=np.complex128)
+_NO_INDEX = np.zeros(0, dtype=np.intp)
+_ZERO = np.array(0.0)  # 0-d operands: the same float64 as a Python scalar, without its conversion on each call
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,17 @@ def _run_starts(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.diff(np.concatenate(([0], m))) == 1)
 
 
+def _keeps_moving(c: np.ndarray, rate: float, v0: float, moving: int, v_up: float) -> bool:
+    """Whether every velocity ``v0 + c / rate`` moves as ``moving`` says (+1 above ``v_up``, −1 below
+    −``v_up``, 0 in between; ``rate`` > 0, ``v_up`` ≥ 0). Both steps keep the order of the rounded
+    results, so the extremes of ``c`` give those of the velocity; a NaN fails every test."""
+    if moving > 0:
+        return float(np.minimum.reduce(c)) / rate + v0 > v_up
+    if moving < 0:
+        return float(np.maximum.reduce(c)) / rate + v0 < -v_up
+    return float(np.minimum.reduce(c)) / rate + v0 >= -v_up and float(np.maximum.reduce(c)) / rate + v0 <= v_up
+
+
 def _starts(mask: np.ndarray, before: bool) -> np.ndarray:
     """Indices where ``mask`` turns True, given its value just before the first sample."""
     out = (mask[1:] > mask[:-1]).nonzero()[0]  # np.flatnonzero of a 1-D mask, minus its wrapper
@@ -133,10 +146,23 @@ class AscentTracker:
         self._rebound = round(cfg.rebound_s * rate)
         self._max_run = round(cfg.max_integration_s * rate)
         self._ar = np.arange(0)
+        self._quiet_consts = tuple(np.array(c, dtype=np.float64)
+                                   for c in (self._q, cfg.quiet_sd_share, cfg.quiet_sd_n, cfg.min_load_n))
+        self._rate0 = np.array(rate, dtype=np.float64)
+        self._rate_f = float(rate)  # the float64 the arrays divide by, for Python's own arithmetic
+        self._v_up0 = (np.array(cfg.v_up_m_s, dtype=np.float64), np.array(-cfg.v_up_m_s, dtype=np.float64))
+        self._v_up_f = float(cfg.v_up_m_s)
+        self._ref0: tuple[np.ndarray, np.ndarray] | None = None  # ``_ref`` and G / ``_ref`` as 0-d operands
+        # A config for which feed's shortcuts are exact: a rate and loads far from 0, SD limits far from
+        # overflow (a quiet stretch's squares are then finite, so its velocity is exactly 0.0), and
+        # thresholds that order as they read (``_keeps_moving``).
+        self._plain = (rate >= 1e-3 and cfg.v_up_m_s >= 0.0 and self._max_run >= 0 and cfg.min_load_n >= 1e-3
+                       and 0.0 <= cfg.quiet_sd_share <= 1.0 and 0.0 <= cfg.quiet_sd_n <= 1e100)
 
     def feed(self, block: np.ndarray) -> None:
-        # Called for every station at every hop: written for few NumPy calls on short blocks, and for
-        # the usual block, where nothing starts (no rest, flight, descent or ascent), to skip the rest.
+        # Called for every station at every hop: written for few NumPy calls on short blocks. The usual
+        # block is quiet throughout (standing) or has no quiet sample and starts nothing (no flight,
+        # descent or ascent): both skip what only a start, or a velocity other than 0.0, needs.
         f = np.asarray(block, dtype=np.float64)
         n = f.size
         if n == 0:
@@ -151,70 +177,25 @@ class AscentTracker:
         np.multiply(f, f, out=x.imag[x.size - n :])
         self._tail = x[max(1, x.size - (q - 1)) :]
         k = x.size - q  # the last k samples of the block have a whole trailing stretch
+        nq = 0  # quiet samples in the block
         if k > 0:
-            c = x.cumsum()  # the method: np.cumsum's result without its dispatch
+            c = np.add.accumulate(x)  # cumsum's loop, without the method's dispatch
             s = c[q:] - c[:-q]
-            m = s.real / q
-            var = s.imag / q
+            # Both parts divided in one call, as the pairs of floats they are: each part's own division.
+            q0, share, sd_n, load = self._quiet_consts
+            sq = s.view(np.float64)
+            sq /= q0
+            m, var = sq[::2], sq[1::2]
             var -= m * m
-            tol = m * cfg.quiet_sd_share
-            np.maximum(tol, cfg.quiet_sd_n, out=tol)  # a negative mean fails the load test
+            tol = m * share
+            np.maximum(tol, sd_n, out=tol)  # a negative mean fails the load test
             tol *= tol
             quiet_k = var <= tol
-            quiet_k &= m >= cfg.min_load_n
-            if k < n:
-                quiet = np.zeros(n, dtype=bool)
-                quiet[n - k :] = quiet_k
-                mean = np.zeros(n)
-                mean[n - k :] = m
-            else:
-                quiet, mean = quiet_k, m
-        else:
-            quiet, mean = np.zeros(n, dtype=bool), np.zeros(n)
+            nq = np.count_nonzero(quiet_k)
+            if nq:  # the load test only where some stretch is steady (none is, while the athlete moves)
+                quiet_k &= m >= load
+                nq = np.count_nonzero(quiet_k)
         p_down, p_up, p_quiet, p_low = self._prev
-        # Velocity since the last quiet sample: in the block, or carried from before it.
-        rests = _starts(quiet, p_quiet)
-        if rests.size or quiet[0]:  # some sample is quiet
-            local = np.where(quiet, self._arange(n), -1)
-            np.maximum.accumulate(local, out=local)  # the last quiet sample so far, −1 before the first
-            # Before the block's first quiet sample the velocity carries on from the last block's.
-            fq = int(quiet.argmax())
-            ref = mean[local]
-            if fq:
-                ref[:fq] = self._ref
-            acc = f - ref
-            acc *= G / ref
-            if fq and math.isnan(self._ref):
-                acc[:fq] = 0.0  # before the first quiet stretch: no velocity, nothing to carry
-            c = acc.cumsum()
-            c /= self.rate
-            v = c - c[local]
-            if fq:
-                v[:fq] = self._v_end + c[:fq]
-            last0 = self.last_quiet if fq else i0
-            self.last_quiet = i0 + int(local[-1])
-            self._ref = float(ref[-1])
-        else:
-            ref_c = self._ref
-            v = f - ref_c
-            v *= G / ref_c
-            v.cumsum(out=v)
-            v /= self.rate
-            np.add(self._v_end, v, out=v)
-            last0 = self.last_quiet
-        if last0 < 0 or i0 + n - 1 - last0 > self._max_run:
-            # Before the first quiet stretch, or too long after the last one: unknown.
-            if rests.size or quiet[0]:
-                last = np.where(local >= 0, i0 + local, last0)
-            else:
-                last = np.full(n, last0)
-            v[(last < 0) | (i0 + self._arange(n) - last > self._max_run)] = np.nan
-        self._v_end = float(v[-1])
-        # +1 ascending, −1 descending, 0 neither (or unknown): a descent or an ascent starts where it turns.
-        v_up = cfg.v_up_m_s
-        moving = np.subtract(v > v_up, v < -v_up, dtype=np.int8)
-        turns = (moving[1:] != moving[:-1]).nonzero()[0]
-        first = int(moving[0])
         p_moving = int(p_up) - int(p_down)
         # A flight needs a sample below the threshold (fmin: a NaN hides none of the others).
         low_last = False
@@ -223,12 +204,147 @@ class AscentTracker:
             low = f < cfg.flight_threshold_n
             flights = self._runs_below(low, p_low, i0)
             low_last = bool(low[-1])
-        positive = v > 0.0
+        if nq == n and i0 >= 0 and self._plain:
+            # Quiet throughout (k = n): every sample integrates from its own quiet stretch, so its velocity
+            # is c − c = 0.0 exactly (c finite: a quiet stretch's squares did not overflow), nothing
+            # descends or ascends, and the only starts are a rest at the first sample and flights.
+            self.last_quiet = i0 + n - 1
+            self._ref, self._ref0 = float(m[-1]), None
+            self._v_end = 0.0
+            if not p_quiet:
+                self._landed = False
+            if len(flights):  # after the rest, which comes first at its sample
+                self._armed, self._landed = False, True
+            self._last_nonpos = i0 + n - 1
+            self._prev = (False, False, True, low_last)
+        else:
+            v: np.ndarray | None = None  # the velocity, once computed
+            last_quiet = self.last_quiet
+            if nq == 0 and self._plain and 0 <= last_quiet and i0 + n - 1 - last_quiet <= self._max_run:
+                # No quiet sample, the velocity known throughout: it carries on from the last block's.
+                # Its steps as in _velocity, but the division by the rate and the offset wait until a
+                # start asks for them: both keep the order, so the extremes come from those of the sums.
+                rate, v_end = self._rate_f, self._v_end
+                if self._ref0 is None:
+                    self._ref0 = (np.array(self._ref), np.array(G / self._ref))
+                c = f - self._ref0[0]
+                c *= self._ref0[1]
+                np.add.accumulate(c, out=c)
+                rests, quiet_last = _NO_INDEX, False
+                steady = not len(flights) and _keeps_moving(c, rate, v_end, p_moving, self._v_up_f)
+                self._v_end = float(c[-1]) / rate + v_end
+                if not steady or (p_moving == 0 and self._v_end > 0.0):
+                    c /= self._rate0
+                    v = np.add(v_end, c, out=c)
+            else:
+                if k <= 0:
+                    quiet, mean = np.zeros(n, dtype=bool), np.zeros(n)
+                elif k < n:
+                    quiet = np.zeros(n, dtype=bool)
+                    quiet[n - k :] = quiet_k
+                    mean = np.zeros(n)
+                    mean[n - k :] = m
+                else:
+                    quiet, mean = quiet_k, m
+                rests = _starts(quiet, p_quiet)
+                quiet_last = bool(quiet[-1])
+                v = self._velocity(f, quiet, mean, nq, rests, i0)
+                steady = (self._plain and not rests.size and not len(flights)
+                          and _keeps_moving(v, 1.0, 0.0, p_moving, self._v_up_f))
+            if steady:
+                # Moving as at the last block's end throughout: above +v_up (so above zero), below −v_up,
+                # or in between, where only a velocity above zero at the end needs the search.
+                if p_moving < 0 or (p_moving == 0 and not self._v_end > 0.0):
+                    self._last_nonpos = i0 + n - 1
+                elif p_moving == 0:
+                    assert v is not None
+                    self._note_nonpos(v > _ZERO, i0)
+                last_moving = p_moving
+            else:
+                assert v is not None
+                last_moving = self._events(v, rests, flights, p_moving, i0)
+            self._prev = (last_moving < 0, last_moving > 0, quiet_last, low_last)
+        self.next_index = i0 + n
+        if self._pending:
+            # Without runs below the flight threshold, an ascent waits until ``rebound_s`` after its start.
+            if self._lows or self.next_index > min([start for start, _ in self._pending]) + self._rebound:
+                self._decide(final=False)
+        elif self._lows and self._lows[0][1] >= 0:
+            # No ascent waits, and one to come starts after the last sample whose velocity was not above
+            # zero (or in a later block): a run that ended by then can never be its take-off. Without
+            # this, a plate whose load flickers about the flight threshold keeps every run until an ascent.
+            self._forget_lows(self._last_nonpos + 1 if self._last_nonpos >= 0 else self.next_index)
+
+    def _velocity(
+        self, f: np.ndarray, quiet: np.ndarray, mean: np.ndarray, nq: int, rests: np.ndarray, i0: int
+    ) -> np.ndarray:
+        """The velocity since the last quiet sample, NaN where unknown; keeps the last quiet sample, its
+        level and the velocity at the block's end."""
+        n = f.size
+        local: np.ndarray | None = None
+        if nq:  # in the block
+            # The last quiet sample so far, −1 before the first; the first quiet sample.
+            if quiet[0] and not rests.size:  # the athlete starts moving: one quiet run, the first nq samples
+                local = self._arange(n).copy()
+                local[nq:] = nq - 1
+                fq = 0
+            elif not quiet[0] and rests.size == 1 and nq == n - rests[0]:  # settles: one run, to the end
+                fq = int(rests[0])
+                local = self._arange(n).copy()
+                local[:fq] = -1
+            else:
+                local = np.where(quiet, self._arange(n), -1)
+                np.maximum.accumulate(local, out=local)
+                fq = int(quiet.argmax())
+            # Before the block's first quiet sample the velocity carries on from the last block's.
+            ref = mean[local]
+            if fq:
+                ref[:fq] = self._ref
+            acc = f - ref
+            acc *= G / ref
+            if fq and math.isnan(self._ref):
+                acc[:fq] = 0.0  # before the first quiet stretch: no velocity, nothing to carry
+            c = np.add.accumulate(acc)
+            c /= self._rate0
+            v = c - c[local]
+            if fq:
+                v[:fq] = self._v_end + c[:fq]
+            last0 = self.last_quiet if fq else i0
+            self.last_quiet = i0 + int(local[-1])
+            self._ref, self._ref0 = float(ref[-1]), None
+        else:  # carried from before the block
+            ref_c = self._ref
+            v = f - ref_c
+            v *= G / ref_c
+            np.add.accumulate(v, out=v)
+            v /= self._rate0
+            np.add(self._v_end, v, out=v)
+            last0 = self.last_quiet
+        if last0 < 0 or i0 + n - 1 - last0 > self._max_run:
+            # Before the first quiet stretch, or too long after the last one: unknown.
+            last = np.where(local >= 0, i0 + local, last0) if local is not None else np.full(n, last0)
+            v[(last < 0) | (i0 + self._arange(n) - last > self._max_run)] = np.nan
+        self._v_end = float(v[-1])
+        return v
+
+    def _events(self, v: np.ndarray, rests: np.ndarray, flights: np.ndarray | list[int], p_moving: int, i0: int) -> int:
+        """Takes the block's starts (rests, flights, descents, ascents) in order; returns how the last sample
+        moves (+1 ascending, −1 descending, 0 neither or unknown)."""
+        # A descent or an ascent starts where the velocity turns.
+        v_up, v_down = self._v_up0
+        moving = np.subtract(v > v_up, v < v_down, dtype=np.int8)
+        turns = (moving[1:] != moving[:-1]).nonzero()[0]
+        first = int(moving[0])
         if rests.size or len(flights) or turns.size or first != p_moving:
-            at = ([0] if first != p_moving else []) + (turns + 1).tolist()
-            # Kinds in order of precedence at one sample: rest (0), flight (1), descent (2), ascent (3).
-            marks = sorted([(i, 0) for i in rests.tolist()] + [(int(i), 1) for i in flights]
-                           + [(i, 3 if s > 0 else 2) for i, s in zip(at, moving[at].tolist(), strict=True) if s])
+            at, to = (turns + 1).tolist(), moving[1:][turns].tolist()
+            if first != p_moving:
+                at.insert(0, 0)
+                to.insert(0, first)
+            # Kinds in order of precedence at one sample: rest (0), flight (1), descent (2), ascent (3). The
+            # turns come in order, one a sample; rests and flights have to be sorted in.
+            marks = [(i, 3 if s > 0 else 2) for i, s in zip(at, to, strict=True) if s]
+            if rests.size or len(flights):
+                marks = sorted([(i, 0) for i in rests.tolist()] + [(int(i), 1) for i in flights] + marks)
             nonpos: np.ndarray | None = None  # the velocity not above zero (or unknown), when an ascent asks
             for i, kind in marks:
                 if kind == 0:
@@ -240,27 +356,25 @@ class AscentTracker:
                 elif self._armed:
                     self._armed = False
                     if nonpos is None:
-                        nonpos = (~positive).nonzero()[0]
-                    pos = int(np.searchsorted(nonpos, i)) - 1  # the last such sample before the ascent
+                        nonpos = (~(v > _ZERO)).nonzero()[0]
+                    pos = int(nonpos.searchsorted(i)) - 1  # the last such sample before the ascent
                     before = i0 + int(nonpos[pos]) if pos >= 0 else self._last_nonpos
                     self._pending.append((before + 1 if before >= 0 else i0 + i, self._landed))
-        # The last sample whose velocity was not above zero, if the block has one.
+        if v[-1] > 0.0:
+            self._note_nonpos(v > _ZERO, i0)
+        else:
+            self._last_nonpos = i0 + v.size - 1
+        return int(moving[-1])
+
+    def _note_nonpos(self, positive: np.ndarray, i0: int) -> None:
+        """Keeps the last sample whose velocity was not above zero, if the block has one."""
+        n = positive.size
         if not positive[-1]:
             self._last_nonpos = i0 + n - 1
         else:
             r = n - 1 - int(positive[::-1].argmin())  # the last False, or the last sample if none
             if not positive[r]:
                 self._last_nonpos = i0 + r
-        last_moving = int(moving[-1])
-        self._prev = (last_moving < 0, last_moving > 0, bool(quiet[-1]), low_last)
-        self.next_index = i0 + n
-        if self._pending:
-            self._decide(final=False)
-        elif self._lows and self._lows[0][1] >= 0:
-            # No ascent waits, and one to come starts after the last sample whose velocity was not above
-            # zero (or in a later block): a run that ended by then can never be its take-off. Without
-            # this, a plate whose load flickers about the flight threshold keeps every run until an ascent.
-            self._forget_lows(self._last_nonpos + 1 if self._last_nonpos >= 0 else self.next_index)
 
     def _runs_below(self, low: np.ndarray, p_low: bool, i0: int) -> np.ndarray:
         """Keeps the runs below the flight threshold (for the take-off search); returns the flights:
