@@ -94,6 +94,10 @@ def run_engine(
     feed(AnalyzerEngine(cfg), paths_warm, 0, {})
     del paths_warm
     rss0 = rss_bytes()
+    # The recording held in memory is the bench's input, not the analyzer's state (the service holds one
+    # fetched batch): frozen, a full collection no longer walks its hundred thousand messages and charges
+    # that to the engine (7 % of its CPU at 512 stations). The engine's own objects are collected as usual.
+    gc.freeze()
 
     engine = AnalyzerEngine(cfg)
     sink: dict[str, list] = {}
