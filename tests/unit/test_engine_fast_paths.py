@@ -183,3 +183,52 @@ def test_a_filter_in_a_bank_and_on_its_own_shares_one_state() -> None:
             assert g.tobytes() == w.tobytes()
     # another order of the same filters takes their states over into a new bank
     assert FilterBank.of(banked[::-1]) is not FilterBank.of(banked[::-1][::-1])
+
+
+def test_rings_appended_at_once_equal_one_append_each() -> None:
+    """``SampleRing.append_each`` (a batched transform's outputs into their rings): the same samples as one
+    ``append`` per ring, through wraps, blocks longer than a ring, and rings of another dtype than the first."""
+    rng = np.random.default_rng(9)
+    for _ in range(300):
+        k, n = int(rng.integers(1, 6)), int(rng.integers(1, 60))
+        caps = [int(rng.integers(1, 90)) for _ in range(k)]
+        dtypes = [np.float32 if rng.random() < 0.7 else np.float64 for _ in range(k)]
+        together = [SampleRing(3, c, d) for c, d in zip(caps, dtypes, strict=True)]
+        alone = [SampleRing(3, c, d) for c, d in zip(caps, dtypes, strict=True)]
+        for _ in range(int(rng.integers(1, 8))):
+            blocks = rng.normal(size=(k, 3, n)) * 10.0 ** float(rng.integers(-40, 40))
+            with np.errstate(over="ignore"):  # beyond float32's range: inf either way
+                SampleRing.append_each(together, blocks)
+                for ring, block in zip(alone, blocks, strict=True):
+                    ring.append(block)
+        for a, b in zip(together, alone, strict=True):
+            assert (a.start, a.end) == (b.start, b.end)
+            assert a.read(a.start, a.end).tobytes() == b.read(b.start, b.end).tobytes()
+
+
+def test_a_stream_queued_twice_in_a_batch_is_transformed_once() -> None:
+    """A drain transforms a stream's queued blocks on their own (an out-of-order frame came); its next in-order
+    frame queues it on the batch again. The flush must transform that block once, like one call per frame."""
+    channels = ("quad", "glute", "pec")
+
+    def stream() -> SensorStream:
+        return SensorStream(rate_hz=2000.0, channels=channels, transform=EmgTransform(channels, 2000.0, 6.0), n_out=5,
+                            capacity_s=2.0, lateness_ns=10**9)
+
+    rng = np.random.default_rng(2)
+    blocks = [(rng.normal(size=(3, 100)) * 1e-4).astype(np.float32) for _ in range(5)]
+
+    def frame(i: int) -> Frame:
+        return Frame("s", "d", SensorKind.EMG, channels, ("V",) * 3, 2000.0, i * 50_000_000, i, blocks[i])
+
+    batched, alone = stream(), stream()
+    for i in range(5):
+        alone.add(frame(i))
+    batched.add(frame(0))
+    batch = TransformBatch()
+    batch.owner("station")
+    for i in (1, 3, 2, 4):  # 3 before 2: drained on its own, then 4 queues the stream again
+        batched.add(frame(i), None, batch)
+    assert batch.flush() == []
+    assert (batched.ring.end, batched.next_index, batched.deferred) == (500, 500, [])
+    assert batched.ring.read(0, 500).tobytes() == alone.ring.read(0, 500).tobytes()

@@ -13,12 +13,19 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+import numpy as np
+
+from kinesync.streaming.ring import SampleRing
 from kinesync.streaming.stream import SensorStream
+
+_Entry = tuple[Any, SensorStream]  # (owner, stream)
+# One call's worth: the streams' entries, their blocks and the blocks' no-NaN hints, in queue order.
+_Group = tuple[list[_Entry], list[np.ndarray], list[bool]]
 
 
 class TransformBatch:
     def __init__(self) -> None:
-        self._streams: list[tuple[Any, SensorStream]] = []
+        self._streams: list[_Entry] = []
         self._owner: Any = None
 
     def owner(self, station: Any) -> None:
@@ -36,36 +43,65 @@ class TransformBatch:
         """Transform every queued block into its stream's ring; returns (owner, exception) of the
         streams whose transform raised (their queued blocks are dropped: the engine rebuilds them)."""
         failed: list[tuple[Any, Exception]] = []
-        streams = [(o, s) for o, s in self._streams if s.deferred]
-        self._streams = []
-        while streams:
-            groups: dict[Hashable, list[tuple[Any, SensorStream]]] = {}
-            for owner, s in streams:
-                groups.setdefault((s.batch_key, s.deferred[0][0].shape[1]), []).append((owner, s))
-            for members in groups.values():
-                try:
-                    if len(members) == 1:
-                        s = members[0][1]
-                        outs = [s.transform_block(*s.deferred[0])]
-                    else:
-                        streams_ = [s for _, s in members]
-                        kind = type(streams_[0].transform)
-                        outs = kind.many([s.transform for s in streams_], [s.deferred[0][0] for s in streams_],
-                                         all(s.deferred[0][1] for s in streams_))
-                except Exception:
-                    outs = None
-                if outs is None:
-                    # One of them raised: each on its own, so only the faulty one fails.
-                    for owner, s in members:
-                        try:
-                            s.ring.append(s.transform_block(*s.deferred[0]))
-                            del s.deferred[0]
-                        except Exception as exc:
-                            failed.append((owner, exc))
-                            s.deferred.clear()
-                    continue
-                for (_, s), out in zip(members, outs, strict=True):
-                    s.ring.append(out)
-                    del s.deferred[0]
-            streams = [(o, s) for o, s in streams if s.deferred]
+        dead: set[SensorStream] = set()  # failed in a round: no later round for them
+        # Each stream's queue is taken off it whole. A stream queued here twice (its blocks transformed
+        # on their own in between, by a drain, then queued again) is so transformed once, not twice.
+        more: list[tuple[_Entry, list[tuple[np.ndarray, bool]]]] = []  # streams with a second block
+        groups: dict[Hashable, _Group] = {}
+        entries, self._streams = self._streams, []
+        for entry in entries:
+            s = entry[1]
+            queued = s.deferred
+            if not queued:
+                continue
+            s.deferred = []
+            if len(queued) > 1:
+                more.append((entry, queued))
+            block, finite = queued[0]
+            key = (s.batch_key, block.shape[1])
+            group = groups.get(key)
+            if group is None:
+                groups[key] = ([entry], [block], [finite])
+            else:
+                group[0].append(entry)
+                group[1].append(block)
+                group[2].append(finite)
+        _run(groups, failed, dead)
+        depth = 1
+        while more:  # a backlog: the streams' next blocks, round by round, in the same order
+            more = [(entry, queued) for entry, queued in more if len(queued) > depth and entry[1] not in dead]
+            groups = {}
+            for entry, queued in more:
+                block, finite = queued[depth]
+                members, blocks, finites = groups.setdefault((entry[1].batch_key, block.shape[1]), ([], [], []))
+                members.append(entry)
+                blocks.append(block)
+                finites.append(finite)
+            _run(groups, failed, dead)
+            depth += 1
         return failed
+
+
+def _run(groups: dict[Hashable, _Group], failed: list[tuple[Any, Exception]], dead: set[SensorStream]) -> None:
+    """One round: a transform call per group, its outputs into the streams' rings."""
+    for members, blocks, finites in groups.values():
+        try:
+            if len(members) == 1:
+                outs = None
+                out = members[0][1].transform_block(blocks[0], finites[0])
+            else:
+                transforms = [entry[1].transform for entry in members]
+                outs = type(transforms[0]).many(transforms, blocks, all(finites))
+        except Exception:
+            # One of them raised: each on its own, so only the faulty one fails.
+            for (owner, s), block, finite in zip(members, blocks, finites, strict=True):
+                try:
+                    s.ring.append(s.transform_block(block, finite))
+                except Exception as exc:
+                    failed.append((owner, exc))
+                    dead.add(s)
+            continue
+        if outs is None:
+            members[0][1].ring.append(out)
+        else:
+            SampleRing.append_each([entry[1].ring for entry in members], outs)

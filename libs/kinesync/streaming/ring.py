@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -40,6 +42,32 @@ class SampleRing:
         self.end = end
         if end - cap > self.start:
             self.start = end - cap
+
+    @staticmethod
+    def append_each(rings: Sequence[SampleRing], blocks: np.ndarray) -> None:
+        """``rings[i].append(blocks[i])`` for every ring (``blocks``: (rings, channels, n)), for less than
+        the calls cost: a batched transform's outputs into their streams' rings."""
+        if not rings:
+            return
+        n = blocks.shape[2]
+        dtype = rings[0]._buf.dtype
+        # One cast for all (float64 → a float32 ring) rounds each sample as each ring's slice assignment
+        # would, and spares each assignment its own cast set-up, which costs more than the copy.
+        same = blocks if blocks.dtype == dtype else blocks.astype(dtype)
+        for ring, block, given in zip(rings, same, blocks, strict=True):
+            buf = ring._buf
+            cap = ring.capacity
+            end = ring.end
+            pos = end % cap
+            # append's usual case, inline; a ring of another dtype than the first's takes its block as given
+            if pos + n <= cap and buf.dtype is dtype:
+                buf[:, pos : pos + n] = block
+                end += n
+                ring.end = end
+                if end - cap > ring.start:
+                    ring.start = end - cap
+            else:
+                ring.append(given)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Samples [start, stop) as a new (channels, stop-start) array; raises if not held."""

@@ -114,8 +114,14 @@ class EmgTransform:
         k, n = len(transforms), blocks[0].shape[1]
         r = len(first.rows)
         out = np.empty((k, first.n_out, n))
-        # float32 → float64, exact, as in __call__; C order, so the reshape below is a view of it
-        work = np.stack(blocks)[:, first._take].astype(np.float64, order="C")
+        # float32 → float64, exact, as in __call__; C order, so the reshape below is a view of it. np.array of
+        # equal-shape blocks is np.stack's array (and raises where stack would), at half its cost; when
+        # every row is taken it converts them too, in the same single copy.
+        take = first._take
+        if take == slice(0, blocks[0].shape[0]):
+            work = np.array(blocks, dtype=np.float64, order="C")
+        else:
+            work = np.array(blocks)[:, take].astype(np.float64, order="C")
         out[:, 2:] = work
         if not finite and math.isnan(np.add.reduce(work, axis=None)):
             np.nan_to_num(work, copy=False, nan=0.0)
@@ -177,12 +183,17 @@ class ForceTransform:
     def many(transforms: list[ForceTransform], blocks: list[np.ndarray], finite: bool) -> np.ndarray:
         """Each transform's ``__call__`` on its block at once (equal ``batch_key``s and block lengths)."""
         first = transforms[0]
-        stack = np.stack(blocks)
-        out = np.zeros((len(blocks), 3, stack.shape[2]))
+        k, n = len(blocks), blocks[0].shape[1]
+        # The blocks side by side, (channels, k·n): each sum then runs along rows as long as all the blocks
+        # together, not along k short ones (half the time). Each sample still gets its rows added one after
+        # the other, in row order, as in a (k, channels, n) stack; float32 → float64 is exact, so converting
+        # first changes no number.
+        rows = np.concatenate(blocks, axis=1, dtype=np.float64)
+        out = np.zeros((3, k, n))
         for row, take in enumerate(first._take):
             if take is not None:
-                np.add.reduce(stack[:, take], axis=1, dtype=np.float64, out=out[:, row])
-        return out
+                np.add.reduce(rows[take], axis=0, out=out[row].reshape(k * n))
+        return out.transpose(1, 0, 2)
 
 
 def _as_slice(rows: list[int]) -> slice | list[int] | None:
