@@ -69,7 +69,10 @@ class SensorStream:
         self._lateness_ns = lateness_ns
         self.anchor_ns: int | None = None
         self.next_index: int | None = None  # first index not yet processed
-        self._wm: tuple[int | None, int | None] = (None, None)  # (next_index, its facility time)
+        # Facility time up to which every sample has been processed: time_of(next_index), None before the
+        # stream starts. Kept with next_index wherever it moves: the station's window clock reads it for
+        # every frame of every partner stream.
+        self.watermark_ns: int | None = None
         self._pending: list[_Pending] = []
         self._max_end_ns: int | None = None
         self.counters = StreamCounters()
@@ -88,18 +91,6 @@ class SensorStream:
     def time_of(self, index: float) -> int:
         assert self.anchor_ns is not None
         return self.anchor_ns + round(index * 1e9 / self.rate_hz)
-
-    @property
-    def watermark_ns(self) -> int | None:
-        """Facility time up to which every sample has been processed."""
-        index = self.next_index
-        if index is None:
-            return None
-        # Asked many times per frame by the station's window clock: cached until the stream moves
-        # (the anchor is fixed once next_index is set).
-        if self._wm[0] != index:
-            self._wm = (index, self.time_of(index))
-        return self._wm[1]
 
     def add(self, frame: Frame, limit_ns: int | None = None, batch: TransformBatch | None = None) -> None:
         """Accept a frame; processes whatever has become contiguous, up to ``limit_ns``.
@@ -135,7 +126,8 @@ class SensorStream:
             else:
                 self.ring.append(self._transform(np.asarray(samples, dtype=np.float64)))
             n = samples.shape[1]
-            self.next_index = next_index + n
+            self.next_index = next_index = next_index + n
+            self.watermark_ns = anchor + round(next_index * 1e9 / self.rate_hz)  # time_of(next_index)
             self.counters.samples += n
             return
         heapq.heappush(self._pending, _Pending(index, frame.seq, frame))
@@ -193,6 +185,7 @@ class SensorStream:
                 heapq.heapify(self._pending)
                 head = self._pending[0]
                 self.next_index = head.index
+                self.watermark_ns = self.time_of(head.index)
                 self.ring.reset(head.index)
             if head.index > self.next_index:
                 if self._max_end_ns - self.time_of(self.next_index) < self._lateness_ns:
@@ -217,6 +210,7 @@ class SensorStream:
     def _process(self, block: np.ndarray) -> None:
         self.ring.append(self._transform(block))
         self.next_index += block.shape[1]
+        self.watermark_ns = self.time_of(self.next_index)
         self.counters.samples += block.shape[1]
 
     def has_gap(self, start: int, stop: int) -> bool:
