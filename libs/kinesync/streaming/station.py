@@ -114,6 +114,7 @@ class StationAnalyzer:
         # Asked on every frame: the config is frozen, so its derived durations are computed once.
         self._max_wait_ns = round(config.max_wait_s * NS)
         self._ahead_ns = config.window_ns + config.hop_ns
+        self._expected = config.expected
         # The ownership slot of a window, relative to its start: the hop-long interval before its centre.
         self._slot_ns = (config.window_ns // 2 - config.hop_ns, config.window_ns // 2)
 
@@ -147,7 +148,7 @@ class StationAnalyzer:
     def _expects(self, kind: SensorKind) -> bool:
         """A kind the station waits for even before its first frame: the configured kinds, and a bar
         sensor the session says the station has (so a replay after a restart waits for its frames too)."""
-        if kind in self.config.expected:
+        if kind in self._expected:
             return True
         a = self.assignment
         return kind == SensorKind.VELOCITY and a is not None and a.bar_sensor
@@ -163,7 +164,9 @@ class StationAnalyzer:
             if partner is stream:
                 continue
             if partner is None:
-                if not self._expects(kind):
+                # _expects inlined: asked for the absent bar sensor with every frame of most stations
+                if kind not in self._expected and not (
+                        kind == _VELOCITY and (a := self.assignment) is not None and a.bar_sensor):
                     continue  # stale: a kind the station does not wait for
                 since = None
             else:
