@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,3 +96,26 @@ def test_ring_wraps_and_refuses_what_it_no_longer_holds() -> None:
         pass
     else:
         raise AssertionError("read of dropped samples must fail")
+
+
+def test_rings_carved_from_shared_memory_are_zeroed_aligned_and_separate() -> None:
+    from kinesync.streaming.ring import BLOCK_BYTES
+
+    shapes = [(6, 13_001, np.float32), (3, 11_250, np.float64), (1, 7, np.float64), (2, 3, np.float32)] * 20
+    rings = [SampleRing(c, cap, dtype=dt) for c, cap, dt in shapes]
+    for ring, (c, cap, dt) in zip(rings, shapes, strict=True):
+        buf = ring._buf
+        assert buf.shape == (c, cap) and buf.dtype == dt and buf.flags.c_contiguous and buf.flags.aligned
+        assert not buf.any()
+        assert buf.ctypes.data % 64 == 0  # each ring on a cache line of its own
+    # Every ring is its own memory: filling one changes no other.
+    for k, ring in enumerate(rings):
+        ring.append(np.full((ring._buf.shape[0], min(5, ring.capacity)), k + 1.0))
+    for k, ring in enumerate(rings):
+        n = min(5, ring.capacity)
+        assert (ring.read(0, n) == k + 1.0).all() and not ring._buf[:, n:].any()
+    spans = sorted((r._buf.ctypes.data, r._buf.ctypes.data + r._buf.nbytes) for r in rings)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
+    # A ring too large to share a block gets memory of its own, zeroed like the others.
+    big = SampleRing(4, BLOCK_BYTES // 8, dtype=np.float64)
+    assert big._buf.base is None and not big._buf.any()
