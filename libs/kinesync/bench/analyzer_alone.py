@@ -17,6 +17,7 @@ from typing import Any
 from kinesync.bench.frames import FRAME_S, ORIGIN_NS, load, reassemble
 from kinesync.bus.base import Message
 from kinesync.streaming.engine import AnalyzerEngine
+from kinesync.streaming.ring import start_new_block
 from kinesync.streaming.station import AnalysisConfig
 
 NS = 1_000_000_000
@@ -93,6 +94,7 @@ def run_engine(
     paths_warm = [[m for m in t if m.key == first] for t in ticks[: round(_PATHS_WARM_S / FRAME_S)]]
     feed(AnalyzerEngine(cfg), paths_warm, 0, {})
     del paths_warm
+    start_new_block()  # the measured engine's rings share no page with the warm-up's, already in rss0
     rss0 = rss_bytes()
     # The recording held in memory is the bench's input, not the analyzer's state (the service holds one
     # fetched batch): frozen, a full collection no longer walks its hundred thousand messages and charges

@@ -44,6 +44,13 @@ class _RingMemory:
 _MEMORY = _RingMemory()
 
 
+def start_new_block() -> None:
+    """Carve the next rings from a new block: a memory measurement then counts every page of the rings
+    made after it, none shared with rings made before (whose block goes once they are all gone)."""
+    with _MEMORY._lock:
+        _MEMORY._block = None
+
+
 class SampleRing:
     """Keeps the newest ``capacity`` samples of ``n_channels`` channels.
 
