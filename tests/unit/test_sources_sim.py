@@ -1,0 +1,55 @@
+"""The sim source paced to the wall clock: the same frames as unpaced, synthesised ahead, never early."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from kinesync.sources.sim import SimSource, sim_stations
+
+NS = 1_000_000_000
+
+
+async def _collect(source: SimSource, duration_s: float) -> list[list]:
+    return [frames async for frames in source.ticks(duration_s)]
+
+
+def _same(a: list[list], b: list[list]) -> None:
+    assert len(a) == len(b)
+    for ta, tb in zip(a, b, strict=True):
+        assert [(f.device, f.seq, f.t0_ns) for f in ta] == [(f.device, f.seq, f.t0_ns) for f in tb]
+        for fa, fb in zip(ta, tb, strict=True):
+            np.testing.assert_array_equal(fa.samples, fb.samples)
+
+
+async def test_paced_ticks_are_the_unpaced_ticks() -> None:
+    stations = sim_stations(3, (80.0, 120.0), 11)
+    origin = time.time_ns() - 60 * NS  # every tick already due: paced runs flat out, late
+    paced = await _collect(SimSource(stations, realtime=True, origin_ns=origin, lookahead_s=0.3), 3.4)
+    unpaced = await _collect(SimSource(stations, realtime=False, origin_ns=origin), 3.4)
+    assert len(paced) == 68
+    _same(paced, unpaced)
+
+
+async def test_paced_ticks_synthesise_ahead_and_are_never_early() -> None:
+    origin = time.time_ns() + NS // 10
+    source = SimSource(sim_stations(2, (100.0,), 3), realtime=True, origin_ns=origin, lookahead_s=0.4)
+    seen: list[tuple[int, int, int]] = []
+    async for frames in source.ticks(0.5):
+        now = time.time_ns()
+        end_ns = max(f.t0_ns + round(f.samples.shape[1] * NS / f.rate_hz) for f in frames)
+        seen.append((now, end_ns, source.devices[0].next_index))
+    assert len(seen) == 10
+    for now, end_ns, _ in seen:
+        assert now >= end_ns - NS // 1000  # a frame leaves once its last sample exists (sleep's ms grain)
+    # The first tick went out with 0.4 s of the EMG already synthesised (the look-ahead), the last
+    # with no more than the session holds.
+    emg_rate = source.devices[0].rate_hz
+    assert seen[0][2] == round(0.4 * emg_rate)
+    assert seen[-1][2] == round(0.5 * emg_rate)
+
+
+async def test_paced_ticks_without_stations_still_tick() -> None:
+    source = SimSource([], realtime=True, origin_ns=time.time_ns() - NS)
+    assert await _collect(source, 0.2) == [[], [], [], []]
