@@ -232,3 +232,55 @@ def test_a_stream_queued_twice_in_a_batch_is_transformed_once() -> None:
     assert batch.flush() == []
     assert (batched.ring.end, batched.next_index, batched.deferred) == (500, 500, [])
     assert batched.ring.read(0, 500).tobytes() == alone.ring.read(0, 500).tobytes()
+
+
+def test_the_one_partner_limit_equals_the_walk_over_every_partner() -> None:
+    """``StationAnalyzer._limit_for`` (a station with EMG and force and no bar sensor to wait for: its one
+    partner, directly) equals ``_limit_among_all`` (every partner slot in order) on random states: streams
+    started or not, partners stale or not, held-back frames, a bar sensor present or expected, finishing."""
+    from kinesync.models import SessionAssignment
+    from kinesync.streaming.station import AnalysisConfig, StationAnalyzer
+
+    rng = np.random.default_rng(11)
+
+    def stream() -> SensorStream:
+        return SensorStream(rate_hz=1000.0, channels=("fz",), transform=ForceTransform(("fz",)), n_out=3,
+                            capacity_s=1.0, lateness_ns=10**9)
+
+    def maybe(value: int) -> int | None:
+        return None if rng.random() < 0.2 else value
+
+    fast = slow = 0
+    for _ in range(3000):
+        expected = {SensorKind.EMG, SensorKind.FORCE}
+        if rng.random() < 0.2:
+            expected.add(SensorKind.VELOCITY)
+        if rng.random() < 0.1:
+            expected.discard(SensorKind.FORCE)
+        st = StationAnalyzer("s", AnalysisConfig(expected=frozenset(expected)))
+        now = int(rng.integers(0, 10**10))
+        st._created_wall_ns = maybe(now - int(rng.integers(0, 4 * 10**9)))
+        st._finishing = bool(rng.random() < 0.05)
+        if rng.random() < 0.2:
+            st.assignment = SessionAssignment(station="s", athlete="a", bar_sensor=bool(rng.random() < 0.5))
+        slots = []
+        for name in ("emg", "force", "bar"):
+            s = stream() if rng.random() < (0.9 if name != "bar" else 0.2) else None
+            if s is not None:
+                s.seen_wall_ns = maybe(now - int(rng.integers(0, 4 * 10**9)))
+                s.watermark_ns = maybe(int(rng.integers(0, 10**10)))
+                if s.watermark_ns is None and rng.random() < 0.5:
+                    t0 = int(rng.integers(0, 10**10))
+                    block = np.zeros((1, 10), dtype=np.float32)
+                    s.add(Frame("s", "d", SensorKind.FORCE, ("fz",), ("N",), 1000.0, t0, 3, block))  # held back
+            setattr(st, name, s)
+            slots.append(s)
+        for s in [*slots, stream()]:
+            if s is None:
+                continue
+            want = st._limit_among_all(s, now)
+            assert st._limit_for(s, now) == want
+            one_partner = st.bar is None and st.emg is not None and st.force is not None and s in (st.emg, st.force)
+            fast += one_partner
+            slow += not one_partner
+    assert fast > 1000 and slow > 1000  # both paths taken often

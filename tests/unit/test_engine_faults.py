@@ -77,12 +77,12 @@ def test_a_station_whose_intake_raises_is_rebuilt_and_the_others_are_untouched(m
     real_add = StationAnalyzer.add
     calls = {"n": 0}
 
-    def add(self: StationAnalyzer, frame: Frame, now: int, batch=None) -> None:  # type: ignore[no-untyped-def]
+    def add(self: StationAnalyzer, frame: Frame, now: int, batch=None) -> int:  # type: ignore[no-untyped-def]
         if self.station == "station-02" and frame.kind == SensorKind.EMG:
             calls["n"] += 1
             if calls["n"] == 80:  # 4 s in: the station has emitted windows already
                 raise ValueError("ring buffer corrupted")
-        real_add(self, frame, now, batch)
+        return real_add(self, frame, now, batch)
 
     monkeypatch.setattr(StationAnalyzer, "add", add)
     engine = AnalyzerEngine()

@@ -283,8 +283,9 @@ def decode(data: bytes | bytearray | memoryview) -> Frame:
     if size != expected:
         what = "truncated" if size < expected else "trailing bytes"
         raise FrameError(f"{what}: frame is {size} bytes, header promises {expected}")
-    # frombuffer with positional arguments: its keyword parsing alone costs more than the view itself.
-    samples = np.frombuffer(buf, _FLOAT32_LE, count, pos).reshape(n_ch, n)
+    # The (channels, samples) view built at once (the size check above keeps it inside the buffer), with
+    # positional arguments: frombuffer and then reshape build two views, and keyword parsing costs more than either.
+    samples = np.ndarray((n_ch, n), _FLOAT32_LE, buf, pos)
     if not plain:
         samples.flags.writeable = False  # a bytearray would give a writable view; consumers share these samples
     nan_allowed = (flags & FLAG_NAN_ALLOWED) != 0

@@ -46,7 +46,7 @@ class TransformBatch:
         dead: set[SensorStream] = set()  # failed in a round: no later round for them
         # Each stream's queue is taken off it whole. A stream queued here twice (its blocks transformed
         # on their own in between, by a drain, then queued again) is so transformed once, not twice.
-        more: list[tuple[_Entry, list[tuple[np.ndarray, bool]]]] = []  # streams with a second block
+        more: list[tuple[_Entry, list[tuple[np.ndarray, bool, int]]]] = []  # streams with a second block
         groups: dict[Hashable, _Group] = {}
         entries, self._streams = self._streams, []
         for entry in entries:
@@ -57,8 +57,8 @@ class TransformBatch:
             s.deferred = []
             if len(queued) > 1:
                 more.append((entry, queued))
-            block, finite = queued[0]
-            key = (s.batch_key, block.shape[1])
+            block, finite, n = queued[0]
+            key = (s.batch_group, n)
             group = groups.get(key)
             if group is None:
                 groups[key] = ([entry], [block], [finite])
@@ -72,8 +72,8 @@ class TransformBatch:
             more = [(entry, queued) for entry, queued in more if len(queued) > depth and entry[1] not in dead]
             groups = {}
             for entry, queued in more:
-                block, finite = queued[depth]
-                members, blocks, finites = groups.setdefault((entry[1].batch_key, block.shape[1]), ([], [], []))
+                block, finite, n = queued[depth]
+                members, blocks, finites = groups.setdefault((entry[1].batch_group, n), ([], [], []))
                 members.append(entry)
                 blocks.append(block)
                 finites.append(finite)

@@ -99,7 +99,8 @@ class AnalyzerEngine:
         if assignment.station in self.stations:
             self.stations[assignment.station].assignment = assignment
 
-    def _decode(self, msg: Message, now_wall_ns: int) -> Frame | DeadLetter:
+    def _decode(self, msg: Message, now_wall_ns: int, dead: list[DeadLetter]) -> Frame | None:
+        """The message's frame, or None with its dead letter appended to ``dead``."""
         try:
             frame = decode(msg.value)
             if msg.key is not None and msg.key != frame.station.encode():
@@ -109,7 +110,8 @@ class AnalyzerEngine:
                 )
         except FrameError as exc:
             self.counters.dead_letters += 1
-            return dead_letter(msg, exc.reason, now_wall_ns)
+            dead.append(dead_letter(msg, exc.reason, now_wall_ns))
+            return None
         parts = self._partition_of.get(frame.station)
         if parts is None:
             parts = self._partition_of[frame.station] = set()
@@ -121,9 +123,8 @@ class AnalyzerEngine:
     def handle(self, msg: Message, now_wall_ns: int) -> EngineOutput:
         """One message: its frame's windows and reps (reps of other stations wait for ``take_reps``)."""
         out = EngineOutput()
-        decoded = self._decode(msg, now_wall_ns)
-        if isinstance(decoded, DeadLetter):
-            out.dead_letters.append(decoded)
+        decoded = self._decode(msg, now_wall_ns, out.dead_letters)
+        if decoded is None:
             return out
         out.frame = decoded
         out.metrics = self.add_frame(decoded, now_wall_ns, msg)
@@ -142,38 +143,43 @@ class AnalyzerEngine:
         Reps come from ``take_reps``.
         """
         out = BatchOutput()
+        frames, dead = out.frames, out.dead_letters
         hop_ns = self.config.hop_ns
+        stations = self.stations
         fresh: dict[str, int] = {}  # station -> ns of data added since its last poll
         # In-order frames' transforms run together, once per layout, before anything reads the rings.
         batch = TransformBatch()
-        for msg in msgs:
-            decoded = self._decode(msg, now_wall_ns)
-            if isinstance(decoded, DeadLetter):
-                out.frames.append(None)
-                out.dead_letters.append(decoded)
-                continue
-            out.frames.append(decoded)
-            self.counters.frames += 1
-            name = decoded.station
-            st = self.stations.get(name) or self.station(name)
-            batch.owner(st)
-            try:
-                st.add(decoded, now_wall_ns, batch)
-            except Exception as exc:
-                out.metrics.extend(self._station_failed(st, exc, now_wall_ns, msg))
-                fresh.pop(name, None)
-                continue
-            # decoded.duration_ns, without its two property calls
-            added = fresh.get(name, 0) + round(decoded.samples.shape[1] * 1e9 / decoded.rate_hz)
-            if added >= hop_ns:
-                self._flush(batch, out, now_wall_ns)
-                if self.stations.get(name) is st:
-                    out.metrics.extend(self._poll(st, now_wall_ns))
-                added = 0
-            fresh[name] = added
+        owner: StationAnalyzer | None = None  # the batch's owner as last set (a station's frames come in a row)
+        decoded_frames = 0
+        try:
+            for msg in msgs:
+                decoded = self._decode(msg, now_wall_ns, dead)
+                frames.append(decoded)
+                if decoded is None:  # a dead letter
+                    continue
+                decoded_frames += 1
+                name = decoded.station
+                st = stations.get(name) or self.station(name)
+                if st is not owner:
+                    batch.owner(st)
+                    owner = st
+                try:
+                    added = fresh.get(name, 0) + st.add(decoded, now_wall_ns, batch)
+                except Exception as exc:
+                    out.metrics.extend(self._station_failed(st, exc, now_wall_ns, msg))
+                    fresh.pop(name, None)
+                    continue
+                if added >= hop_ns:
+                    self._flush(batch, out, now_wall_ns)
+                    if stations.get(name) is st:
+                        out.metrics.extend(self._poll(st, now_wall_ns))
+                    added = 0
+                fresh[name] = added
+        finally:
+            self.counters.frames += decoded_frames  # counted once, not at every frame
         self._flush(batch, out, now_wall_ns)
         for name, added in fresh.items():
-            st = self.stations.get(name)
+            st = stations.get(name)
             if added and st is not None:
                 out.metrics.extend(self._poll(st, now_wall_ns))
         at, polled = self._polled

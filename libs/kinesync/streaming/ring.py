@@ -98,20 +98,22 @@ class SampleRing:
         # One cast for all (float64 → a float32 ring) rounds each sample as each ring's slice assignment
         # would, and spares each assignment its own cast set-up, which costs more than the copy.
         same = blocks if blocks.dtype == dtype else blocks.astype(dtype)
-        for ring, block, given in zip(rings, same, blocks, strict=True):
+        if len(same) != len(rings):
+            raise ValueError(f"{len(rings)} rings for {len(same)} blocks")
+        for i, ring in enumerate(rings):
             buf = ring._buf
             cap = ring.capacity
             end = ring.end
             pos = end % cap
             # append's usual case, inline; a ring of another dtype than the first's takes its block as given
             if pos + n <= cap and buf.dtype is dtype:
-                buf[:, pos : pos + n] = block
+                buf[:, pos : pos + n] = same[i]
                 end += n
                 ring.end = end
                 if end - cap > ring.start:
                     ring.start = end - cap
             else:
-                ring.append(given)
+                ring.append(blocks[i])
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Samples [start, stop) as a new (channels, stop-start) array; raises if not held."""

@@ -108,31 +108,35 @@ class StationAnalyzer:
         # activations are in these units), with the athlete it belongs to.
         self._lag_ref: tuple[str | None, ChannelReference] | None = None
         self.windows_emitted = 0
-        self._seen_wall_ns: dict[int, int] = {}
         self._created_wall_ns: int | None = None
         self._finishing = False
         # Asked on every frame: the config is frozen, so its derived durations are computed once.
         self._max_wait_ns = round(config.max_wait_s * NS)
+        self._window_ns, self._hop_ns = config.window_ns, config.hop_ns
         self._ahead_ns = config.window_ns + config.hop_ns
         self._expected = config.expected
         # The ownership slot of a window, relative to its start: the hop-long interval before its centre.
         self._slot_ns = (config.window_ns // 2 - config.hop_ns, config.window_ns // 2)
 
     # -- input -------------------------------------------------------------------------------
-    def add(self, frame: Frame, now_wall_ns: int, batch: TransformBatch | None = None) -> None:
-        """Take a frame in (``batch``: leave in-order transforms to it, see ``SensorStream.add``)."""
+    def add(self, frame: Frame, now_wall_ns: int, batch: TransformBatch | None = None) -> int:
+        """Take a frame in (``batch``: leave in-order transforms to it, see ``SensorStream.add``); returns the
+        frame's duration (ns)."""
         # 40 frames a second per athlete come through here: the existing stream is found inline.
         kind = frame.kind
         stream = self.emg if kind == _EMG else self.force if kind == _FORCE else self.bar
         if stream is None or not stream.matches(frame):
             stream = self._stream_for(frame)
             if stream is None:
-                return
+                return round(frame.samples.shape[1] * 1e9 / frame.rate_hz)  # frame.duration_ns
         if self._created_wall_ns is None:
             self._created_wall_ns = now_wall_ns
-        self._seen_wall_ns[id(stream)] = now_wall_ns
-        stream.add(frame, self._limit_for(stream, now_wall_ns), batch)
-        self._release(now_wall_ns)
+        stream.seen_wall_ns = now_wall_ns
+        duration = stream.add(frame, self._limit_for(stream, now_wall_ns), batch)
+        e, f, b = self.emg, self.force, self.bar
+        if (e is not None and e._pending) or (f is not None and f._pending) or (b is not None and b._pending):
+            self._release(now_wall_ns)  # something is held back (rare)
+        return duration
 
     def _stale(self, stream: SensorStream | None, now_wall_ns: int, kind: SensorKind | None = None) -> bool:
         """No frame from this stream for the bounded wait: windows go on without it (partial)."""
@@ -140,7 +144,7 @@ class StationAnalyzer:
             return True
         if stream is None and kind is not None and not self._expects(kind):
             return True
-        since = self._seen_wall_ns.get(id(stream)) if stream is not None else None
+        since = stream.seen_wall_ns if stream is not None else None
         if since is None:
             since = self._created_wall_ns if self._created_wall_ns is not None else now_wall_ns
         return now_wall_ns - since >= self._max_wait_ns
@@ -155,22 +159,46 @@ class StationAnalyzer:
 
     def _limit_for(self, stream: SensorStream, now_wall_ns: int) -> int | None:
         """How far (event time) ``stream`` may run ahead of its partners before it waits."""
-        # ``_stale`` inlined (asked for every partner of every frame): a partner is skipped when stale.
         if self._finishing:
             return None
+        # Asked for every frame. The usual station, EMG and force and no bar sensor to wait for, has one
+        # partner: the general loop below for that case alone, without walking the three slots
+        # (``tests/unit/test_engine_fast_paths.py`` compares the two).
+        emg, force = self.emg, self.force
+        if (self.bar is None and emg is not None and force is not None
+                and _VELOCITY not in self._expected and not ((a := self.assignment) is not None and a.bar_sensor)):
+            partner = force if stream is emg else emg if stream is force else None
+            if partner is not None:
+                since = partner.seen_wall_ns
+                if since is None:
+                    since = self._created_wall_ns if self._created_wall_ns is not None else now_wall_ns
+                if now_wall_ns - since >= self._max_wait_ns:
+                    return None  # stale: silent for the bounded wait
+                reference = partner.watermark_ns
+                if reference is None:
+                    reference = partner.earliest_pending_ns
+                if reference is None:
+                    return stream.watermark_ns  # the partner has sent nothing yet: wait (until it goes stale)
+                return reference + self._ahead_ns
+        return self._limit_among_all(stream, now_wall_ns)
+
+    def _limit_among_all(self, stream: SensorStream, now_wall_ns: int) -> int | None:
+        """``_limit_for`` by its definition: every partner slot but ``stream``'s own, in order."""
+        if self._finishing:
+            return None
+        # ``_stale`` inlined: a partner is skipped when stale.
         limit = None
-        seen = self._seen_wall_ns
         for partner, kind in ((self.emg, _EMG), (self.force, _FORCE), (self.bar, _VELOCITY)):
             if partner is stream:
                 continue
             if partner is None:
-                # _expects inlined: asked for the absent bar sensor with every frame of most stations
+                # _expects inlined
                 if kind not in self._expected and not (
                         kind == _VELOCITY and (a := self.assignment) is not None and a.bar_sensor):
                     continue  # stale: a kind the station does not wait for
                 since = None
             else:
-                since = seen.get(id(partner))
+                since = partner.seen_wall_ns
             if since is None:
                 since = self._created_wall_ns if self._created_wall_ns is not None else now_wall_ns
             if now_wall_ns - since >= self._max_wait_ns:
@@ -271,8 +299,10 @@ class StationAnalyzer:
         ``max_wait_s`` of wall time, unless the other stream is stale (absent, or silent for that
         long), and is then emitted flagged partial.
         """
+        e, f, b = self.emg, self.force, self.bar
+        if (e is not None and e._pending) or (f is not None and f._pending) or (b is not None and b._pending):
+            self._release(now_wall_ns)  # something is held back (rare)
         out: list[WindowMetric] = []
-        self._release(now_wall_ns)
         if self.next_window_ns is None:
             streams = (self.emg, self.force, self.bar)
             started = [s is not None and s.watermark_ns is not None for s in streams]
@@ -283,9 +313,8 @@ class StationAnalyzer:
             if not any(started) or any(waiting):
                 return out
             self.next_window_ns = self._first_window()
-        c = self.config
         max_wait_ns = self._max_wait_ns
-        window_ns = c.window_ns
+        window_ns = self._window_ns
         while True:
             end = self.next_window_ns + window_ns
             e, f, b = self.emg, self.force, self.bar
@@ -317,7 +346,7 @@ class StationAnalyzer:
                 self.faults.append((self.next_window_ns, exc))
                 out.append(self.failed_window(self.next_window_ns, end, partial, now_wall_ns))
             self._ready_since_wall_ns = None
-            self.next_window_ns += c.hop_ns
+            self.next_window_ns += self._hop_ns
             self.windows_emitted += 1
 
     def needed_from_ns(self, kind: SensorKind) -> int | None:

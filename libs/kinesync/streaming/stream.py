@@ -10,7 +10,8 @@ arrival order within the lateness bound give bit-identical processed samples.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,7 @@ class SensorStream:
     ) -> None:
         self.rate_hz = rate_hz
         self.channels = channels
-        self._transform = transform
+        self.transform = transform  # read only: the stream's rings hold what it gave
         # A transform that takes the wire's float32 samples converts what it needs itself.
         self._as_given = bool(getattr(transform, "takes_float32", False))
         # ... and may be told that a block holds no NaN (``transform(block, True)``), sparing it the test.
@@ -63,8 +64,13 @@ class SensorStream:
         self._n_in = len(channels)
         # Transforms that can run for many streams at once (``TransformBatch``) say so with a key.
         self.batch_key = getattr(transform, "batch_key", None) if self._as_given else None
-        # In-order blocks whose transform waits for the batch they were handed to: (samples, finite).
-        self.deferred: list[tuple[np.ndarray, bool]] = []
+        # The key as a small int, equal for equal keys: the batch groups streams by it once a frame, and a
+        # tuple key of the layout would be hashed and compared element by element every time.
+        self.batch_group = _group_of(self.batch_key) if self.batch_key is not None else None
+        # In-order blocks whose transform waits for the batch they were handed to: (samples, finite, length).
+        self.deferred: list[tuple[np.ndarray, bool, int]] = []
+        # Wall time of the last frame handed to this stream (the station's bounded wait reads it).
+        self.seen_wall_ns: int | None = None
         self.ring = SampleRing(n_out, max(1, int(np.ceil(capacity_s * rate_hz))), dtype=dtype)
         self._lateness_ns = lateness_ns
         self.anchor_ns: int | None = None
@@ -75,9 +81,19 @@ class SensorStream:
         self.watermark_ns: int | None = None
         self._pending: list[_Pending] = []
         self._max_end_ns: int | None = None
-        self.counters = StreamCounters()
+        self._counters = StreamCounters()
+        # Counted for every frame: plain ints here rather than fields of another object, which at hundreds of
+        # stations is one more cache line to fetch per frame (``counters`` puts them together).
+        self._frames = 0
+        self._samples = 0
         # Absolute gap intervals [start, stop) in sample indices, newest last.
         self.gaps: list[tuple[int, int]] = []
+
+    @property
+    def counters(self) -> StreamCounters:
+        c = self._counters
+        c.frames, c.samples = self._frames, self._samples
+        return c
 
     def matches(self, frame: Frame) -> bool:
         # The codec hands every frame of a device the same channels tuple: identity first.
@@ -86,65 +102,66 @@ class SensorStream:
     def index_of(self, t_ns: int) -> int:
         """Sample index at or after facility time ``t_ns`` (ceil)."""
         assert self.anchor_ns is not None
-        return int(np.ceil((t_ns - self.anchor_ns) * self.rate_hz / 1e9 - 1e-6))
+        # math.ceil: the same integer as int(np.ceil(...)) of the float, without a ufunc call on a scalar
+        return math.ceil((t_ns - self.anchor_ns) * self.rate_hz / 1e9 - 1e-6)
 
     def time_of(self, index: float) -> int:
         assert self.anchor_ns is not None
         return self.anchor_ns + round(index * 1e9 / self.rate_hz)
 
-    def add(self, frame: Frame, limit_ns: int | None = None, batch: TransformBatch | None = None) -> None:
-        """Accept a frame; processes whatever has become contiguous, up to ``limit_ns``.
+    def add(self, frame: Frame, limit_ns: int | None = None, batch: TransformBatch | None = None) -> int:
+        """Accept a frame; processes whatever has become contiguous, up to ``limit_ns``. Returns the frame's
+        duration (ns, ``frame.duration_ns``), which the engine counts towards its next poll.
 
         With ``batch``, an in-order frame's transform is left to the batch (``TransformBatch.flush``),
         which runs it together with other streams' of the same layout: the stream's watermark moves at
         once, its ring only at the flush, so nothing may read the ring before it.
         """
-        self.counters.frames += 1
+        self._frames += 1
         t0 = frame.t0_ns
+        samples = frame.samples
+        n = samples.shape[1]
+        # frame.duration_ns, without its two property calls.
+        duration = round(n * 1e9 / frame.rate_hz)
         anchor = self.anchor_ns
         if anchor is None:
             anchor = self.anchor_ns = t0
         index = round((t0 - anchor) * self.rate_hz / 1e9)
         next_index = self.next_index
         if next_index is not None and index < next_index:
-            self.counters.late_frames += 1
-            return
-        samples = frame.samples
-        # frame.end_ns, without its two property calls.
-        end = t0 + round(int(samples.shape[1]) * 1e9 / frame.rate_hz)
+            self._counters.late_frames += 1
+            return duration
+        end = t0 + duration  # frame.end_ns
         if self._max_end_ns is None or end > self._max_end_ns:
             self._max_end_ns = end
-        if not self._pending and index == next_index and (limit_ns is None or t0 < limit_ns):
+        if index == next_index and not self._pending and (limit_ns is None or t0 < limit_ns):
             # In order and nothing waiting (the common case): what drain would do, without the heap.
-            if batch is not None and self.batch_key is not None:
-                self.deferred.append((samples, self._finite_hint and not frame.nan_allowed))
-                if len(self.deferred) == 1:
+            if batch is not None and self.batch_group is not None:
+                deferred = self.deferred
+                deferred.append((samples, self._finite_hint and not frame.nan_allowed, n))
+                if len(deferred) == 1:
                     batch.defer(self)
             elif self._as_given:
                 # A frame that does not allow gap markers holds no NaN (the codec checked).
                 self.ring.append(self.transform_block(samples, self._finite_hint and not frame.nan_allowed))
             else:
-                self.ring.append(self._transform(np.asarray(samples, dtype=np.float64)))
-            n = samples.shape[1]
+                self.ring.append(self.transform(np.asarray(samples, dtype=np.float64)))
             self.next_index = next_index = next_index + n
             self.watermark_ns = anchor + round(next_index * 1e9 / self.rate_hz)  # time_of(next_index)
-            self.counters.samples += n
-            return
+            self._samples += n
+            return duration
         heapq.heappush(self._pending, _Pending(index, frame.seq, frame))
         self.drain(limit_ns)
-
-    @property
-    def transform(self) -> Transform:
-        return self._transform
+        return duration
 
     def transform_block(self, samples: np.ndarray, finite: bool) -> np.ndarray:
         """The transform of one in-order block of the wire's samples (``finite``: it holds no NaN)."""
-        return self._transform(samples, True) if finite else self._transform(samples)
+        return self.transform(samples, True) if finite else self.transform(samples)
 
     def flush_deferred(self) -> None:
         """Transform the deferred blocks on their own, in order (before anything else reaches the ring)."""
         blocks, self.deferred = self.deferred, []
-        for samples, finite in blocks:
+        for samples, finite, _ in blocks:
             self.ring.append(self.transform_block(samples, finite))
 
     @property
@@ -193,7 +210,7 @@ class SensorStream:
                 self._fill_gap(head.index - self.next_index)
             heapq.heappop(self._pending)
             if head.index < self.next_index:
-                self.counters.late_frames += 1
+                self._counters.late_frames += 1
                 continue
             self._process(self._input(head.frame.samples))
 
@@ -201,17 +218,28 @@ class SensorStream:
         return samples if self._as_given else np.asarray(samples, dtype=np.float64)
 
     def _fill_gap(self, n: int) -> None:
-        self.counters.gaps += 1
-        self.counters.gap_samples += n
+        self._counters.gaps += 1
+        self._counters.gap_samples += n
         self.gaps.append((self.next_index, self.next_index + n))
         del self.gaps[:-16]
         self._process(np.zeros((self._n_in, n)))
 
     def _process(self, block: np.ndarray) -> None:
-        self.ring.append(self._transform(block))
+        self.ring.append(self.transform(block))
         self.next_index += block.shape[1]
         self.watermark_ns = self.time_of(self.next_index)
-        self.counters.samples += block.shape[1]
+        self._samples += block.shape[1]
 
     def has_gap(self, start: int, stop: int) -> bool:
         return any(a < stop and b > start for a, b in self.gaps)
+
+
+_GROUPS: dict[Hashable, int] = {}
+
+
+def _group_of(batch_key: Hashable) -> int:
+    """A small int per distinct ``batch_key``: equal keys, the same int (ints are never handed out twice)."""
+    group = _GROUPS.get(batch_key)
+    if group is None:
+        group = _GROUPS[batch_key] = len(_GROUPS)
+    return group
