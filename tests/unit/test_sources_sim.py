@@ -53,3 +53,9 @@ async def test_paced_ticks_synthesise_ahead_and_are_never_early() -> None:
 async def test_paced_ticks_without_stations_still_tick() -> None:
     source = SimSource([], realtime=True, origin_ns=time.time_ns() - NS)
     assert await _collect(source, 0.2) == [[], [], [], []]
+
+
+def test_a_paced_session_starts_on_the_frame_grid_so_window_ends_are_frame_ends() -> None:
+    source = SimSource(sim_stations(1, (100.0,), 3), frame_s=0.05)
+    assert source.origin_ns % (NS // 20) == 0
+    assert 0 <= source.origin_ns - time.time_ns() <= NS // 20

@@ -111,7 +111,13 @@ class SimSource:
         self.frame_s = frame_s
         self.realtime = realtime
         self.lookahead_s = lookahead_s  # paced runs: how far ahead of the wall clock frames are synthesised
-        self.origin_ns = time.time_ns() if origin_ns is None else origin_ns
+        if origin_ns is None:
+            # Frames close on the facility clock's frame grid, of which the analysis windows' grid (whole
+            # hops) is part: a window's last sample then leaves with the frame that ends at the window's
+            # end, not up to a frame later depending on when the simulator happened to start.
+            step_ns = round(frame_s * 1e9)
+            origin_ns = -(-time.time_ns() // step_ns) * step_ns
+        self.origin_ns = origin_ns
         self.devices: list[_Device] = []
         for st in self.stations:
             athlete = SimAthlete(st.spec)
