@@ -119,3 +119,16 @@ def test_rings_carved_from_shared_memory_are_zeroed_aligned_and_separate() -> No
     # A ring too large to share a block gets memory of its own, zeroed like the others.
     big = SampleRing(4, BLOCK_BYTES // 8, dtype=np.float64)
     assert big._buf.base is None and not big._buf.any()
+
+
+def test_batch_groups_are_one_int_per_layout_even_when_streams_are_made_in_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kinesync.streaming.stream import _group_of
+
+    keys = [("layout-under-test", i) for i in range(400)]
+    with ThreadPoolExecutor(8) as pool:
+        first = list(pool.map(_group_of, keys))
+        again = list(pool.map(_group_of, reversed(keys)))
+    assert len(set(first)) == len(keys)  # distinct layouts never share a group
+    assert again[::-1] == first  # the same layout always gets its group back

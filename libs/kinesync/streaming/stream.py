@@ -10,6 +10,7 @@ arrival order within the lateness bound give bit-identical processed samples.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -235,11 +236,15 @@ class SensorStream:
 
 
 _GROUPS: dict[Hashable, int] = {}
+_NEXT_GROUP = itertools.count()
 
 
 def _group_of(batch_key: Hashable) -> int:
-    """A small int per distinct ``batch_key``: equal keys, the same int (ints are never handed out twice)."""
+    """A small int per distinct ``batch_key``: equal keys, the same int (ints are never handed out twice).
+
+    Streams may be made in more than one thread (tests, tools): ``setdefault`` and ``next`` each run whole
+    under the interpreter lock, so two new keys never share an int (a race only skips one)."""
     group = _GROUPS.get(batch_key)
     if group is None:
-        group = _GROUPS[batch_key] = len(_GROUPS)
+        group = _GROUPS.setdefault(batch_key, next(_NEXT_GROUP))
     return group
