@@ -36,6 +36,7 @@ async def test_two_analyzers_share_the_floor_and_analyse_every_frame(tmp_path: P
     gateway, split the stations between them; every frame sent is analysed once, and every rep arrives."""
     result = await run_pipeline(4, 6.0, 2.0, tmp_path, analyzers=2)
     assert result.analyzers == 2
+    assert len(result.stations_per_analyzer) == 2 and sum(result.stations_per_analyzer) == 4  # each station once
     assert result.frames_analyzed == result.frames_sent == result.frames_expected
     assert result.kept_up and result.partial_windows == 0
     assert result.reps >= 4 and result.rep_latency_ms  # a rep from every station

@@ -116,6 +116,7 @@ def _analyzer_child(settings: dict[str, Any], assigned: Any, slot: int, stop_fla
         await watcher
         c = engine.counters
         return {"frames": c.frames, "windows": c.windows, "reps": c.reps, "partial": engine.partial,
+                "stations": len(engine.stations),
                 "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0}
 
     try:
@@ -176,6 +177,9 @@ class PipelineResult:
     reps: int
     analyzers: int  # analyzer processes in the consumer group
     analyzer_cpu_s: float  # summed over the analyzer processes
+    # Stations each analyzer process analysed: the station keys' hash decides, and the larger share's
+    # burst of reps on one count sets the rep latency's tail.
+    stations_per_analyzer: list[int]
     gateway_cpu_s: float
     gateway_late_s: float  # how far the real-time gateway ended behind the wall clock
     rep_latency_ms: list[float] = field(default_factory=list)  # rep end (window end) → on kinesync.metrics
@@ -391,6 +395,7 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         frames_expected=2 * stations * round(duration_s / 0.05),
         frames_analyzed=an["frames"], windows=an["windows"], partial_windows=an["partial"], reps=an["reps"],
         analyzers=analyzers, analyzer_cpu_s=an["cpu_s"], gateway_cpu_s=gw["cpu_s"],
+        stations_per_analyzer=[r["stations"] for _, r in results],
         gateway_late_s=max(0.0, gw["wall_s"] - duration_s), rep_latency_ms=rep_lat, window_latency_ms=win_lat,
         storage_latency_ms=sto_lat, rep_input_ms=rep_in, rep_output_ms=rep_out, rep_analyzer_ms=rep_proc,
         stored=len(visible), cue_latency_ms=cue_lat, cue_received_ms=cue_in,
