@@ -215,9 +215,8 @@ class StationAnalyzer:
         return limit
 
     def _release(self, now_wall_ns: int) -> None:
-        e, f, b = self.emg, self.force, self.bar
-        if not ((e is not None and e._pending) or (f is not None and f._pending) or (b is not None and b._pending)):
-            return  # nothing held back (the usual case)
+        """Drain what the streams hold back. Asked for only when one holds something: ``add`` and ``poll``
+        test that inline, once a frame, since the call itself would cost more than the test."""
         # Draining one stream raises the other's limit, so go round until nothing moves.
         moved = True
         while moved:
