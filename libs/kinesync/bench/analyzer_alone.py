@@ -16,6 +16,7 @@ from typing import Any
 
 from kinesync.bench.frames import FRAME_S, ORIGIN_NS, load, reassemble
 from kinesync.bus.base import Message
+from kinesync.runtime.collector import tune_for_analysis
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.ring import start_new_block
 from kinesync.streaming.station import AnalysisConfig
@@ -100,6 +101,7 @@ def run_engine(
     # fetched batch): frozen, a full collection no longer walks its hundred thousand messages and charges
     # that to the engine (7 % of its CPU at 512 stations). The engine's own objects are collected as usual.
     gc.freeze()
+    tune_for_analysis()  # as run_analyzer tunes the service's collector
 
     engine = AnalyzerEngine(cfg)
     sink: dict[str, list] = {}

@@ -19,6 +19,7 @@ from kinesync.bus.base import Bus, Consumer, DeliveryError, Producer, TopicParti
 from kinesync.bus.follow import follow
 from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSIONS
 from kinesync.models import SessionAssignment, WindowMetric
+from kinesync.runtime.collector import tune_for_analysis
 from kinesync.settings import Settings
 from kinesync.streaming.commits import CommitTracker
 from kinesync.streaming.engine import AnalyzerEngine
@@ -96,6 +97,7 @@ async def run_analyzer(
 ) -> AnalyzerEngine:
     """Analyse the input topics until ``stop``; returns the engine (its counters say what it did)."""
     engine = engine or AnalyzerEngine(analysis_config(settings))
+    tune_for_analysis()
     commits = CommitTracker()
     consumer = None
     # The engine's heavy work runs in one worker thread, one slice at a time; whatever else touches
