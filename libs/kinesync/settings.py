@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     )
     linger_ms: int = Field(5, ge=0, description="producer batching delay, ms")
     fetch_max_wait_ms: int = Field(
-        20, ge=0, description="consumers: longest a fetch waits at the broker for new data, ms (sets the latency floor)"
+        20, ge=0,
+        description="consumers: longest a fetch waits at the broker for new data, ms (sets the latency floor; the "
+        "analyzers' sessions follower waits 200 ms)",
     )
     analyzer_max_records: int = Field(2000, ge=1, description="analyzer: most messages handled as one batch")
     analyzer_group: str = "kinesync-analyzer"

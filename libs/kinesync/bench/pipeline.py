@@ -82,10 +82,11 @@ class _ReadyBus(KafkaBus):
         from_beginning: bool = True,
         on_revoked: RebalanceCallback | None = None,
         on_assigned: RebalanceCallback | None = None,
+        fetch_wait_ms: int | None = None,
     ) -> KafkaConsumer:
         if group is None:
             return super().consumer(topics, group, from_beginning=from_beginning, on_revoked=on_revoked,
-                                    on_assigned=on_assigned)
+                                    on_assigned=on_assigned, fetch_wait_ms=fetch_wait_ms)
 
         def assigned(parts: set[TopicPartition]) -> None:
             if on_assigned is not None:
@@ -93,7 +94,7 @@ class _ReadyBus(KafkaBus):
             self._assigned[self._slot] = len(parts)  # a rebalance hands each member its whole new set
 
         return super().consumer(topics, group, from_beginning=from_beginning, on_revoked=on_revoked,
-                                on_assigned=assigned)
+                                on_assigned=assigned, fetch_wait_ms=fetch_wait_ms)
 
 
 def _analyzer_child(settings: dict[str, Any], assigned: Any, slot: int, stop_flag: Any, queue: Any) -> None:

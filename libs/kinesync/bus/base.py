@@ -73,8 +73,13 @@ class Bus(Protocol):
         from_beginning: bool = True,
         on_revoked: RebalanceCallback | None = None,
         on_assigned: RebalanceCallback | None = None,
+        fetch_wait_ms: int | None = None,
     ) -> Consumer:
-        """A consumer in ``group`` (None: no group, reads every partition from the beginning)."""
+        """A consumer in ``group`` (None: no group, reads every partition from the beginning).
+
+        ``fetch_wait_ms``: longest a fetch waits at the broker for new data (None: the settings'
+        ``fetch_max_wait_ms``); a consumer that needs its data less fresh asks the broker less often.
+        """
 
 
 async def call_rebalance(callback: RebalanceCallback | None, parts: set[TopicPartition]) -> None:

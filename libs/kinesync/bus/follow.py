@@ -21,10 +21,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def follow(bus: Bus, topic: str, model: type[M], handle: Callable[[M], object],
-                 stop: asyncio.Event, *, poll_ms: int, from_beginning: bool = False) -> None:
+                 stop: asyncio.Event, *, poll_ms: int, from_beginning: bool = False,
+                 fetch_wait_ms: int | None = None) -> None:
     """Read ``topic`` until ``stop``; ``handle`` gets each record as ``model`` (awaited if it is a
-    coroutine function; a plain function's return value is ignored)."""
-    consumer = bus.consumer([topic], None, from_beginning=from_beginning)
+    coroutine function; a plain function's return value is ignored). ``fetch_wait_ms``: the
+    consumer's (``Bus.consumer``; None: the settings')."""
+    consumer = bus.consumer([topic], None, from_beginning=from_beginning, fetch_wait_ms=fetch_wait_ms)
     await consumer.start()
     try:
         while not stop.is_set():

@@ -83,8 +83,10 @@ class KafkaBus:
         from_beginning: bool = True,
         on_revoked: RebalanceCallback | None = None,
         on_assigned: RebalanceCallback | None = None,
+        fetch_wait_ms: int | None = None,
     ) -> KafkaConsumer:
-        return KafkaConsumer(self.settings, tuple(topics), group, from_beginning, on_revoked, on_assigned)
+        return KafkaConsumer(self.settings, tuple(topics), group, from_beginning, on_revoked, on_assigned,
+                             fetch_wait_ms)
 
 
 class KafkaProducer:
@@ -163,8 +165,10 @@ class KafkaConsumer:
         from_beginning: bool,
         on_revoked: RebalanceCallback | None,
         on_assigned: RebalanceCallback | None,
+        fetch_wait_ms: int | None = None,
     ) -> None:
         self._topics = topics
+        self.fetch_wait_ms = settings.fetch_max_wait_ms if fetch_wait_ms is None else fetch_wait_ms
         self._group = group
         self._from_beginning = from_beginning
         self._listener = _Listener(on_revoked, on_assigned)
@@ -180,7 +184,7 @@ class KafkaConsumer:
             fetch_max_bytes=4 * 1024 * 1024,
             # aiokafka's default is 500 ms; on the embedded broker a produce → fetch hop then takes
             # ~140 ms (median), with 20 ms ~13 ms. A metric pays it twice (docs/performance.md).
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            fetch_max_wait_ms=self.fetch_wait_ms,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
             # A subscribed topic that vanished (a broker that lost its data) and was created again is

@@ -63,7 +63,9 @@ class MemoryBus:
         from_beginning: bool = True,
         on_revoked: RebalanceCallback | None = None,
         on_assigned: RebalanceCallback | None = None,
+        fetch_wait_ms: int | None = None,
     ) -> MemoryConsumer:
+        # fetch_wait_ms has nothing to pace here: a memory consumer wakes on every publish.
         return MemoryConsumer(self, tuple(topics), group, from_beginning, on_revoked, on_assigned)
 
     async def _wait(self, timeout_s: float) -> None:
