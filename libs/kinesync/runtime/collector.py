@@ -13,9 +13,9 @@ def tune_for_analysis(gen0: int = ANALYSIS_GEN0_THRESHOLD) -> tuple[int, int, in
     returns the thresholds as they were.
 
     A window's analysis allocates thousands of short-lived containers (tuples, lists, small arrays'
-    wrappers) that reference counting frees; the count of allocations minus frees still passes 700
-    hundreds of times a second at hundreds of stations, and each collection walks the young objects for
-    cycles there are almost none of. At 10,000 the engine ran 3 % faster at 512 stations (2026-12-05:
+    wrappers) that reference counting frees; the count of allocations minus frees still passed 700 about
+    40 times a second at 512 stations, and each collection walks the young objects for cycles there are
+    almost none of. At 10,000 the engine ran 3 % faster at 512 stations (2026-12-05:
     324 collections in 8 s of session fell to 5); reference counting still frees
     everything else at once.
     """
