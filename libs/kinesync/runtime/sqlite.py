@@ -29,9 +29,12 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
+
+from kinesync.runtime.retry import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +125,7 @@ class SqliteDb:
         try:
             if self.wal and self.path != MEMORY:
                 # WAL is a property of the file: set once, every later connection (other processes too) has it.
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = self._set_wal(conn)
                 if str(mode).lower() != "wal":
                     log.warning("sqlite %s: journal_mode is %s, not wal; readers may block writes", self.path, mode)
             if self.synchronous is not None:
@@ -132,6 +135,29 @@ class SqliteDb:
             conn.close()
             raise
         return conn
+
+    def _set_wal(self, conn: sqlite3.Connection) -> str:
+        """Put the file in WAL mode; the journal mode it is in afterwards.
+
+        Switching takes an exclusive lock, and SQLite answers "database is locked" at once, without its
+        busy handler, while another connection switches or migrates: several services opening a new
+        file together would fail at start-up. So the mode is read first (a file in WAL needs no switch),
+        and a locked switch is retried within the busy timeout.
+        """
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+        deadline = time.monotonic() + self.busy_timeout_s
+        attempt = 0
+        while mode.lower() != "wal":
+            try:
+                mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(backoff_s(attempt, base_s=0.005, cap_s=0.2), max(0.0, deadline - time.monotonic())))
+                attempt += 1
+            else:
+                break
+        return mode
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         if not self.migrations:  # a connection that does not own the schema (a second reader, say)
