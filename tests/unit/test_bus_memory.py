@@ -77,6 +77,9 @@ class LosingProducer:
             fut.set_exception(ConnectionError("gone"))
         return fut
 
+    async def send_many(self, records):  # type: ignore[no-untyped-def]
+        return [await self.send(topic, value, key) for topic, key, value in records]
+
 
 async def test_deliver_raises_when_any_record_was_not_acknowledged() -> None:
     with pytest.raises(DeliveryError, match="2 of 4 message"):

@@ -38,6 +38,10 @@ class Producer(Protocol):
     async def send(self, topic: str, value: bytes, key: bytes | None = None) -> Delivery:
         """Queue a message; it is on the broker once the returned delivery resolves, or once ``flush`` returns."""
 
+    async def send_many(self, records: Sequence[Record]) -> list[Delivery]:
+        """Queue ``records`` as ``send`` would, one after the other, and return one delivery per record
+        (records of one partition may share one); the order within a partition is kept."""
+
     async def flush(self) -> None:
         """Return when everything sent so far is on the broker; DeliveryError if anything was not."""
 
@@ -96,7 +100,7 @@ async def deliver(producer: Producer, records: Iterable[Record]) -> None:
 
     Waits for these records only, not for whatever else the producer has in flight.
     """
-    deliveries = [await producer.send(topic, value, key) for topic, key, value in records]
+    deliveries = await producer.send_many(list(records))
     outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
     failed = [o for o in outcomes if isinstance(o, BaseException)]
     if failed:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kinesync.bus.base import Delivery, Message, RebalanceCallback, TopicPartition, call_rebalance
+from kinesync.bus.base import Delivery, Message, RebalanceCallback, Record, TopicPartition, call_rebalance
 from kinesync.bus.partitioning import partition_for
 from kinesync.bus.topics import ALL_TOPICS
 
@@ -114,6 +114,9 @@ class MemoryProducer:
         delivered: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         delivered.set_result(self._bus.append(topic, value, key))
         return delivered
+
+    async def send_many(self, records: Sequence[Record]) -> list[Delivery]:
+        return [await self.send(topic, value, key) for topic, key, value in records]
 
     async def flush(self) -> None:
         return None

@@ -36,8 +36,7 @@ async def run_sim_gateway(bus: Bus, settings: Settings, stop: asyncio.Event) -> 
     try:
         source = await start_simulation(producer, settings)
         async for frames in source.ticks(settings.sim_duration_s):
-            for frame in frames:
-                await producer.send(topic_for_kind(frame.kind), encode(frame), frame.station.encode())
+            await producer.send_many([(topic_for_kind(f.kind), f.station.encode(), encode(f)) for f in frames])
             sent += len(frames)
             if stop.is_set():
                 break

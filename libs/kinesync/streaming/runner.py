@@ -74,10 +74,10 @@ async def send_faults(producer: Producer, engine: AnalyzerEngine) -> None:
 
 async def send_results(producer: Producer, engine: AnalyzerEngine, metrics: Iterable[WindowMetric]) -> None:
     """Windows, then the reps and analysis faults the engine collected meanwhile."""
-    for m in metrics:
-        await producer.send(METRICS, m.model_dump_json().encode(), m.key())
-    for r in engine.take_reps():
-        await producer.send(REPS, r.model_dump_json().encode(), r.key())
+    records = [(METRICS, m.key(), m.model_dump_json().encode()) for m in metrics]
+    records += [(REPS, r.key(), r.model_dump_json().encode()) for r in engine.take_reps()]
+    if records:
+        await producer.send_many(records)
     await send_faults(producer, engine)
 
 
