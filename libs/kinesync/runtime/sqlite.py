@@ -145,19 +145,18 @@ class SqliteDb:
         and a locked switch is retried within the busy timeout.
         """
         mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+        if mode.lower() == "wal":
+            return mode
         deadline = time.monotonic() + self.busy_timeout_s
         attempt = 0
-        while mode.lower() != "wal":
+        while True:
             try:
-                mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
                 time.sleep(min(backoff_s(attempt, base_s=0.005, cap_s=0.2), max(0.0, deadline - time.monotonic())))
                 attempt += 1
-            else:
-                break
-        return mode
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         if not self.migrations:  # a connection that does not own the schema (a second reader, say)
