@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     compression: str = Field(
         "none", description="producer compression: gzip, snappy, lz4, zstd or none (sensor samples barely compress)"
     )
-    linger_ms: int = Field(5, ge=0, description="producer batching delay, ms")
+    linger_ms: int = Field(
+        5, ge=0,
+        description="how long a record sent on its own (a dead letter, a session) waits for others to share its "
+        "batch, ms; the gateway's and the analyzer's batches leave at once",
+    )
     fetch_max_wait_ms: int = Field(
         20, ge=0,
         description="consumers: longest a fetch waits at the broker for new data, ms (sets the latency floor; the "

@@ -83,3 +83,29 @@ def test_a_batch_that_fills_up_is_split_and_keyless_records_still_go(kafka_bus: 
     assert [int.from_bytes(m.value[-4:], "big") for m in emg] == list(range(300))
     assert len({m.partition for m in emg}) == 1
     assert [m.value for m in got if m.topic == FORCE] == [b"no key"] * 3
+
+
+def test_batches_leave_at_once_instead_of_lingering(kafka_bus: KafkaBus) -> None:
+    """A send_many call hands over whole batches, so they do not wait ``linger_ms`` for more records;
+    a plain send still does (the setting keeps its meaning for it)."""
+    settings = kafka_bus.settings.model_copy(update={"linger_ms": 2000})
+    lingering = KafkaBus(settings)
+
+    async def go() -> tuple[float, float]:
+        producer = lingering.producer()
+        await producer.start()
+        loop = asyncio.get_running_loop()
+        try:
+            t0 = loop.time()
+            await asyncio.gather(*await producer.send_many([(EMG, b"station-01", b"batched")] * 3))
+            batched_s = loop.time() - t0
+            t0 = loop.time()
+            await (await producer.send(EMG, b"plain", b"station-01"))
+            plain_s = loop.time() - t0
+        finally:
+            await producer.stop()
+        return batched_s, plain_s
+
+    batched_s, plain_s = asyncio.run(go())
+    assert batched_s < 1.0, f"send_many's batch waited {batched_s:.2f} s: it lingered"
+    assert plain_s >= 1.5  # the linger is real: a lone record waits for company

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import OffsetAndMetadata
 
 from kinesync.bus.base import Delivery, DeliveryError, Message, RebalanceCallback, Record, call_rebalance
@@ -171,8 +172,12 @@ class KafkaProducer:
         return out  # type: ignore[return-value]  # every slot is filled above
 
     async def _send_batch(
-        self, batch: object, topic: str, partition: int, members: list[int], out: list[Delivery | None]
+        self, batch: BatchBuilder, topic: str, partition: int, members: list[int], out: list[Delivery | None]
     ) -> None:
+        # Closed, the batch leaves with the sender's next request instead of lingering ``linger_ms`` for
+        # records that would join it: a send_many call hands over everything it has (a tick's frames, a
+        # slice's records), so the wait would only add latency (5 ms a hop, docs/performance.md).
+        batch.close()
         fut = await self._producer.send_batch(batch, topic, partition=partition)
         self._in_flight.add(fut)
         self._batch_sizes[fut] = len(members)
