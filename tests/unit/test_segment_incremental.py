@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kinesync.sim.athlete import AthleteSpec, SimAthlete
 from kinesync.sim.physiology import EXERCISES, PhysiologySpec, simulate_session
 from kinesync.streaming.segment import (
     AscentTracker,
@@ -27,9 +28,10 @@ CFG = SegmentConfig()
 
 def reference_ascents(f: np.ndarray, rate: float, cfg: SegmentConfig) -> list[int] | None:
     """The definition on one whole array (the analyzer's segmentation before it went incremental)."""
-    quiet, mean, _ = _trailing_quiet(f, rate, cfg)
-    if not quiet.any():
+    steady, mean, _ = _trailing_quiet(f, rate, cfg)
+    if not steady.any():
         return None
+    quiet = _at_rest(steady, mean, rate, cfg)
     last = _last_true(quiet)
     ok = last >= 0
     ref = np.where(ok, mean[np.maximum(last, 0)], np.nan)
@@ -65,6 +67,27 @@ def reference_ascents(f: np.ndarray, rate: float, cfg: SegmentConfig) -> list[in
                 continue
             out.append(start + int(takeoff[0]) // 2 if takeoff.size else start)
     return sorted(out)
+
+
+def _at_rest(steady: np.ndarray, mean: np.ndarray, rate: float, cfg: SegmentConfig) -> np.ndarray:
+    """Which steady stretches are rests: a run of them is at rest from its first stretch within
+    ``rest_level_share`` of the last rest's mean, or once it has held ``new_rest_level_s``."""
+    hold = max(1, round((cfg.new_rest_level_s - cfg.quiet_s) * rate))
+    rest = steady.copy()
+    ref = np.nan
+    starts = _run_starts(steady)
+    ends = _run_starts(~steady)
+    for a in starts:
+        later = ends[ends > a]
+        b = int(later[0]) if later.size else steady.size
+        if not np.isnan(ref):
+            ok = [j for j in range(a, b) if abs(mean[j] - ref) <= cfg.rest_level_share * abs(ref) or j - a + 1 >= hold]
+            first = ok[0] if ok else b
+            rest[a:first] = False
+            if first >= b:
+                continue
+        ref = mean[b - 1]
+    return rest
 
 
 def _session_force(exercise: str, seed: int) -> tuple[np.ndarray, float]:
@@ -145,3 +168,37 @@ def test_a_load_flickering_at_the_flight_threshold_keeps_the_take_off_search_sho
         tracker.feed(block)
     assert tracker.reps == []
     assert len(tracker._lows) <= 2
+
+
+def test_a_slow_ascent_that_holds_its_force_steady_is_one_rep() -> None:
+    """A heavy squat's ascent at a near-constant deceleration holds the force steady (within 1 %) but
+    about 12 % below the body weight for longer than a quiet stretch: that is no rest, and the stop at
+    the top is no second rep (it was one, with the velocity restarted against the ascent's force)."""
+    ascent_s = 0.4 / 0.468  # 0.4 m at the mean concentric velocity of an 80 kg bar on this athlete
+    spec = AthleteSpec.for_exercise("back_squat", depth_m=0.4, movement_s=0.7 + ascent_s, rep_period_s=4.0,
+                                    concentric_share=ascent_s / (0.7 + ascent_s), bar_mass_kg=80.0, seed=3)
+    rate = spec.force_rate_hz
+    f = SimAthlete(spec).force(0, round(17.0 * rate)).sum(axis=0)
+    steady, mean, _ = _trailing_quiet(f, rate, CFG)
+    weight = float(np.median(mean[steady]))
+    off = steady & (np.abs(mean - weight) > 0.1 * weight)
+    assert off.any(), "the simulated ascent no longer holds a steady force below the body weight"
+    reps = ascents(f, rate, CFG)
+    assert reps is not None and len(reps) == 4  # one every 4 s
+    assert reps == reference_ascents(f, rate, CFG)
+    assert _fed(f, rate, [50] * (f.size // 50)) == reps
+
+
+def test_a_new_weight_held_for_a_second_is_a_rest() -> None:
+    """A bar taken from the rack: the plates carry more, steadily. The velocity integrates against the
+    old weight until the new one has held ``new_rest_level_s``, then rests on it."""
+    rate = 1000.0
+    rng = np.random.default_rng(5)
+    stand, loaded = 800.0 + rng.normal(0.0, 1.0, 2000), 1300.0 + rng.normal(0.0, 1.0, 3000)
+    tracker = AscentTracker(rate, CFG)
+    tracker.feed(stand)
+    tracker.feed(loaded[:700])
+    assert tracker.last_quiet == 1999  # the old weight's last rest: 0.7 s at the new one is not yet one
+    tracker.feed(loaded[700:])
+    assert tracker.last_quiet == 4999
+    assert tracker.reps == []  # no descent before it: loading the bar is no rep

@@ -24,6 +24,7 @@ one whose slot holds it).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -51,6 +52,9 @@ class SegmentConfig:
     drive_ahead_s: float = 0.9  # a bench rep's leg drive (one or two pushes) ends within this, s; < 1 s
     bar_smoothing_s: float = 0.08  # moving average of the bar position before its velocity, s
     max_integration_s: float = 8.0  # the velocity is unknown this long after the last quiet stretch, s
+    # A quiet stretch is a rest only at the weight the velocity integrates against (within this share) ...
+    rest_level_share: float = 0.05
+    new_rest_level_s: float = 1.0  # ... or at a new weight held this long, s (> quiet_s)
 
 
 def _trailing_quiet(f: np.ndarray, rate: float, cfg: SegmentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -133,6 +137,8 @@ class AscentTracker:
         self.reps: list[int] = []  # decided rep indices, oldest first
         self._q = max(2, round(cfg.quiet_s * rate))
         self._tail = np.zeros(0, dtype=np.complex128)  # the last q − 1 samples (real) and their squares (imaginary)
+        self._steady_run = 0  # steady, loaded samples in a row up to the last sample fed (see _at_rest)
+        self._new_level_run = max(1, round((cfg.new_rest_level_s - cfg.quiet_s) * rate))
         self._ref = math.nan  # the quiet level the velocity integrates against, N
         self._v_end = math.nan  # the velocity at the last sample fed, m/s
         self._last_nonpos = -1  # last sample whose velocity was not above zero (or unknown)
@@ -195,6 +201,10 @@ class AscentTracker:
             if nq:  # the load test only where some stretch is steady (none is, while the athlete moves)
                 quiet_k &= m >= load
                 nq = np.count_nonzero(quiet_k)
+            if nq:
+                quiet_k, nq = self._at_rest(quiet_k, nq, m, k)
+            else:
+                self._steady_run = 0
         p_down, p_up, p_quiet, p_low = self._prev
         p_moving = int(p_up) - int(p_down)
         # A flight needs a sample below the threshold (fmin: a NaN hides none of the others).
@@ -274,6 +284,47 @@ class AscentTracker:
             # zero (or in a later block): a run that ended by then can never be its take-off. Without
             # this, a plate whose load flickers about the flight threshold keeps every run until an ascent.
             self._forget_lows(self._last_nonpos + 1 if self._last_nonpos >= 0 else self.next_index)
+
+    def _at_rest(self, steady: np.ndarray, ns: int, m: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+        """Of the last ``k`` samples' steady, loaded stretches (``steady``, ``ns`` of them; ``m``: their
+        means), those at rest, and how many.
+
+        Steady is not enough: a slow ascent can hold a force 10 % below the body weight within 1 % for a
+        quarter of a second, and taken for a rest it would restart the velocity there and make the stop
+        at the top a rep of its own. A run of steady stretches is at rest from its first stretch whose
+        mean is within ``rest_level_share`` of the weight the velocity integrates against (the last
+        rest's mean), or once it has held ``new_rest_level_s`` (a new weight: a bar taken from the rack;
+        a force that far from the weight for that long would move the centre of mass by half a metre
+        per second). Within a run, each stretch's mean is within a fraction of a per cent of the one
+        before, so a run at rest stays at rest.
+        """
+        carried = self._steady_run
+        if ns == k:
+            self._steady_run = carried + k
+        elif steady[-1]:
+            self._steady_run = k - 1 - int((~steady).nonzero()[0][-1])
+        else:
+            self._steady_run = 0
+        ref = self._ref
+        level = self.cfg.rest_level_share
+        if ns == k and (math.isnan(ref) or abs(float(m[0]) - ref) <= level * abs(ref)):
+            return steady, ns  # the usual case: standing on, at the same weight
+        turns = (steady[1:] != steady[:-1]).nonzero()[0] + 1
+        bounds = [0, *turns.tolist(), k]
+        rest = steady.copy()
+        for a, b in itertools.pairwise(bounds):
+            if not steady[a]:
+                continue
+            if not math.isnan(ref):
+                near = (np.abs(m[a:b] - ref) <= level * abs(ref)).nonzero()[0]
+                first = a + int(near[0]) if near.size else b
+                held_from = a + max(0, self._new_level_run - (carried if a == 0 else 0) - 1)
+                first = min(first, held_from)
+                rest[a : min(first, b)] = False
+                if first >= b:
+                    continue
+            ref = float(m[b - 1])
+        return rest, int(np.count_nonzero(rest))
 
     def _velocity(
         self, f: np.ndarray, quiet: np.ndarray, mean: np.ndarray, nq: int, rests: np.ndarray, i0: int
