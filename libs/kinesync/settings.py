@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # Analysis
     window_s: float = Field(2.0, gt=0, description="sliding window length, s")
     hop_s: float = Field(0.25, gt=0, description="sliding window hop, s")
+    window_stagger_s: float = Field(
+        0.05, ge=0, description="stations' window grids lie this far apart (a hash of the station picks one of "
+        "hop ÷ this offsets), so reps made in step are not all analysed at once; 0: every station on one grid, s")
     max_wait_s: float = Field(2.0, ge=0, description="bounded wait for the slower sensor before a partial window, s")
     lateness_s: float = Field(1.0, ge=0, description="how late (event time) a frame may arrive and still be used, s")
     target_low_ms: float = 80.0

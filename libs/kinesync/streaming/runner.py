@@ -43,7 +43,8 @@ def analysis_config(settings: Settings) -> AnalysisConfig:
         max_half_width_ms=settings.personal_max_half_width_ms,
     )
     return AnalysisConfig(
-        window_s=settings.window_s, hop_s=settings.hop_s, max_wait_s=settings.max_wait_s,
+        window_s=settings.window_s, hop_s=settings.hop_s, stagger_s=settings.window_stagger_s,
+        max_wait_s=settings.max_wait_s,
         lateness_s=settings.lateness_s, alignment_reps=settings.alignment_reps,
         envelope_cutoff_hz=settings.envelope_cutoff_hz, personal=personal,
         fault_drill_stations=frozenset(s.strip() for s in settings.fault_drill_stations.split(",") if s.strip()),
@@ -119,6 +120,9 @@ async def run_analyzer(
     # it would rebuild their stations mid-stream, with cold filters and without the frames between
     # the commit and the batch, and record offsets of partitions another instance may own now.
     revoked_since_fetch: set[TopicPartition] = set()
+    # Windows of the current batch that own no rep, held back until the batch ends or a slice with a
+    # rep goes out (see the loop).
+    held: list[WindowMetric] = []
 
     async def revoked(parts: set[TopicPartition]) -> None:
         revoked_since_fetch.update(parts)
@@ -126,6 +130,9 @@ async def run_analyzer(
         # commit only what the stations no longer need, then forget them; the next owner replays
         # the rest and rebuilds the same buffers.
         async with lock:
+            if held:
+                await send_results(producer, engine, held)
+                held.clear()
             safe = {tp: o for tp, o in commits.safe_offsets(engine.needed_from).items() if tp in parts}
             commits.forget(parts)
             gone = engine.drop_partitions(parts)
@@ -177,8 +184,19 @@ async def run_analyzer(
                             log.warning("dead letter from %s[%d]@%d: %s", dl.source_topic, dl.partition, dl.offset,
                                         dl.reason)
                             await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
-                    await send_results(producer, engine, out.metrics)
+                    # A slice whose windows own no rep holds them back for the next send: with the
+                    # stations' window grids staggered, most slices close a few windows each, and a
+                    # send per slice cost the analyzer and the broker a produce request each (the
+                    # analyzer 13 % more CPU per athlete at 256 stations). Reps leave at once.
+                    held.extend(out.metrics)
+                    if any(m.rep_peak_ns is not None for m in out.metrics):
+                        await send_results(producer, engine, held)
+                        held.clear()
                 await asyncio.sleep(0)  # let the producer send them
+            if held:
+                async with lock:
+                    await send_results(producer, engine, held)
+                    held.clear()
             async with lock:
                 await send_results(producer, engine, engine.tick(now if batch else time.time_ns()))
             if batch:

