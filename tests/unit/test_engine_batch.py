@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from kinesync.bus.base import Message
-from kinesync.bus.topics import topic_for_kind
-from kinesync.codec.frame import encode
-from kinesync.sources.sim import SimSource, sim_stations
 from kinesync.streaming.engine import AnalyzerEngine
+from tests.sim_messages import sim_tick_messages
 
 NS = 1_000_000_000
 ORIGIN_NS = 1_700_000_000 * NS
 
 
 def _messages(n_stations: int, session_s: float) -> list[list[Message]]:
-    source = SimSource(sim_stations(n_stations, (70.0, 130.0), 3), frame_s=0.05, realtime=False, origin_ns=ORIGIN_NS)
-    ticks, offset = [], 0
-    for k in range(1, round(session_s / 0.05) + 1):
-        tick = []
-        for dev in source.devices:
-            for frame in dev.frames_until(k * 0.05):
-                tick.append(Message(topic_for_kind(frame.kind), 0, offset, frame.station.encode(), encode(frame), 0))
-                offset += 1
-        ticks.append(tick)
+    ticks = sim_tick_messages(n_stations, session_s, (70.0, 130.0), 3, ORIGIN_NS)
     # A bad frame in the middle: a dead letter in its place, the rest of the batch goes on.
+    offset = sum(len(t) for t in ticks)
     ticks[40].insert(1, Message("kinesync.emg", 0, offset, b"station-01", b"not a frame", 0))
     return ticks
 

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from kinesync.bus.base import Message
-from kinesync.bus.topics import topic_for_kind
-from kinesync.codec.frame import Frame, SensorKind, encode
-from kinesync.sources.sim import SimSource, sim_stations
+from kinesync.codec.frame import Frame, SensorKind
 from kinesync.streaming.engine import ANALYSIS_SOURCE, AnalyzerEngine
 from kinesync.streaming.station import AnalysisConfig, StationAnalyzer
+from tests.sim_messages import sim_tick_messages
 
 NS = 1_000_000_000
 ORIGIN_NS = 1_700_000_000 * NS
@@ -21,18 +20,8 @@ HOP_NS = NS // 4
 
 def _ticks(n_stations: int, session_s: float, force=None) -> list[list[Message]]:
     """50 ms ticks of a simulated floor as messages; ``force(frame)`` may rewrite force frames."""
-    source = SimSource(sim_stations(n_stations, (90.0, 110.0), 5), frame_s=0.05, realtime=False, origin_ns=ORIGIN_NS)
-    ticks, offset = [], 0
-    for k in range(1, round(session_s / 0.05) + 1):
-        tick = []
-        for dev in source.devices:
-            for frame in dev.frames_until(k * 0.05):
-                if force is not None and frame.kind == SensorKind.FORCE:
-                    frame = force(frame)
-                tick.append(Message(topic_for_kind(frame.kind), 0, offset, frame.station.encode(), encode(frame), 0))
-                offset += 1
-        ticks.append(tick)
-    return ticks
+    rewrite = None if force is None else (lambda f: force(f) if f.kind == SensorKind.FORCE else f)
+    return sim_tick_messages(n_stations, session_s, (90.0, 110.0), 5, ORIGIN_NS, rewrite)
 
 
 def _run(engine: AnalyzerEngine, ticks: list[list[Message]]) -> tuple[list, list, list]:

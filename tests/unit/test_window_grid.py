@@ -7,12 +7,9 @@ import dataclasses
 import itertools
 from collections import Counter
 
-from kinesync.bus.base import Message
-from kinesync.bus.topics import topic_for_kind
-from kinesync.codec.frame import encode
-from kinesync.sources.sim import SimSource, sim_stations
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.station import AnalysisConfig, window_grid_offset_ns
+from tests.sim_messages import sim_tick_messages
 
 NS = 1_000_000_000
 ORIGIN_NS = 1_700_000_000 * NS
@@ -21,16 +18,9 @@ STAGGER_NS = NS // 20
 
 
 def _window_starts(config: AnalysisConfig, n_stations: int, session_s: float) -> dict[str, list[int]]:
-    source = SimSource(sim_stations(n_stations, (100.0,), 3), frame_s=0.05, realtime=False, origin_ns=ORIGIN_NS)
     engine = AnalyzerEngine(config)
     starts: dict[str, list[int]] = {}
-    offset = 0
-    for k in range(1, round(session_s / 0.05) + 1):
-        tick = []
-        for dev in source.devices:
-            for frame in dev.frames_until(k * 0.05):
-                tick.append(Message(topic_for_kind(frame.kind), 0, offset, frame.station.encode(), encode(frame), 0))
-                offset += 1
+    for k, tick in enumerate(sim_tick_messages(n_stations, session_s, (100.0,), 3, ORIGIN_NS), 1):
         for w in engine.handle_batch(tick, ORIGIN_NS + k * NS // 20).metrics:
             starts.setdefault(w.station, []).append(w.window_start_ns)
     return starts
