@@ -26,6 +26,11 @@ async def test_the_pipeline_run_times_every_hop_up_to_the_painted_cue(tmp_path: 
     # the view received each cue before painting it, and after the rep's window ended
     assert len(result.cue_received_ms) == len(result.cue_latency_ms)
     assert all(0 < r <= p for r, p in zip(result.cue_received_ms, result.cue_latency_ms, strict=True))
+    # the same reps' metric at the probe in this run splits off the API hop and the socket
+    assert len(result.cue_metric_ms) == len(result.cue_latency_ms)
+    assert all(math.isfinite(v) and 0 < v < 10_000 for v in result.cue_metric_ms), result.cue_metric_ms
+    # and the input hop of every rep of the run with views, to set beside the run without
+    assert result.cue_run_input_ms == result.rep_input_ms
     # a cue is painted after the rep's record reached the topic, never before
     assert sorted(result.cue_latency_ms)[len(result.cue_latency_ms) // 2] > min(result.rep_latency_ms)
     assert result.storage_latency_ms and result.stored > 0

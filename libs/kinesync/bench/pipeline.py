@@ -197,6 +197,11 @@ class PipelineResult:
     cue_latency_ms: list[float] = field(default_factory=list)
     # ... of which rep end → the view's WebSocket has the cue (analyzer, reps topic, API, socket)
     cue_received_ms: list[float] = field(default_factory=list)
+    # ... the same reps' rep end → metric at the probe in that run: what the API hop and the socket add
+    # is the difference
+    cue_metric_ms: list[float] = field(default_factory=list)
+    # window end → analyzer has it for every rep of the run with views, against ``rep_input_ms`` without
+    cue_run_input_ms: list[float] = field(default_factory=list)
     cue_views: int = 0
     cue_note: str | None = None  # why the painter did not run, or what it missed
     stored: int = 0
@@ -378,16 +383,17 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
                 rep_proc.append(m["_produced_ms"] - m["emitted_at_ns"] / 1e6)
         if key in visible:
             sto_lat.append((visible[key] - recv_ns) / 1e6)
-    cue_lat, cue_in = [], []
+    cue_lat, cue_in, cue_metric = [], [], []
     if painter is not None:
         shown_for = set(painter.stations)
-        reps_seen = [m for _, m in received.values() if m.get("rep_peak_ns") is not None
+        reps_seen = [(recv_ns, m) for recv_ns, m in received.values() if m.get("rep_peak_ns") is not None
                      and m["station"] in shown_for and m["window_end_ns"] >= start_ns]
-        for m in reps_seen:
+        for recv_ns, m in reps_seen:
             times = painted.get(f"{m['station']}|{m['rep_peak_ns']}")
             if times is not None:
                 cue_in.append(times[0] - m["window_end_ns"] / 1e6)
                 cue_lat.append(times[1] - m["window_end_ns"] / 1e6)
+                cue_metric.append((recv_ns - m["window_end_ns"]) / 1e6)
         if len(cue_lat) < len(reps_seen):
             cue_note = f"{len(reps_seen) - len(cue_lat)} of {len(reps_seen)} reps on the views never painted"
     span = ((store.last_ns or 0) - (store.first_ns or 0)) / NS
@@ -399,7 +405,8 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         stations_per_analyzer=[r["stations"] for _, r in results],
         gateway_late_s=max(0.0, gw["wall_s"] - duration_s), rep_latency_ms=rep_lat, window_latency_ms=win_lat,
         storage_latency_ms=sto_lat, rep_input_ms=rep_in, rep_output_ms=rep_out, rep_analyzer_ms=rep_proc,
-        stored=len(visible), cue_latency_ms=cue_lat, cue_received_ms=cue_in,
+        stored=len(visible), cue_latency_ms=cue_lat, cue_received_ms=cue_in, cue_metric_ms=cue_metric,
+        cue_run_input_ms=rep_in if painter is not None else [],
         cue_views=len(painter.stations) if painter else 0, cue_note=cue_note,
         writer_points=store.points, writer_busy_s=store.busy_s,
         writer_span_s=span,

@@ -74,6 +74,11 @@ def _lat(values: list[float]) -> dict[str, Any]:
     return {"p50": pct(values, 50), "p99": pct(values, 99), "n": len(values)}
 
 
+def _pair(lat: dict[str, Any]) -> str | None:
+    """A ``_lat`` as "p50 / p99", None when nothing was measured."""
+    return f"{lat['p50']:.0f} / {lat['p99']:.0f}" if lat["n"] else None
+
+
 @dataclass
 class Run:
     stations: int
@@ -105,6 +110,7 @@ class Run:
                 "window_latency_ms": _lat(p.window_latency_ms),
                 "storage_latency_ms": _lat(p.storage_latency_ms), "stored_windows": p.stored,
                 "cue_latency_ms": _lat(p.cue_latency_ms), "cue_received_ms": _lat(p.cue_received_ms),
+                "cue_metric_ms": _lat(p.cue_metric_ms), "cue_run_input_ms": _lat(p.cue_run_input_ms),
                 "cue_views": p.cue_views, "cue_note": p.cue_note,
                 "writer_points": p.writer_points,
                 "writer_points_per_s": p.writer_points / p.writer_span_s if p.writer_span_s else None,
@@ -229,8 +235,11 @@ class Report:
         row("rep end → cue painted in Chromium p99, ms (own run)", "pipeline",
             lambda d: d["cue_latency_ms"]["p99"], ".0f")
         row("  of which rep end → the view's socket has it, p50 / p99", "pipeline",
-            lambda d: (f"{d['cue_received_ms']['p50']:.0f} / {d['cue_received_ms']['p99']:.0f}"
-                       if d["cue_received_ms"]["n"] else None), "")
+            lambda d: _pair(d["cue_received_ms"]), "")
+        row("    of which rep end → metric at the probe, same run, p50 / p99", "pipeline",
+            lambda d: _pair(d["cue_metric_ms"]), "")
+        row("  window end → analyzer has it in that run (all reps), p50 / p99", "pipeline",
+            lambda d: _pair(d["cue_run_input_ms"]), "")
         row("  station views open (cues measured)", "pipeline",
             lambda d: f"{d['cue_views']} ({d['cue_latency_ms']['n']})" if d["cue_views"] else None, "")
         row("metric → visible in SQLite p50, ms", "pipeline", lambda d: d["storage_latency_ms"]["p50"], ".0f")

@@ -62,6 +62,7 @@ def run_bench(
                 assert run.pipeline is not None
                 run.pipeline.cue_latency_ms, run.pipeline.cue_views = cued.cue_latency_ms, cued.cue_views
                 run.pipeline.cue_received_ms = cued.cue_received_ms
+                run.pipeline.cue_metric_ms, run.pipeline.cue_run_input_ms = cued.cue_metric_ms, cued.cue_run_input_ms
                 run.pipeline.cue_note = cued.cue_note
                 bar.update()
             runs.append(run)
