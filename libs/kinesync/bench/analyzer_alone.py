@@ -17,6 +17,7 @@ from typing import Any
 from kinesync.bench.frames import FRAME_S, ORIGIN_NS, load, reassemble
 from kinesync.bus.base import Message
 from kinesync.runtime.collector import tune_for_analysis
+from kinesync.runtime.process import die_with_parent
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.ring import start_new_block
 from kinesync.streaming.station import AnalysisConfig
@@ -133,6 +134,7 @@ def run_engine(
 
 
 def _child(path: str, stations: list[str], warm_s: float, with_floor: bool, barrier: Any, queue: Any) -> None:
+    die_with_parent()
     try:
         queue.put(("ok", asdict(run_engine(Path(path), stations, warm_s, with_floor, barrier))))
     except BaseException as exc:  # reported to the parent, which raises it

@@ -31,6 +31,7 @@ from kinesync.bus.topics import INPUT_TOPICS, METRICS
 from kinesync.gateway.runner import run_sim_gateway
 from kinesync.models import RepMetric, WindowMetric
 from kinesync.runtime.broker import EmbeddedBroker
+from kinesync.runtime.process import die_with_parent
 from kinesync.settings import Settings
 from kinesync.storage.runner import run_writer
 from kinesync.storage.sqlite import TABLE, SqliteStore
@@ -98,6 +99,7 @@ class _ReadyBus(KafkaBus):
 
 
 def _analyzer_child(settings: dict[str, Any], assigned: Any, slot: int, stop_flag: Any, queue: Any) -> None:
+    die_with_parent()
     _quiet_logging()
     s = Settings(**settings)
 
@@ -127,6 +129,7 @@ def _analyzer_child(settings: dict[str, Any], assigned: Any, slot: int, stop_fla
 
 
 def _gateway_child(settings: dict[str, Any], queue: Any) -> None:
+    die_with_parent()
     _quiet_logging()
     s = Settings(**settings)
     try:
