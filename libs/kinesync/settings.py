@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     )
     linger_ms: int = Field(
         5, ge=0,
-        description="how long a record sent on its own (a dead letter, a session) waits for others to share its "
-        "batch, ms; the gateway's and the analyzer's batches leave at once",
+        description="how long a record sent on its own (a session change) waits for others to share its batch, "
+        "ms; batches (the gateway's frames, the analyzer's windows, reps and dead letters) leave at once",
     )
     fetch_max_wait_ms: int = Field(
         20, ge=0,

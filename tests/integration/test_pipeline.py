@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import time
 
@@ -20,6 +21,7 @@ from kinesync.streaming.runner import run_analyzer
 pytestmark = pytest.mark.integration
 
 TRUE_LAGS_MS = [60.0, 90.0, 110.0, 150.0]
+FLOOD = 48  # garbage frames in a row from one source
 
 
 async def _wait_for(predicate, timeout_s: float, interval_s: float = 0.25) -> bool:
@@ -94,7 +96,9 @@ async def test_four_stations_median_lag_within_3ms_of_truth(kafka_settings: Sett
     print("\n" + "\n".join(report))
 
 
-async def test_malformed_frame_goes_to_deadletter_and_analyzer_keeps_running(kafka_settings: Settings) -> None:
+async def test_malformed_frame_goes_to_deadletter_and_analyzer_keeps_running(
+    kafka_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = kafka_settings.model_copy(
         update={
             "sim_stations": 1,
@@ -110,6 +114,8 @@ async def test_malformed_frame_goes_to_deadletter_and_analyzer_keeps_running(kaf
     await producer.start()
     await producer.send(EMG, b"KS\x01garbage", b"station-01")
     await producer.send(EMG, b"not a frame at all, just some bytes long enough for a header", b"station-01")
+    # a broken gateway's second: every frame garbage
+    await producer.send_many([(EMG, b"station-01", b"KS\x01garbage %d" % i) for i in range(FLOOD)])
     await producer.flush()
     await producer.stop()
     await run_sim_gateway(bus, settings, stop)
@@ -124,10 +130,11 @@ async def test_malformed_frame_goes_to_deadletter_and_analyzer_keeps_running(kaf
     async def seen() -> bool:
         letters.extend(DeadLetter.model_validate_json(m.value) for m in await dead.getmany(timeout_ms=100))
         windows.extend(WindowMetric.model_validate_json(m.value) for m in await metrics.getmany(timeout_ms=100))
-        return len(letters) >= 2 and len(windows) >= 10
+        return len(letters) >= 2 + FLOOD and len(windows) >= 10
 
     try:
-        assert await _wait_for(seen, 60.0)
+        with caplog.at_level(logging.WARNING, logger="kinesync.analyzer"):
+            assert await _wait_for(seen, 60.0)
     finally:
         stop.set()
         await asyncio.gather(analyzer)
@@ -137,4 +144,8 @@ async def test_malformed_frame_goes_to_deadletter_and_analyzer_keeps_running(kaf
     assert any("truncated header" in r for r in reasons), reasons
     assert any("wrong magic" in r for r in reasons), reasons
     assert all(dl.source_topic == EMG and dl.key == "station-01" for dl in letters)
+    assert len({dl.offset for dl in letters}) == len(letters) == 2 + FLOOD  # each once, none lost
+    # the log names the source and its reason once, not a line per frame
+    told = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dead letter from")]
+    assert len(told) == 1 and "station-01" in told[0], told
     assert not analyzer.exception()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from kinesync.alerts.rules import LagDriftRule
 from kinesync.bus.base import Bus, DeliveryError, Message, Producer, TopicPartition
+from kinesync.bus.dead_letters import dead_letter_record
 from kinesync.bus.topics import DEADLETTER, METRICS, REPS
 from kinesync.models import DeadLetter, RepMetric, WindowMetric
 from kinesync.runtime.retry import backoff_s
@@ -52,8 +53,7 @@ async def send_dead_letters(producer: Producer, letters: list[DeadLetter], stop:
     """Until the broker acknowledged every dead letter; False only when stopped first."""
     attempt = 0
     while True:
-        for dl in letters:
-            await producer.send(DEADLETTER, dl.model_dump_json().encode(), dl.key.encode() if dl.key else None)
+        await producer.send_many([dead_letter_record(dl) for dl in letters])
         try:
             await producer.flush()
             return True

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kinesync.analysis.personal_window import PersonalWindowConfig
 from kinesync.bus.base import Bus, Consumer, DeliveryError, Producer, TopicPartition
+from kinesync.bus.dead_letters import DeadLetterLog, dead_letter_record
 from kinesync.bus.follow import follow
-from kinesync.bus.topics import DEADLETTER, INPUT_TOPICS, METRICS, REPS, SESSIONS
+from kinesync.bus.topics import INPUT_TOPICS, METRICS, REPS, SESSIONS
 from kinesync.models import SessionAssignment, WindowMetric
 from kinesync.runtime.collector import tune_for_analysis
 from kinesync.settings import Settings
@@ -69,8 +70,9 @@ async def follow_sessions(bus: Bus, engine: AnalyzerEngine, stop: asyncio.Event,
 
 async def send_faults(producer: Producer, engine: AnalyzerEngine) -> None:
     """Analyses that raised go to the dead-letter topic (the engine has logged them and flagged the window)."""
-    for dl in engine.take_faults():
-        await producer.send(DEADLETTER, dl.model_dump_json().encode(), (dl.station or "").encode() or None)
+    faults = engine.take_faults()
+    if faults:
+        await producer.send_many([dead_letter_record(dl) for dl in faults])
 
 
 async def send_results(producer: Producer, engine: AnalyzerEngine, metrics: Iterable[WindowMetric]) -> None:
@@ -123,6 +125,7 @@ async def run_analyzer(
     # Windows of the current batch that own no rep, held back until the batch ends or a slice with a
     # rep goes out (see the loop).
     held: list[WindowMetric] = []
+    dead_log = DeadLetterLog(log)  # every dead letter goes to the topic; the log says each source's few
 
     async def revoked(parts: set[TopicPartition]) -> None:
         revoked_since_fetch.update(parts)
@@ -175,15 +178,16 @@ async def run_analyzer(
                         continue
                     out = await loop.run_in_executor(worker, engine.handle_batch, piece, now)
                     dead = iter(out.dead_letters)
+                    rejected = []
                     for msg, frame in zip(piece, out.frames, strict=True):
                         commits.record((msg.topic, msg.partition), msg.offset,
                                        frame.station if frame is not None else None,
                                        frame.end_ns if frame is not None else 0)
                         if frame is None:
-                            dl = next(dead)
-                            log.warning("dead letter from %s[%d]@%d: %s", dl.source_topic, dl.partition, dl.offset,
-                                        dl.reason)
-                            await producer.send(DEADLETTER, dl.model_dump_json().encode(), msg.key)
+                            rejected.append(dead_letter_record(next(dead), msg.key))
+                    if rejected:
+                        dead_log.note(out.dead_letters)
+                        await producer.send_many(rejected)
                     # A slice whose windows own no rep holds them back for the next send: with the
                     # stations' window grids staggered, most slices close a few windows each, and a
                     # send per slice cost the analyzer and the broker a produce request each (the
@@ -199,6 +203,7 @@ async def run_analyzer(
                     held.clear()
             async with lock:
                 await send_results(producer, engine, engine.tick(now if batch else time.time_ns()))
+            dead_log.report_due()
             if batch:
                 # Outputs first, then offsets: a crash in between re-emits, never loses.
                 try:
