@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     )
     sim_duration_s: float | None = Field(None, description="stop the simulation after this session time, s")
     sim_bar: bool = Field(True, description="simulated stations also carry a linear position transducer on the bar")
+    sim_presynth_s: float = Field(
+        0.0, ge=0.0, description="session time synthesised for every simulated station before the session starts, s "
+        "(the benchmark: the sensors' samples then cost the machine nothing); 0: 1 s ahead while it runs",
+    )
 
     # Gateway (docs/gateway.md)
     gateway_source: Literal["sim", "c3d", "csv", "lsl", "http"] = Field(

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from kinesync.sources.sim import SimSource, sim_stations
+from kinesync.sources.sim import SimSource, _Device, sim_stations
 
 NS = 1_000_000_000
 
@@ -59,3 +59,24 @@ def test_a_paced_session_starts_on_the_frame_grid_so_window_ends_are_frame_ends(
     source = SimSource(sim_stations(1, (100.0,), 3), frame_s=0.05)
     assert source.origin_ns % (NS // 20) == 0
     assert 0 <= source.origin_ns - time.time_ns() <= NS // 20
+
+
+async def test_a_presynthesised_session_gives_the_same_frames_and_starts_after_its_synthesis(monkeypatch) -> None:
+    done: list[int] = []  # when each device's synthesis ended
+    synthesise = _Device.presynthesise
+
+    def timed(self: _Device, session_s: float) -> None:
+        synthesise(self, session_s)
+        done.append(time.time_ns())
+
+    monkeypatch.setattr(_Device, "presynthesise", timed)
+    stations = sim_stations(3, (80.0, 120.0), 11)
+    ahead = SimSource(stations, realtime=False, presynth_s=2.0)
+    assert len(done) == 6 and all(d._ready is not None and d._ready.shape[1] == round(2.0 * d.rate_hz)
+                                  for d in ahead.devices)
+    # Its clock starts once the samples exist, on the frame grid.
+    assert ahead.origin_ns % (NS // 20) == 0
+    assert max(done) <= ahead.origin_ns <= time.time_ns() + NS // 20
+    live = SimSource(stations, realtime=False, origin_ns=ahead.origin_ns)
+    # 3 s of session: 2 s cut from the synthesised samples, the last second synthesised as it goes.
+    _same(await _collect(ahead, 3.0), await _collect(live, 3.0))

@@ -133,18 +133,26 @@ def _gateway_child(settings: dict[str, Any], queue: Any) -> None:
     _quiet_logging()
     s = Settings(**settings)
     try:
-        queue.put(("start", time.time_ns()))
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        at_origin: list[int | float] = []  # the session's origin (facility ns) and the CPU time then
 
         async def bounded() -> int:
-            # A gateway that cannot keep up would run long past the session: stop it at a wall limit
-            # (the frames it did not send show in frames_sent against frames_expected).
             stop = asyncio.Event()
-            asyncio.get_running_loop().call_later(_GATEWAY_LIMIT * (s.sim_duration_s or 0) + 2.0, stop.set)
-            return await run_sim_gateway(KafkaBus(s), s, stop)
+
+            def on_start(origin_ns: int) -> None:
+                # Timed from the session's origin: presynthesising the session before it is not the gateway's
+                # work. A gateway that cannot keep up would run long past the session: stopped at a wall limit
+                # (the frames it did not send show in frames_sent against frames_expected).
+                at_origin.extend((origin_ns, time.process_time()))
+                queue.put(("start", origin_ns))
+                limit_s = (origin_ns - time.time_ns()) / NS + _GATEWAY_LIMIT * (s.sim_duration_s or 0) + 2.0
+                asyncio.get_running_loop().call_later(max(0.0, limit_s), stop.set)
+
+            return await run_sim_gateway(KafkaBus(s), s, stop, on_start)
 
         sent = asyncio.run(bounded())
-        queue.put(("ok", {"sent": sent, "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0}))
+        origin_ns, cpu0 = at_origin
+        wall_s = (time.time_ns() - origin_ns) / NS
+        queue.put(("ok", {"sent": sent, "cpu_s": time.process_time() - cpu0, "wall_s": wall_s}))
     except BaseException as exc:
         queue.put(("error", f"gateway: {type(exc).__name__}: {exc}"))
 
@@ -284,10 +292,13 @@ async def _get(queue: Any, proc: Any, what: str, timeout_s: float) -> tuple[str,
 
 
 async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir: Path,
-                       drain_s: float = 6.0, views: int = 0, analyzers: int = 1) -> PipelineResult:
+                       drain_s: float = 6.0, views: int = 0, analyzers: int = 1,
+                       synth_live: bool = False) -> PipelineResult:
     """One real-time run of ``stations`` simulated athletes for ``duration_s`` through a fresh broker,
     with ``analyzers`` analyzer processes in one consumer group (as deployed: one per core); with
-    ``views``, the API service and that many station views in headless Chromium as well."""
+    ``views``, the API service and that many station views in headless Chromium as well. The simulated
+    sensors' samples are synthesised before the session (a sensor's samples cost the server nothing),
+    or with ``synth_live`` while it runs, as the demo does."""
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     ctx = mp.get_context("spawn")
@@ -297,6 +308,7 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
             writer_group=f"bench-writer-{tag}", sqlite_path=str(workdir / f"bench-{tag}.db"),
             sim_stations=stations, sim_realtime=True, sim_duration_s=duration_s,
             sim_bar=False,  # a standard athlete: EMG kit and force plates, no bar sensor
+            sim_presynth_s=0.0 if synth_live else duration_s,
         )
         bus = KafkaBus(settings)
         await bus.ensure_topics()

@@ -20,7 +20,7 @@ VIEWS_UP_TO = 64  # the largest station count whose pipeline run also opens stat
 def run_bench(
     stations: list[int], *, seconds: float, warm: float, pipeline_seconds: float | None, workdir: Path,
     progress: bool = True, profile: bool = False, pipeline_max: int | None = None, views: int = 0,
-    analyzers: int = 1,
+    analyzers: int = 1, synth_live: bool = False,
 ) -> tuple[Any, str | None]:
     """Every measurement for every station count; returns the Report and the profile text (or None)."""
     from kinesync.bench.analyzer_alone import profile_engine, run_alone
@@ -51,14 +51,14 @@ def run_bench(
             if n in piped:
                 bar.set_postfix_str(f"{n} athletes: pipeline through the broker, {pipeline_seconds:g} s")
                 run.pipeline = asyncio.run(run_pipeline(n, pipeline_seconds, warm, workdir / f"pipeline-{n}",
-                                                        analyzers=analyzers))
+                                                        analyzers=analyzers, synth_live=synth_live))
                 bar.update()
             if n in viewed:
                 # The cue hop in a run of its own: the views' Chromium renderers (on the station tablets in
                 # a facility) would otherwise take the server's cores from the pipeline they measure.
                 bar.set_postfix_str(f"{n} athletes: pipeline with {min(views, n)} station views in Chromium")
                 cued = asyncio.run(run_pipeline(n, pipeline_seconds, warm, workdir / f"cues-{n}", views=views,
-                                                analyzers=analyzers))
+                                                analyzers=analyzers, synth_live=synth_live))
                 assert run.pipeline is not None
                 run.pipeline.cue_latency_ms, run.pipeline.cue_views = cued.cue_latency_ms, cued.cue_views
                 run.pipeline.cue_received_ms = cued.cue_received_ms
@@ -73,7 +73,8 @@ def run_bench(
     finally:
         bar.close()
     config = {"stations": stations, "timed_s": seconds, "warm_s": warm, "pipeline_s": pipeline_seconds,
-              "pipeline_stations": piped, "views": views, "views_up_to": VIEWS_UP_TO, "analyzers": analyzers}
+              "pipeline_stations": piped, "views": views, "views_up_to": VIEWS_UP_TO, "analyzers": analyzers,
+              "synth_live": synth_live}
     return Report(runs, config, load=load.finish()), prof_text
 
 
@@ -92,7 +93,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report, prof = run_bench(
             stations, seconds=seconds, warm=args.warm, pipeline_seconds=pipeline_s, workdir=Path(tmp),
             progress=not args.no_progress, profile=args.profile, pipeline_max=args.pipeline_max, views=args.views,
-            analyzers=args.analyzers or min(2, os.cpu_count() or 1),
+            analyzers=args.analyzers or min(2, os.cpu_count() or 1), synth_live=args.synth_live,
         )
     m = report.machine
     print(f"kinesync bench — {report.date} — {m['nproc']} × {m['cpu']}, Python {m['python']}, "
@@ -134,6 +135,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warm", type=float, default=3.0, help="untimed warm-up session seconds (default 3)")
     p.add_argument("--pipeline-seconds", type=float, help="real-time seconds of each pipeline run (default 12)")
     p.add_argument("--no-pipeline", action="store_true", help="skip the broker pipeline runs")
+    p.add_argument("--synth-live", action="store_true",
+                   help="synthesise the simulated sensors' samples while each pipeline run goes (1 s ahead, as the "
+                   "demo does) instead of before it; the server then also pays for the simulation (about a "
+                   "quarter of a core at 256 stations)")
     p.add_argument("--quick", action="store_true", help="small counts and short runs (about a minute)")
     p.add_argument("--profile", action="store_true", help="also print a cProfile of the engine (first count)")
     p.add_argument("--json", type=Path, help="write every figure as JSON to this path")

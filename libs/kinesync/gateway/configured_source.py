@@ -39,7 +39,10 @@ async def start_simulation(producer: Producer, settings: Settings) -> SimSource:
     """The simulated floor, once the broker acknowledged its stations' sessions (so none of its frames
     arrives before the athlete it belongs to)."""
     stations = sim_stations(settings.sim_stations, settings.sim_lags_ms, settings.sim_seed)
-    source = SimSource(stations, realtime=settings.sim_realtime, bar=settings.sim_bar)
+    # In a thread: presynthesising a long session takes seconds (about 1 ms per station and session second).
+    source = await asyncio.to_thread(
+        SimSource, stations, realtime=settings.sim_realtime, bar=settings.sim_bar, presynth_s=settings.sim_presynth_s
+    )
     sessions = [st.assignment(source.origin_ns, bar=settings.sim_bar) for st in stations]
     await deliver(producer, [(SESSIONS, s.station.encode(), s.model_dump_json().encode()) for s in sessions])
     log.info(

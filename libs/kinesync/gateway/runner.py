@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import uvicorn
 
@@ -25,8 +26,11 @@ from kinesync.settings import Settings
 log = logging.getLogger("kinesync.gateway")
 
 
-async def run_sim_gateway(bus: Bus, settings: Settings, stop: asyncio.Event) -> int:
+async def run_sim_gateway(
+    bus: Bus, settings: Settings, stop: asyncio.Event, on_start: Callable[[int], None] | None = None
+) -> int:
     """Publish the simulated stations' sessions and frames; returns the number of frames sent.
+    ``on_start`` is told the session's origin on the facility clock (ns) before its first frame.
 
     Kept on the bus's plain producer: the simulator is the embedded demo and the analyzer's test bed.
     """
@@ -35,6 +39,8 @@ async def run_sim_gateway(bus: Bus, settings: Settings, stop: asyncio.Event) -> 
     sent = 0
     try:
         source = await start_simulation(producer, settings)
+        if on_start is not None:
+            on_start(source.origin_ns)
         async for frames in source.ticks(settings.sim_duration_s):
             await producer.send_many([(topic_for_kind(f.kind), f.station.encode(), encode(f)) for f in frames])
             sent += len(frames)

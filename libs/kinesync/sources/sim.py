@@ -70,6 +70,17 @@ class _Device:
         self._origin_ns = origin_ns
         self.next_index = 0
         self.seq = 0
+        self._ready: np.ndarray | None = None  # samples from index 0 synthesised before the session (float32)
+
+    def presynthesise(self, session_s: float) -> None:
+        """Synthesise the first ``session_s`` of samples now; ``frames_until`` then only cuts them into frames.
+        The simulated athlete's samples do not depend on how they are asked for (in one call or frame by
+        frame), so the frames are the same either way."""
+        n = int(np.floor(session_s * self.rate_hz + 1e-9))
+        self._ready = self._source(0, n).astype(np.float32) if n > 0 else None
+
+    def start_at(self, origin_ns: int) -> None:
+        self._origin_ns = origin_ns
 
     def frames_until(self, t_s: float) -> list[Frame]:
         """Frames covering session time up to ``t_s`` (one frame; sample counts follow the rate)."""
@@ -77,7 +88,11 @@ class _Device:
         n = stop - self.next_index
         if n <= 0:
             return []
-        samples = self._source(self.next_index, n).astype(np.float32)
+        ready = self._ready
+        if ready is not None and stop <= ready.shape[1]:
+            samples = ready[:, self.next_index : stop]
+        else:
+            samples = self._source(self.next_index, n).astype(np.float32)
         frame = Frame(
             station=self.station,
             device=self.name,
@@ -106,18 +121,17 @@ class SimSource:
         origin_ns: int | None = None,
         bar: bool = False,
         lookahead_s: float = 1.0,
+        presynth_s: float = 0.0,
     ) -> None:
+        """``presynth_s``: session time of every device synthesised before the session starts (the clock's
+        origin is taken after it), instead of ``lookahead_s`` ahead while it runs: sensors' samples cost the
+        machine that receives them nothing, and a benchmark of that machine should not pay for them either.
+        64 kB of memory per standard station and second."""
         self.stations = list(stations)
         self.frame_s = frame_s
         self.realtime = realtime
         self.lookahead_s = lookahead_s  # paced runs: how far ahead of the wall clock frames are synthesised
-        if origin_ns is None:
-            # Frames close on the facility clock's frame grid, of which the analysis windows' grid (whole
-            # hops) is part: a window's last sample then leaves with the frame that ends at the window's
-            # end, not up to a frame later depending on when the simulator happened to start.
-            step_ns = round(frame_s * 1e9)
-            origin_ns = -(-time.time_ns() // step_ns) * step_ns
-        self.origin_ns = origin_ns
+        self.origin_ns = origin_ns if origin_ns is not None else 0
         self.devices: list[_Device] = []
         for st in self.stations:
             athlete = SimAthlete(st.spec)
@@ -158,6 +172,17 @@ class SimSource:
                         self.origin_ns,
                     )
                 )
+        if presynth_s > 0:
+            for dev in self.devices:
+                dev.presynthesise(presynth_s)
+        if origin_ns is None:
+            # Frames close on the facility clock's frame grid, of which the analysis windows' grid (whole
+            # hops) is part: a window's last sample then leaves with the frame that ends at the window's
+            # end, not up to a frame later depending on when the simulator happened to start.
+            step_ns = round(frame_s * 1e9)
+            self.origin_ns = -(-time.time_ns() // step_ns) * step_ns
+            for dev in self.devices:
+                dev.start_at(self.origin_ns)
 
     async def ticks(self, duration_s: float | None = None) -> AsyncIterator[list[Frame]]:
         """Yields the frames of each tick; runs until ``duration_s`` of session time (or forever)."""
