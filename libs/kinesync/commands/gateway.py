@@ -110,6 +110,7 @@ OPTIONS = (
     Option("--realtime", "sim_realtime", "sim", flag_only=True, sources=("sim",),
            help="simulate in real time (--no-realtime: as fast as possible)"),
     Option("--bar", "sim_bar", "sim", flag_only=True, sources=("sim",)),
+    Option("--presynth-s", "sim_presynth_s", "sim", type=float, metavar="S", sources=("sim",)),
     Option("--host", "gateway_host", "http", metavar="ADDR", needs_http=True,
            help="address the health and ingest server listens on"),
     Option("--port", "gateway_port", "http", type=int, metavar="PORT"),
