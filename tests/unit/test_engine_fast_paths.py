@@ -187,16 +187,27 @@ def test_a_filter_in_a_bank_and_on_its_own_shares_one_state() -> None:
 
 def test_rings_appended_at_once_equal_one_append_each() -> None:
     """``SampleRing.append_each`` (a batched transform's outputs into their rings): the same samples as one
-    ``append`` per ring, through wraps, blocks longer than a ring, and rings of another dtype than the first."""
+    ``append`` per ring, through wraps, blocks longer than a ring, rings of other dtypes, starts and column
+    shifts, in the same columns of one chunk or not."""
     rng = np.random.default_rng(9)
+    shared = 0
     for _ in range(300):
-        k, n = int(rng.integers(1, 6)), int(rng.integers(1, 60))
-        caps = [int(rng.integers(1, 90)) for _ in range(k)]
+        k, n = int(rng.integers(1, 9)), int(rng.integers(1, 60))
+        caps = [int(rng.choice([37, 90, int(rng.integers(1, 90))])) for _ in range(k)]
         dtypes = [np.float32 if rng.random() < 0.7 else np.float64 for _ in range(k)]
         together = [SampleRing(3, c, d) for c, d in zip(caps, dtypes, strict=True)]
         alone = [SampleRing(3, c, d) for c, d in zip(caps, dtypes, strict=True)]
+        # Rings that start at other samples and columns: some share their columns (one assignment), some not.
+        for a, b in zip(together, alone, strict=True):
+            index = int(rng.choice([0, 0, 5, int(rng.integers(0, 50))]))
+            shift = int(rng.choice([0, 0, 3, int(rng.integers(0, 10**12))]))
+            a.reset(index, shift)
+            b.reset(index, shift)
         for _ in range(int(rng.integers(1, 8))):
             blocks = rng.normal(size=(k, 3, n)) * 10.0 ** float(rng.integers(-40, 40))
+            columns = [(r._chunk_id, (r.end + r.shift) % r.capacity) for r in together
+                       if (r.end + r.shift) % r.capacity + n <= r.capacity]
+            shared += len(columns) - len(set(columns))  # rings filled by one assignment with another
             with np.errstate(over="ignore"):  # beyond float32's range: inf either way
                 SampleRing.append_each(together, blocks)
                 for ring, block in zip(alone, blocks, strict=True):
@@ -204,6 +215,7 @@ def test_rings_appended_at_once_equal_one_append_each() -> None:
         for a, b in zip(together, alone, strict=True):
             assert (a.start, a.end) == (b.start, b.end)
             assert a.read(a.start, a.end).tobytes() == b.read(b.start, b.end).tobytes()
+    assert shared > 50
 
 
 def test_a_stream_queued_twice_in_a_batch_is_transformed_once() -> None:

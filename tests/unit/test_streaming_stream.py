@@ -99,7 +99,7 @@ def test_ring_wraps_and_refuses_what_it_no_longer_holds() -> None:
 
 
 def test_rings_carved_from_shared_memory_are_zeroed_aligned_and_separate() -> None:
-    from kinesync.streaming.ring import BLOCK_BYTES
+    from kinesync.streaming.ring import CHUNK_BYTES
 
     shapes = [(6, 13_001, np.float32), (3, 11_250, np.float64), (1, 7, np.float64), (2, 3, np.float32)] * 20
     rings = [SampleRing(c, cap, dtype=dt) for c, cap, dt in shapes]
@@ -108,6 +108,10 @@ def test_rings_carved_from_shared_memory_are_zeroed_aligned_and_separate() -> No
         assert buf.shape == (c, cap) and buf.dtype == dt and buf.flags.c_contiguous and buf.flags.aligned
         assert not buf.any()
         assert buf.ctypes.data % 64 == 0  # each ring on a cache line of its own
+        assert ring._chunk[ring._slot] is not buf and np.shares_memory(ring._chunk[ring._slot], buf)
+    # Rings of one shape are slots of one chunk, so one assignment can fill many of them.
+    same = [r for r in rings if r._buf.shape == (6, 13_001)]
+    assert len({r._chunk_id for r in same}) == 1 and len({r._slot for r in same}) == len(same)
     # Every ring is its own memory: filling one changes no other.
     for k, ring in enumerate(rings):
         ring.append(np.full((ring._buf.shape[0], min(5, ring.capacity)), k + 1.0))
@@ -116,9 +120,9 @@ def test_rings_carved_from_shared_memory_are_zeroed_aligned_and_separate() -> No
         assert (ring.read(0, n) == k + 1.0).all() and not ring._buf[:, n:].any()
     spans = sorted((r._buf.ctypes.data, r._buf.ctypes.data + r._buf.nbytes) for r in rings)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
-    # A ring too large to share a block gets memory of its own, zeroed like the others.
-    big = SampleRing(4, BLOCK_BYTES // 8, dtype=np.float64)
-    assert big._buf.base is None and not big._buf.any()
+    # A ring larger than a chunk gets a chunk of its own, zeroed like the others.
+    big = [SampleRing(4, CHUNK_BYTES // 16, dtype=np.float64) for _ in range(2)]
+    assert big[0]._chunk_id != big[1]._chunk_id and big[0]._chunk.shape[0] == 1 and not big[1]._buf.any()
 
 
 def test_batch_groups_are_one_int_per_layout_even_when_streams_are_made_in_threads() -> None:

@@ -14,6 +14,7 @@ import itertools
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,8 @@ from kinesync.streaming.ring import SampleRing
 
 if TYPE_CHECKING:
     from kinesync.streaming.batch import TransformBatch
+
+NS_PER_S = 1_000_000_000
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -204,7 +207,9 @@ class SensorStream:
                 head = self._pending[0]
                 self.next_index = head.index
                 self.watermark_ns = self.time_of(head.index)
-                self.ring.reset(head.index)
+                # The ring's columns follow the facility clock's sample count, so streams of one layout on
+                # one sample grid write each instant into the same column (one assignment for all of them).
+                self.ring.reset(head.index, round(Fraction(self.anchor_ns) * Fraction(self.rate_hz) / NS_PER_S))
             if head.index > self.next_index:
                 if self._max_end_ns - self.time_of(self.next_index) < self._lateness_ns:
                     return  # the missing frame may still arrive
