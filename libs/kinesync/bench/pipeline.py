@@ -52,13 +52,20 @@ def _quiet_logging() -> None:
 
 
 class _CountingEngine(AnalyzerEngine):
-    """The service's engine, counting partial windows (released by the bounded wait: a sign of lag)."""
+    """The service's engine, counting partial windows (released by the bounded wait: a sign of lag), and the
+    process's CPU time at its first and its last batch of frames (the session's work, without the idle polling
+    before the gateway starts and after it ends)."""
 
     partial = 0
+    first_cpu_s: float | None = None
+    last_cpu_s = 0.0
 
     def handle_batch(self, msgs, now_wall_ns: int) -> BatchOutput:  # type: ignore[no-untyped-def]
+        if self.first_cpu_s is None:
+            self.first_cpu_s = time.process_time()
         out = super().handle_batch(msgs, now_wall_ns)
         self.partial += sum(m.partial for m in out.metrics)
+        self.last_cpu_s = time.process_time()
         return out
 
     def tick(self, now_wall_ns: int) -> list[WindowMetric]:
@@ -114,13 +121,15 @@ def _analyzer_child(settings: dict[str, Any], assigned: Any, slot: int, stop_fla
             stop.set()
 
         watcher = asyncio.create_task(watch())
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        wall0 = time.perf_counter()
         await run_analyzer(_ReadyBus(s, assigned, slot), s, stop, engine)
         await watcher
         c = engine.counters
+        first = engine.first_cpu_s
         return {"frames": c.frames, "windows": c.windows, "reps": c.reps, "partial": engine.partial,
                 "stations": len(engine.stations),
-                "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0}
+                "cpu_s": engine.last_cpu_s - first if first is not None else 0.0,
+                "wall_s": time.perf_counter() - wall0}
 
     try:
         queue.put(("ok", asyncio.run(main())))
@@ -188,7 +197,7 @@ class PipelineResult:
     partial_windows: int
     reps: int
     analyzers: int  # analyzer processes in the consumer group
-    analyzer_cpu_s: float  # summed over the analyzer processes
+    analyzer_cpu_s: float  # summed over the analyzer processes, each from its first to its last batch of frames
     # Stations each analyzer process analysed: the station keys' hash decides, and the larger share's
     # burst of reps on one count sets the rep latency's tail.
     stations_per_analyzer: list[int]
