@@ -125,3 +125,25 @@ def test_error_line_prefers_errors_and_names_signals() -> None:
     assert error_line(0, ["12:00:01 gateway  INFO    source finished"]) == "12:00:01 gateway  INFO    source finished"
     assert error_line(-9, ["12:00:01 analyzer INFO    windows out"]) == "killed by SIGKILL"
     assert error_line(3, []) == "exit code 3"
+
+
+def test_a_run_forgets_how_far_the_last_run_s_broker_was_read_by_the_alerts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run's embedded broker starts with empty logs: the alerts store's positions from the last run
+    would make the alerts service skip this run's metrics as replays."""
+    from kinesync.alerts.store import AlertStore
+
+    monkeypatch.delenv("KINESYNC_ALERTS_DB", raising=False)
+    store = AlertStore(tmp_path / "alerts.db")
+    store.record([], {"kept": 1}, {"kinesync.metrics:0": 5000, "kinesync.metrics:1": 4800}, time.time_ns())
+    assert store.load_state() == ({"kept": 1}, {"kinesync.metrics:0": 5000, "kinesync.metrics:1": 4800})
+    store.close()
+    sup = Supervisor(workdir=tmp_path, services=())
+    sup.start()
+    try:
+        store = AlertStore(tmp_path / "alerts.db")
+        assert store.load_state() == ({"kept": 1}, {})  # the rules' state stays with the athletes
+        store.close()
+    finally:
+        sup.stop()

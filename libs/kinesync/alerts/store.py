@@ -160,6 +160,12 @@ class AlertStore:
 
         return self._db.call(tx)
 
+    def forget_positions(self) -> None:
+        """Forget how far the metrics topic was read: its broker starts a new log (``kinesync run``'s embedded
+        broker keeps nothing from one run to the next), and records at offsets read before are new ones,
+        not replays to skip."""
+        self._db.call(lambda db: db.execute("DELETE FROM kv WHERE name = 'positions'"))
+
     def load_state(self) -> tuple[dict[str, Any], dict[str, int]]:
         rows = dict(self._all("SELECT name, value FROM kv WHERE name IN ('engine_state', 'positions')"))
         return json.loads(rows.get("engine_state", "{}")), json.loads(rows.get("positions", "{}"))

@@ -154,9 +154,24 @@ class Supervisor:
         if wait_port(self.host, self.port, 0.05):
             raise RuntimeError(f"port {self.port} on {self.host} is already in use; choose another with --port")
         self.broker = EmbeddedBroker(log_path=self.workdir / "broker.log").start()
+        self._forget_alert_positions()
         # Topics first, from one process, so every service sees the same partition counts.
         subprocess.run([sys.executable, "-m", "kinesync.cli", "topics"], env=self.env(), check=True)
         self.start_services()
+
+    def _forget_alert_positions(self) -> None:
+        """The alerts service skips metrics at offsets its store has read, as replays. The embedded broker
+        starts every run with empty logs, so without this every run after the first skipped all of its
+        metrics until the offsets passed the last run's, and no alert fired."""
+        path = Path(self.env()["KINESYNC_ALERTS_DB"])
+        if path.exists():
+            from kinesync.alerts.store import AlertStore
+
+            store = AlertStore(path)
+            try:
+                store.forget_positions()
+            finally:
+                store.close()
 
     def start_services(self) -> None:
         """Start every service; a restarted one gets the same environment (ports included)."""
