@@ -22,15 +22,17 @@ M = TypeVar("M", bound=BaseModel)
 
 async def follow(bus: Bus, topic: str, model: type[M], handle: Callable[[M], object],
                  stop: asyncio.Event, *, poll_ms: int, from_beginning: bool = False,
-                 fetch_wait_ms: int | None = None) -> None:
+                 fetch_wait_ms: int | None = None, caught_up: asyncio.Event | None = None) -> None:
     """Read ``topic`` until ``stop``; ``handle`` gets each record as ``model`` (awaited if it is a
     coroutine function; a plain function's return value is ignored). ``fetch_wait_ms``: the
-    consumer's (``Bus.consumer``; None: the settings')."""
+    consumer's (``Bus.consumer``; None: the settings'). ``caught_up`` is set at the first poll that
+    finds nothing new: every record the topic held until then has been handled."""
     consumer = bus.consumer([topic], None, from_beginning=from_beginning, fetch_wait_ms=fetch_wait_ms)
     await consumer.start()
     try:
         while not stop.is_set():
-            for msg in await consumer.getmany(timeout_ms=poll_ms):
+            batch = await consumer.getmany(timeout_ms=poll_ms)
+            for msg in batch:
                 try:
                     record = model.model_validate_json(msg.value)
                 except ValueError as exc:
@@ -39,5 +41,7 @@ async def follow(bus: Bus, topic: str, model: type[M], handle: Callable[[M], obj
                 done = handle(record)
                 if inspect.isawaitable(done):
                     await done
+            if not batch and caught_up is not None:
+                caught_up.set()
     finally:
         await consumer.stop()

@@ -7,7 +7,7 @@ and ``kinesync analyze`` feed recordings directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kinesync.bus.base import Message, TopicPartition
@@ -185,6 +185,27 @@ class AnalyzerEngine:
         at, polled = self._polled
         self._polled = (now_wall_ns, polled | fresh.keys() if at == now_wall_ns else set(fresh))
         return out
+
+    def handle_until_rep(
+        self, msgs: Sequence[Message], now_wall_ns: int, slice_messages: int,
+        stop_early: Callable[[], bool] | None = None,
+    ) -> tuple[BatchOutput, int]:
+        """``handle_batch`` on ``msgs`` ``slice_messages`` at a time, up to and including the first slice whose
+        windows own a rep (its reps are then owed at once), or the first slice after which ``stop_early()`` is
+        true; returns the slices' outputs together and how many messages they took. The same windows as a
+        call per slice: only the caller hears of them less often."""
+        out = BatchOutput()
+        used = 0
+        while used < len(msgs):
+            piece = msgs[used : used + slice_messages]
+            part = self.handle_batch(piece, now_wall_ns)
+            used += len(piece)
+            out.frames.extend(part.frames)
+            out.metrics.extend(part.metrics)
+            out.dead_letters.extend(part.dead_letters)
+            if any(m.rep_peak_ns is not None for m in part.metrics) or (stop_early is not None and stop_early()):
+                break
+        return out, used
 
     def _flush(self, batch: TransformBatch, out: BatchOutput, now_wall_ns: int) -> None:
         """Run the batch's transforms; a station whose transform raised is rebuilt like any failed one."""
