@@ -32,8 +32,8 @@ log = logging.getLogger("kinesync.analyzer")
 # force frames of one 50 ms tick. A call into the worker thread goes on slice after slice until one owns a
 # rep (``AnalyzerEngine.handle_until_rep``): that rep then leaves before the next slice is analysed, and the
 # slices between reps cost no hop into the thread and back, which on a 2-vCPU KVM guest takes 145 us of
-# CPU (40 us with both threads on one CPU; 2026-12-06): about 12 % of an analyzer at 256 stations when
-# every 16 messages paid it.
+# CPU (40 us with both threads on one CPU; 2026-12-06): 5-7 % more athletes per analyzer core in the
+# pipeline than a hop per slice.
 _SLICE_MESSAGES = 16
 # At start, how long the analysis waits for the sessions topic to be read to its end (a replayed backlog
 # would otherwise be analysed before the stations' athletes are known), s.
