@@ -25,7 +25,7 @@ from kinesync.streaming.ring import SampleRing
 if TYPE_CHECKING:
     from kinesync.streaming.batch import TransformBatch
 
-NS_PER_S = 1_000_000_000
+NS = 1_000_000_000
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -209,7 +209,7 @@ class SensorStream:
                 self.watermark_ns = self.time_of(head.index)
                 # The ring's columns follow the facility clock's sample count, so streams of one layout on
                 # one sample grid write each instant into the same column (one assignment for all of them).
-                self.ring.reset(head.index, round(Fraction(self.anchor_ns) * Fraction(self.rate_hz) / NS_PER_S))
+                self.ring.reset(head.index, round(Fraction(self.anchor_ns) * Fraction(self.rate_hz) / NS))
             if head.index > self.next_index:
                 if self._max_end_ns - self.time_of(self.next_index) < self._lateness_ns:
                     return  # the missing frame may still arrive
