@@ -147,3 +147,13 @@ def test_a_run_forgets_how_far_the_last_run_s_broker_was_read_by_the_alerts(
         store.close()
     finally:
         sup.stop()
+
+
+def test_the_embedded_run_gives_its_one_analyzer_one_partition_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tansu's memory storage lists a partition's every stored batch on each fetch (embedded_partitions).
+    monkeypatch.delenv("KINESYNC_PARTITIONS", raising=False)
+    assert Supervisor(workdir=tmp_path).env()["KINESYNC_PARTITIONS"] == "1"
+    monkeypatch.setenv("KINESYNC_PARTITIONS", "4")
+    assert Supervisor(workdir=tmp_path).env()["KINESYNC_PARTITIONS"] == "4"

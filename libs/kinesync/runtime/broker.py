@@ -12,6 +12,20 @@ from kinesync.runtime.ports import free_port, wait_port
 from kinesync.runtime.process import child_preexec
 
 
+def embedded_partitions(analyzers: int) -> int:
+    """Partitions per topic on the embedded broker: one per analyzer process, no more.
+
+    Tansu's memory storage keeps each produced batch as an object and, on every fetch that finds new
+    data in a partition, lists all of that partition's objects (``tansu-storage`` ``DynoStore::fetch``;
+    it cannot delete records either). Its CPU therefore grows with the session's length times the
+    partitions a consumer fetches: with 8 partitions, 64 stations took it from 0.06 to 1.1 cores in
+    60 s, and the 8-station demo to a whole core after 75 s (docs/performance.md). A station's
+    batches go to one partition whatever the count, so fewer partitions mean fewer, fuller lists; more
+    partitions than analyzers buy nothing on one machine.
+    """
+    return max(1, analyzers)
+
+
 class EmbeddedBroker:
     """Starts ``tansu broker`` on a free loopback port; ``bootstrap`` is the address for clients.
 

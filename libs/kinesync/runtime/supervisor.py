@@ -23,7 +23,7 @@ from typing import IO
 
 import httpx
 
-from kinesync.runtime.broker import EmbeddedBroker
+from kinesync.runtime.broker import EmbeddedBroker, embedded_partitions
 from kinesync.runtime.ports import free_port, wait_port
 from kinesync.runtime.process import child_preexec
 from kinesync.runtime.retry import backoff_s
@@ -143,6 +143,8 @@ class Supervisor:
             "KINESYNC_REGISTRY_DB": str(self.workdir / "registry.db"),
             "KINESYNC_ALERTS_DB": os.environ.get("KINESYNC_ALERTS_DB", str(self.workdir / "alerts.db")),
             STATE_ENV: str(self.state_path),
+            # One analyzer: one partition per topic, unless the operator says otherwise (embedded_partitions).
+            "KINESYNC_PARTITIONS": os.environ.get("KINESYNC_PARTITIONS", str(embedded_partitions(1))),
             **self.extra_env,
         }
         if self.broker is not None:
