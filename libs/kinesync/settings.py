@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kinesync.runtime.secrets import SecretFilesSource
@@ -169,7 +169,19 @@ class Settings(BaseSettings):
         [60.0, 90.0, 110.0, 150.0, 75.0, 100.0, 120.0, 135.0],
         description="true phase lags of the simulated stations, used in turn, ms (JSON list)",
     )
+    sim_rep_periods_s: list[float] = Field(
+        [3.0, 3.6], description="each simulated station's rep period is drawn (seeded) between these two, s: "
+        "athletes keep their own tempo; equal values put every station in step (JSON list)",
+    )
     sim_duration_s: float | None = Field(None, description="stop the simulation after this session time, s")
+
+    @field_validator("sim_rep_periods_s")
+    @classmethod
+    def _rising_periods(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0.0 < value[0] <= value[1]:
+            raise ValueError(f"need LOW,HIGH with 0 < LOW <= HIGH, got {','.join(f'{v:g}' for v in value)}")
+        return value
+
     sim_bar: bool = Field(True, description="simulated stations also carry a linear position transducer on the bar")
     sim_presynth_s: float = Field(
         0.0, ge=0.0, description="session time synthesised for every simulated station before the session starts, s "

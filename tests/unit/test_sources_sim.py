@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from kinesync.sources.sim import SimSource, _Device, sim_stations
 
@@ -80,3 +81,21 @@ async def test_a_presynthesised_session_gives_the_same_frames_and_starts_after_i
     live = SimSource(stations, realtime=False, origin_ns=ahead.origin_ns)
     # 3 s of session: 2 s cut from the synthesised samples, the last second synthesised as it goes.
     _same(await _collect(ahead, 3.0), await _collect(live, 3.0))
+
+
+def test_stations_keep_their_own_tempo_from_a_seeded_range() -> None:
+    spread = [st.spec.rep_period_s for st in sim_stations(64, (100.0,), 7, (3.0, 3.6))]
+    assert all(3.0 <= p <= 3.6 for p in spread)
+    assert max(spread) - min(spread) > 0.4  # spread over the range, not bunched
+    assert spread == [st.spec.rep_period_s for st in sim_stations(64, (100.0,), 7, (3.0, 3.6))]
+    assert spread != [st.spec.rep_period_s for st in sim_stations(64, (100.0,), 8, (3.0, 3.6))]
+    # Equal ends: the whole floor in step, as before the range existed.
+    assert {st.spec.rep_period_s for st in sim_stations(5, (100.0,), 7)} == {3.0}
+    # Apart after a few reps: the floor's rep ends spread over most of a period by the fourth rep.
+    ends = sorted((4 * p) % 3.0 for p in spread)
+    assert max(np.diff(ends)) < 0.5
+
+
+def test_a_falling_tempo_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="low <= high"):
+        sim_stations(2, (100.0,), 7, (3.4, 3.0))

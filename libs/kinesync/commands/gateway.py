@@ -105,6 +105,8 @@ OPTIONS = (
            help="number of simulated stations"),
     Option("--lags-ms", "sim_lags_ms", "sim", type=_lags, metavar="MS,MS,...", sources=("sim",),
            help="true phase lags of the simulated stations, used in turn, ms (comma-separated)"),
+    Option("--rep-periods-s", "sim_rep_periods_s", "sim", type=_lags, metavar="LOW,HIGH", sources=("sim",),
+           help="each station's rep period is drawn between these, s (equal: every station in step)"),
     Option("--seed", "sim_seed", "sim", type=int, metavar="N", sources=("sim",), help="simulator random seed"),
     Option("--duration-s", "sim_duration_s", "sim", type=float, metavar="S", sources=("sim",)),
     Option("--realtime", "sim_realtime", "sim", flag_only=True, sources=("sim",),

@@ -41,11 +41,20 @@ class SimStation:
         )
 
 
-def sim_stations(n: int, lags_ms: Sequence[float], seed: int = 7) -> list[SimStation]:
-    """``n`` stations named station-01.. with true lags taken from ``lags_ms`` in turn."""
+def sim_stations(
+    n: int, lags_ms: Sequence[float], seed: int = 7, rep_periods_s: tuple[float, float] = (3.0, 3.0)
+) -> list[SimStation]:
+    """``n`` stations named station-01.. with true lags taken from ``lags_ms`` in turn, each with a rep
+    period drawn (seeded, uniform) from ``rep_periods_s`` = (low, high), s. Equal ends put every station
+    in step: the whole floor ends its reps in the same 50 ms, which no floor of people does."""
+    low, high = rep_periods_s
+    if not 0.0 < low <= high:
+        raise ValueError(f"rep_periods_s must be (low, high) with 0 < low <= high, got {rep_periods_s}")
+    periods = np.random.default_rng([seed, 1]).uniform(low, high, n) if high > low else np.full(n, low)
     out = []
     for i in range(n):
-        spec = AthleteSpec(lag_ms=float(lags_ms[i % len(lags_ms)]), seed=seed * 1000 + i)
+        spec = AthleteSpec(lag_ms=float(lags_ms[i % len(lags_ms)]), seed=seed * 1000 + i,
+                           rep_period_s=float(periods[i]))
         out.append(SimStation(f"station-{i + 1:02d}", f"Athlete {i + 1:02d}", spec))
     return out
 
