@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import multiprocessing as mp
+import os
 import sqlite3
 import time
 import uuid
@@ -30,7 +31,7 @@ from kinesync.bus.kafka import KafkaBus, KafkaConsumer
 from kinesync.bus.topics import INPUT_TOPICS, METRICS
 from kinesync.gateway.runner import run_sim_gateway
 from kinesync.models import RepMetric, WindowMetric
-from kinesync.runtime.broker import EmbeddedBroker
+from kinesync.runtime.broker import EmbeddedBroker, embedded_partitions
 from kinesync.runtime.process import die_with_parent
 from kinesync.settings import Settings
 from kinesync.storage.runner import run_writer
@@ -197,6 +198,7 @@ class PipelineResult:
     partial_windows: int
     reps: int
     analyzers: int  # analyzer processes in the consumer group
+    partitions: int  # per topic on the embedded broker (runtime.broker.embedded_partitions)
     analyzer_cpu_s: float  # summed over the analyzer processes, each from its first to its last batch of frames
     # Stations each analyzer process analysed: the station keys' hash decides, and the larger share's
     # burst of reps on one count sets the rep latency's tail.
@@ -263,14 +265,22 @@ async def _probe(
         finally:
             conn.close()
 
+    # Received and not yet visible; kept as it goes, since a scan of ``received`` each poll grew with the
+    # run (a quarter of this process's CPU 40 s into a 64-station run, on the cores being measured).
+    pending: set[tuple[str, int]] = set()
+    newest = [0]
+
     async def poll_storage() -> None:
         while not stop.is_set():
-            pending = [k[1] for k in received if k not in visible]
-            since = min(pending) if pending else (max((k[1] for k in visible), default=0))
+            since = min(k[1] for k in pending) if pending else newest[0]
             rows = await asyncio.to_thread(poll_db, since)
             now = time.time_ns()
             for station, start in rows:
-                visible.setdefault((station, start), now)
+                key = (station, start)
+                if key not in visible:
+                    visible[key] = now
+                    pending.discard(key)
+                    newest[0] = max(newest[0], start)
             await asyncio.sleep(_POLL_S)
 
     storage = asyncio.create_task(poll_storage())
@@ -280,7 +290,11 @@ async def _probe(
                 now = time.time_ns()
                 doc = json.loads(msg.value)
                 doc["_produced_ms"] = msg.timestamp_ms  # the analyzer's producer stamps each record when sent
-                received.setdefault((doc["station"], doc["window_start_ns"]), (now, doc))
+                key = (doc["station"], doc["window_start_ns"])
+                if key not in received:
+                    received[key] = (now, doc)
+                    if key not in visible:
+                        pending.add(key)
                 last_msg[0] = time.monotonic()
     finally:
         storage.cancel()
@@ -311,9 +325,11 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     ctx = mp.get_context("spawn")
+    # Partitions as `kinesync run` sets them on the embedded broker, unless the environment says otherwise.
+    partitions = {} if "KINESYNC_PARTITIONS" in os.environ else {"partitions": embedded_partitions(analyzers)}
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
         settings = Settings(
-            bootstrap_servers=broker.bootstrap, analyzer_group=f"bench-analyzer-{tag}",
+            **partitions, bootstrap_servers=broker.bootstrap, analyzer_group=f"bench-analyzer-{tag}",
             writer_group=f"bench-writer-{tag}", sqlite_path=str(workdir / f"bench-{tag}.db"),
             sim_stations=stations, sim_realtime=True, sim_duration_s=duration_s,
             sim_bar=False,  # a standard athlete: EMG kit and force plates, no bar sensor
@@ -425,7 +441,7 @@ async def run_pipeline(stations: int, duration_s: float, warm_s: float, workdir:
         stations=stations, duration_s=duration_s, warm_s=warm_s, frames_sent=gw["sent"],
         frames_expected=2 * stations * round(duration_s / 0.05),
         frames_analyzed=an["frames"], windows=an["windows"], partial_windows=an["partial"], reps=an["reps"],
-        analyzers=analyzers, analyzer_cpu_s=an["cpu_s"], gateway_cpu_s=gw["cpu_s"],
+        analyzers=analyzers, partitions=settings.partitions, analyzer_cpu_s=an["cpu_s"], gateway_cpu_s=gw["cpu_s"],
         stations_per_analyzer=[r["stations"] for _, r in results],
         gateway_late_s=max(0.0, gw["wall_s"] - duration_s), rep_latency_ms=rep_lat, window_latency_ms=win_lat,
         storage_latency_ms=sto_lat, rep_input_ms=rep_in, rep_output_ms=rep_out, rep_analyzer_ms=rep_proc,

@@ -115,7 +115,7 @@ class Run:
                 "writer_points": p.writer_points,
                 "writer_points_per_s": p.writer_points / p.writer_span_s if p.writer_span_s else None,
                 "writer_capacity_points_per_s": p.writer_points / p.writer_busy_s if p.writer_busy_s else None,
-                "analyzers": p.analyzers, "stations_per_analyzer": p.stations_per_analyzer,
+                "analyzers": p.analyzers, "partitions": p.partitions, "stations_per_analyzer": p.stations_per_analyzer,
                 "analyzer_cpu_s": p.analyzer_cpu_s,
                 "analyzer_athletes_per_core": p.analyzer_athletes_per_core,
                 "gateway_cpu_s": p.gateway_cpu_s,
@@ -218,6 +218,7 @@ class Report:
         row("two processes / one (throughput)", "alone", lambda d: d["scale_out_ratio"], ".2f")
         row("analyzer RSS per athlete, MB", "alone", lambda d: d["rss_per_athlete_mb"], ".3f")
         row("pipeline: analyzer processes (one consumer group)", "pipeline", lambda d: d["analyzers"], "d")
+        row("pipeline: partitions per topic (embedded broker)", "pipeline", lambda d: d["partitions"], "d")
         row("pipeline: stations per analyzer (by the keys' hash)", "pipeline",
             lambda d: " / ".join(str(n) for n in d["stations_per_analyzer"]), "")
         row("pipeline: analyzer kept up in real time", "pipeline", lambda d: d["kept_up"])
