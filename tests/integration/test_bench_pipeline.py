@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 async def test_the_pipeline_run_times_every_hop_up_to_the_painted_cue(tmp_path: Path) -> None:
     _need_browser()
-    result = await run_pipeline(2, 8.0, 2.0, tmp_path, views=2)
+    result = await run_pipeline(2, 11.0, 2.0, tmp_path, views=2)  # reps measured after every first rep
     assert result.cue_note is None, result.cue_note
     assert result.kept_up and result.reps >= 4
     assert result.cue_views == 2
