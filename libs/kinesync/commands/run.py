@@ -82,7 +82,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  Coach console:   {url}/console  (admin token for this run: {console_token})")
         else:
             print(f"  Coach console:   {url}/console  (sign in with your KINESYNC_API_ADMIN_TOKEN)")
-        print("  Press Ctrl-C to stop everything.\n")
+        print("  Press Ctrl-C to stop everything.")
+        # Said up front: the embedded broker keeps every frame and its fetches slow as the run goes on.
+        print("  The embedded broker is for trying KineSync: for a whole training day use Apache Kafka\n"
+              "  (docs/operations.md, \"The embedded broker\").\n")
         started = time.monotonic()
         next_status = started + 5
         while args.duration is None or time.monotonic() - started < args.duration:
