@@ -27,6 +27,7 @@ def run_bench(
     from kinesync.bench.frames import generate, station_names
     from kinesync.bench.pipeline import run_pipeline
     from kinesync.bench.report import CpuLoad, Report, Run
+    from kinesync.settings import Settings
 
     tqdm = require("tqdm", "kinesync bench's progress bar").tqdm
     load = CpuLoad()
@@ -74,7 +75,9 @@ def run_bench(
         bar.close()
     config = {"stations": stations, "timed_s": seconds, "warm_s": warm, "pipeline_s": pipeline_seconds,
               "pipeline_stations": piped, "views": views, "views_up_to": VIEWS_UP_TO, "analyzers": analyzers,
-              "synth_live": synth_live}
+              "synth_live": synth_live,
+              # the simulated floor's tempos (KINESYNC_SIM_REP_PERIODS_S; equal: every station in step)
+              "sim_rep_periods_s": Settings().sim_rep_periods_s}
     return Report(runs, config, load=load.finish()), prof_text
 
 
