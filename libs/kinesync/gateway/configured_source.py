@@ -38,8 +38,7 @@ def replay_source(settings: Settings) -> ReplaySource:
 async def start_simulation(producer: Producer, settings: Settings) -> SimSource:
     """The simulated floor, once the broker acknowledged its stations' sessions (so none of its frames
     arrives before the athlete it belongs to)."""
-    stations = sim_stations(settings.sim_stations, settings.sim_lags_ms, settings.sim_seed,
-                            (settings.sim_rep_periods_s[0], settings.sim_rep_periods_s[1]))
+    stations = sim_stations(settings.sim_stations, settings.sim_lags_ms, settings.sim_seed, settings.sim_rep_periods_s)
     # In a thread: presynthesising a long session takes seconds (about 1 ms per station and session second).
     source = await asyncio.to_thread(
         SimSource, stations, realtime=settings.sim_realtime, bar=settings.sim_bar, presynth_s=settings.sim_presynth_s

@@ -42,7 +42,7 @@ class SimStation:
 
 
 def sim_stations(
-    n: int, lags_ms: Sequence[float], seed: int = 7, rep_periods_s: tuple[float, float] = (3.0, 3.0)
+    n: int, lags_ms: Sequence[float], seed: int = 7, rep_periods_s: Sequence[float] = (3.0, 3.0)
 ) -> list[SimStation]:
     """``n`` stations named station-01.. with true lags taken from ``lags_ms`` in turn, each with a rep
     period drawn (seeded, uniform) from ``rep_periods_s`` = (low, high), s. Equal ends put every station
