@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     supervisor_failure_window_s: float = Field(
         60.0, gt=0, description="kinesync run: the window over which a service's exits are counted, s"
     )
+    supervisor_broker_max_mb: float = Field(
+        1024.0, ge=0, description="kinesync run: the embedded broker keeps every record in memory; once it holds "
+        "this much it is restarted empty, with every service (the wall pauses for about 15 s), MB; 0: never"
+    )
     supervisor_state: str | None = Field(
         None, description="set by kinesync run for its services: its state file, whose restart counts /health shows"
     )

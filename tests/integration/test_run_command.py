@@ -163,3 +163,74 @@ def test_run_restarts_a_killed_analyzer_and_the_wall_goes_on(tmp_path: Path) -> 
     while _group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _group_alive(proc.pid), "a KineSync process outlived Ctrl-C"
+
+
+def test_a_full_embedded_broker_is_restarted_empty_and_the_wall_goes_on(tmp_path: Path) -> None:
+    """Tansu's memory storage keeps every record: at KINESYNC_SUPERVISOR_BROKER_MAX_MB the run swaps it for
+    an empty one, with every service, after the windows of the frames already sent are stored."""
+    import sqlite3
+
+    port = free_port()
+    exe = Path(sys.executable).with_name("kinesync")
+    log = (tmp_path / "run.log").open("w")
+    # Tansu starts near 17 MB and 4 stations add about 0.7 MB a second: a restart some 20-40 s in.
+    env = {**os.environ, "KINESYNC_SUPERVISOR_BROKER_MAX_MB": "35", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [str(exe), "run", "--port", str(port), "--stations", "4", "--duration", "170"], cwd=tmp_path, env=env,
+        start_new_session=True, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def output() -> str:
+        return (tmp_path / "run.log").read_text(errors="replace")
+
+    def stations() -> list[dict]:
+        try:
+            return httpx.get(f"{base}/api/stations", timeout=1).json()
+        except httpx.HTTPError:
+            return []
+
+    try:
+        deadline = time.monotonic() + 120
+        while "restarting it empty with every service" not in output():
+            assert proc.poll() is None, output()
+            assert time.monotonic() < deadline, output()[-3000:]
+            time.sleep(0.2)
+        restarted_at = time.time()
+        gateway_pid = _supervisor_state(tmp_path)["services"]["gateway"]["pid"]
+        deadline = time.monotonic() + 60
+        while not (len(rows := stations()) == 4 and all(_received_at(r) > restarted_at + 1 for r in rows)):
+            assert proc.poll() is None, output()
+            assert time.monotonic() < deadline, (rows, output()[-3000:])
+            time.sleep(0.5)
+        print(f"\nevery station updated again {time.time() - restarted_at:.1f} s after the restart began")
+        state = _supervisor_state(tmp_path)["services"]
+        assert state["gateway"]["pid"] != gateway_pid
+        assert all(s["restarts"] == 0 for s in state.values()), state  # no failure was counted
+        out = output()
+        assert "running again on an empty broker" in out
+        # Before the restart the frames already sent were analysed and stored: each station's last window
+        # before it ends less than 1 s before the gateway stopped (windows close every 0.25 s).
+        db = sqlite3.connect(tmp_path / ".kinesync" / "kinesync.db")
+        try:
+            cut_ns = round(restarted_at * 1e9)
+            last = dict(db.execute(
+                "SELECT station, MAX(window_start_ns) FROM window_metrics WHERE window_start_ns < ? GROUP BY station",
+                (cut_ns - 2_000_000_000,)).fetchall())
+        finally:
+            db.close()
+        assert len(last) == 4, last
+        before_s = {station: (cut_ns - start_ns) / 1e9 - 2.0 for station, start_ns in last.items()}
+        print(f"last window before the restart ended {before_s} s before it")
+        assert all(s < 1.0 for s in before_s.values()), before_s
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+        log.close()
+    out = output()
+    assert proc.returncode == 0, out[-3000:]
+    assert "all KineSync processes stopped" in out
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _group_alive(proc.pid), "a KineSync process outlived Ctrl-C"

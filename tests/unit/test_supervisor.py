@@ -157,3 +157,47 @@ def test_the_embedded_run_gives_its_one_analyzer_one_partition_unless_told(
     assert Supervisor(workdir=tmp_path).env()["KINESYNC_PARTITIONS"] == "1"
     monkeypatch.setenv("KINESYNC_PARTITIONS", "4")
     assert Supervisor(workdir=tmp_path).env()["KINESYNC_PARTITIONS"] == "4"
+
+
+def test_a_broker_restart_stops_the_gateway_first_and_starts_everything_again_on_an_empty_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tansu's memory storage keeps every record: a long run swaps it for an empty one (restart_broker)."""
+    monkeypatch.delenv("KINESYNC_ALERTS_DB", raising=False)
+    stopped = tmp_path / "stopped.txt"
+    # Each stand-in notes when SIGTERM reached it, so the order of the stops can be read back.
+    code = (
+        "import signal, sys, time\n"
+        "name = sys.argv[1]\n"
+        "def bye(*_):\n"
+        f"    open({str(stopped)!r}, 'a').write(f'{{name}} {{time.monotonic()}}\\n')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "time.sleep(120)\n"
+    )
+    sup = Supervisor(workdir=tmp_path, services=("gateway", "analyzer", "writer", "api"),
+                     command=lambda name: [sys.executable, "-c", code, name])
+    sup.start()
+    try:
+        assert sup.broker is not None
+        port, first_broker = sup.broker.port, sup.broker.proc
+        assert sup.broker.resident_bytes() > 0
+        old = {n: p.pid for n, p in sup.children.items()}
+        time.sleep(0.5)  # the stand-ins install their handlers
+        sup.restart_broker(drain_s=0.3)
+        assert first_broker is not None and first_broker.poll() is not None
+        # A new broker process (memory storage: empty) on the same port, so the printed address stays true.
+        assert sup.broker is not None and sup.broker.port == port and sup.broker.proc is not first_broker
+        assert sup.env()["KINESYNC_BOOTSTRAP_SERVERS"] == f"127.0.0.1:{port}"
+        new = {n: p.pid for n, p in sup.children.items()}
+        assert new.keys() == old.keys() and all(new[n] != old[n] for n in new)
+        assert all(p.poll() is None for p in sup.children.values())
+        # Stopped on purpose: no failure, no pending restart.
+        assert sup.check() is None and all(r.restarts == 0 for r in sup.records.values())
+        stops = dict(line.split() for line in stopped.read_text().splitlines())
+        assert stops.keys() == {"gateway", "analyzer", "writer", "api"}
+        t = {n: float(v) for n, v in stops.items()}
+        # The gateway first, the analyzer after the drain, the rest after the analyzer's windows.
+        assert t["gateway"] + 0.25 < t["analyzer"] < t["writer"] - 0.25 and t["analyzer"] < t["api"] - 0.25
+    finally:
+        sup.stop()

@@ -17,7 +17,7 @@ from typing import Any
 from kinesync.bench.frames import FRAME_S, ORIGIN_NS, load, reassemble
 from kinesync.bus.base import Message
 from kinesync.runtime.collector import tune_for_analysis
-from kinesync.runtime.process import die_with_parent
+from kinesync.runtime.process import die_with_parent, resident_bytes
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.ring import start_new_block
 from kinesync.streaming.station import AnalysisConfig
@@ -40,11 +40,7 @@ def rss_bytes() -> int:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: the delta may then under-read
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return 0
+    return resident_bytes()
 
 
 @dataclass

@@ -8,10 +8,14 @@ import secrets
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import httpx
 
 from kinesync.settings import Settings
+
+if TYPE_CHECKING:
+    from kinesync.runtime.supervisor import Supervisor
 
 
 def _print_status(url: str) -> None:
@@ -43,6 +47,24 @@ def _demo_console_token(settings: Settings) -> str | None:
     os.environ["KINESYNC_API_ADMIN_TOKEN"] = token
     os.environ["KINESYNC_API_OPEN_READS"] = "true"
     return token
+
+
+def _broker_restarted(sup: Supervisor, max_mb: float) -> bool:
+    """Restart the embedded broker (empty) and every service once it holds ``max_mb``; False when the
+    services did not come back."""
+    held_mb = (sup.broker.resident_bytes() if sup.broker else 0) / 1e6
+    if held_mb < max_mb:
+        return True
+    print(f"[{time.strftime('%H:%M:%S')}] the embedded broker holds {held_mb:.0f} MB (limit {max_mb:g} MB): "
+          "restarting it empty with every service; the wall pauses for a few seconds", flush=True)
+    sup.restart_broker()
+    if not sup.wait_ready():
+        print(f"kinesync run: services did not come back after the broker's restart ({sup.gave_up or 'timeout'})",
+              file=sys.stderr)
+        return False
+    assert sup.broker is not None
+    print(f"[{time.strftime('%H:%M:%S')}] running again on an empty broker ({sup.broker.bootstrap})", flush=True)
+    return True
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -84,8 +106,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  Coach console:   {url}/console  (sign in with your KINESYNC_API_ADMIN_TOKEN)")
         print("  Press Ctrl-C to stop everything.")
         # Said up front: the embedded broker keeps every frame and its fetches slow as the run goes on.
+        max_mb = settings.supervisor_broker_max_mb
         print("  The embedded broker is for trying KineSync: for a whole training day use Apache Kafka\n"
-              "  (docs/operations.md, \"The embedded broker\").\n")
+              "  (docs/operations.md, \"The embedded broker\")."
+              + (f" It keeps every frame in memory, so at {max_mb:g} MB it is\n"
+                 "  restarted empty with every service (KINESYNC_SUPERVISOR_BROKER_MAX_MB).\n" if max_mb else "\n"))
         started = time.monotonic()
         next_status = started + 5
         while args.duration is None or time.monotonic() - started < args.duration:
@@ -97,7 +122,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             if time.monotonic() >= next_status:
                 print(f"[{time.strftime('%H:%M:%S')}] phase lag per station (target 80-120 ms):")
                 _print_status(url)
-                next_status += 5
+                next_status = time.monotonic() + 5
+                if max_mb and not _broker_restarted(sup, max_mb):
+                    return 1
             time.sleep(0.2)
         return 0
     except KeyboardInterrupt:
@@ -114,7 +141,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Start the embedded Kafka-compatible broker, a gateway with simulated athletes, "
         "the analyzer, the writer (SQLite in .kinesync/), alerts to the log and the API with the live "
         "wall page. A service that exits is restarted with backoff; one that fails KINESYNC_SUPERVISOR_MAX_FAILURES "
-        "times within KINESYNC_SUPERVISOR_FAILURE_WINDOW_S stops the run. Ctrl-C stops all of it.",
+        "times within KINESYNC_SUPERVISOR_FAILURE_WINDOW_S stops the run. The embedded broker keeps every record in "
+        "memory: once it holds KINESYNC_SUPERVISOR_BROKER_MAX_MB (1024) it is restarted empty with every service, "
+        "after the frames already sent are stored. Ctrl-C stops all of it.",
     )
     run.add_argument("--stations", type=int, default=8, help="simulated stations (default 8)")
     run.add_argument("--port", type=int, default=8000, help="API and wall page port (default 8000)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kinesync.runtime.extras import require
 from kinesync.runtime.ports import free_port, wait_port
-from kinesync.runtime.process import child_preexec
+from kinesync.runtime.process import child_preexec, resident_bytes
 
 
 def embedded_partitions(analyzers: int) -> int:
@@ -83,6 +83,13 @@ class EmbeddedBroker:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def resident_bytes(self) -> int:
+        """The broker process's resident memory, bytes (0 when it is not running or cannot be read): with
+        memory storage, every record produced since it started."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0
+        return resident_bytes(self.proc.pid)
 
     def kill(self) -> None:
         """Stop at once (SIGKILL), as a crash would."""

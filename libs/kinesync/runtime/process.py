@@ -41,6 +41,15 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         os.kill(os.getpid(), sig)
 
 
+def resident_bytes(pid: int | str = "self") -> int:
+    """Resident set size of process ``pid`` from Linux's /proc, bytes; 0 where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The ``KINESYNC_*`` variables under which a child's ``Settings()`` equals ``settings``.
 

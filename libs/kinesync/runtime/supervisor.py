@@ -155,11 +155,42 @@ class Supervisor:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if wait_port(self.host, self.port, 0.05):
             raise RuntimeError(f"port {self.port} on {self.host} is already in use; choose another with --port")
-        self.broker = EmbeddedBroker(log_path=self.workdir / "broker.log").start()
+        self._start_on_new_broker(None)
+
+    def _start_on_new_broker(self, port: int | None) -> None:
+        """An empty embedded broker (on ``port`` when it is free again), its topics, then every service."""
+        log_path = self.workdir / "broker.log"
+        try:
+            self.broker = EmbeddedBroker(port=port, log_path=log_path).start()
+        except RuntimeError:
+            if port is None:
+                raise
+            self.broker = EmbeddedBroker(log_path=log_path).start()  # the old port was taken meanwhile
         self._forget_alert_positions()
         # Topics first, from one process, so every service sees the same partition counts.
         subprocess.run([sys.executable, "-m", "kinesync.cli", "topics"], env=self.env(), check=True)
         self.start_services()
+
+    def restart_broker(self, drain_s: float = 2.0, timeout_s: float = 10.0) -> None:
+        """A fresh, empty embedded broker and every service started again on it.
+
+        Tansu's memory storage keeps every record and cannot delete any (``embedded_partitions``), so a
+        long run recycles it before it fills the machine's memory. The gateway stops first, the analyzer
+        ``drain_s`` later and the rest ``drain_s`` after that, so the frames already sent are analysed and
+        their windows stored and shown; what the simulated athletes do in the pause is not recorded. The
+        SQLite stores stay, and the API publishes the running sessions again when it starts.
+        """
+        first, second = ("gateway",), ("analyzer",)
+        for names in (first, second):
+            self._terminate([n for n in names if n in self.children], timeout_s)
+            time.sleep(drain_s)
+        self._terminate(list(self.children), timeout_s)
+        port = None
+        if self.broker is not None:
+            port = self.broker.port
+            self.broker.stop()
+            self.broker = None
+        self._start_on_new_broker(port)
 
     def _forget_alert_positions(self) -> None:
         """The alerts service skips metrics at offsets its store has read, as replays. The embedded broker
@@ -288,23 +319,31 @@ class Supervisor:
         """Services that are not running now (exited, maybe waiting for their restart)."""
         return [n for n, p in self.children.items() if p.poll() is not None]
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self.stopping = True  # from here on an exit is expected: no restarts
-        self._restart_at.clear()
-        for p in self.children.values():
+    def _terminate(self, names: list[str], timeout_s: float) -> None:
+        """SIGTERM to the services ``names``, SIGKILL to those still running ``timeout_s`` later; they are
+        then no longer children, so their exits are no failures and nothing restarts them."""
+        procs = [self.children.pop(n) for n in names]
+        for n in names:
+            self._restart_at.pop(n, None)
+        for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        for p in self.children.values():
+        for p in procs:
             try:
                 p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        for reader in self._readers.values():
-            reader.join(1.0)  # let their last log lines through
-        self.children.clear()
-        self._readers.clear()
+        for n in names:
+            reader = self._readers.pop(n, None)
+            if reader is not None:
+                reader.join(1.0)  # let their last log lines through
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.stopping = True  # from here on an exit is expected: no restarts
+        self._restart_at.clear()
+        self._terminate(list(self.children), timeout_s)
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
