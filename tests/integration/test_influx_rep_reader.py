@@ -190,3 +190,40 @@ async def test_overlapping_windows_keep_each_reps_bins(influxdb: InfluxServer, r
         assert len(a.envelopes_uv[muscle]) == len(values)
         assert a.envelopes_uv[muscle][:own] == values[:own]
         assert a.envelopes_uv[muscle][own:] == second.envelopes_uv[muscle][: len(values) - own]
+
+
+async def test_recent_windows_read_back_from_influxdb_equal_the_sqlite_store_s(
+    influxdb: InfluxServer, tmp_path: Path
+) -> None:
+    """The wall of a restarted API starts from the stored windows (``WindowReader``): InfluxDB answers the
+    same windows as SQLite, flags, booleans and the target band included, and none before ``since_ns``."""
+    from kinesync.models import WindowMetric
+
+    s = 1_000_000_000
+    t0 = 1_780_000_000 * s
+    windows = [
+        WindowMetric(station=station, athlete="Ada" if station == "station-01" else None, team="Firsts",
+                     window_start_ns=t0 + k * s // 4, window_end_ns=t0 + k * s // 4 + 2 * s,
+                     rep_peak_ns=t0 + k * s // 4 + s if k % 12 == 0 else None,
+                     lag_ms=97.5 if k % 12 == 0 else None, in_window=True if k % 12 == 0 else None,
+                     partial=k == 5, flags=["clipped:pec_l", "weighing_carried"] if k == 7 else [],
+                     target_low_ms=80.0, target_high_ms=120.0, target_source="personal" if k > 20 else "fixed",
+                     emitted_at_ns=t0 + k * s // 4 + 2 * s + 40_000_000)
+        for k in range(30) for station in ("station-01", "station-02")
+    ]
+    database = influxdb.new_database("windows")
+    async with InfluxV1Store(influxdb.url, database) as writer:
+        await writer.write(windows)
+    sqlite = SqliteStore(tmp_path / "k.db")
+    await sqlite.write(windows)
+    reader = open_rep_reader(Settings(influx_url=influxdb.url, influx_database=database))
+    try:
+        since = t0 + 10 * s // 4
+        from_influx = await reader.recent_windows(since)
+        from_sqlite = await sqlite.recent_windows(since)
+    finally:
+        await reader.close()
+        await sqlite.close()
+    expected = sorted((w for w in windows if w.window_start_ns >= since), key=lambda w: (w.station, w.window_start_ns))
+    assert len(from_influx) == 40
+    assert from_influx == from_sqlite == expected

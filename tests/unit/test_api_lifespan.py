@@ -95,3 +95,50 @@ async def test_without_settings_the_lifespan_opens_nothing() -> None:
         r = await c.get("/api/v1/teams")
         assert r.status_code == 503 and r.json()["detail"] == "facility registry not configured"
         assert (await c.get("/api/alerts/deliveries")).status_code == 503
+
+
+async def test_a_restarted_api_shows_the_stored_floor_at_once_aged_honestly(tmp_path: Path) -> None:
+    """``follow_metrics`` starts at the end of the topic: the wall starts from the last minute of stored
+    windows (``seed_live_state``) instead of empty tiles, each aged from when the analyzer emitted it."""
+    import time
+
+    from kinesync.storage.sqlite import SqliteStore
+
+    settings = settings_in(tmp_path)
+    s = 1_000_000_000
+    now = time.time_ns()
+    windows = []
+    for k in range(40):  # the last 10 s of two stations: a window every 0.25 s, a rep every 3 s
+        start = now - 12 * s + k * s // 4
+        for station, athlete, lag in (("station-01", "Ada", 95.0), ("station-02", "Bo", 130.0)):
+            rep = k % 12 == 0
+            windows.append(WindowMetric(
+                station=station, athlete=athlete, window_start_ns=start, window_end_ns=start + 2 * s,
+                lag_ms=lag + k if rep else None, in_window=(80 <= lag + k <= 120) if rep else None,
+                rep_peak_ns=start + s if rep else None, alignment=0.5 if rep else None,
+                flags=["analysis_error"] if (station, k) == ("station-02", 30) else [],
+                emitted_at_ns=start + 2 * s + s // 20))
+    # A station that went quiet five minutes ago is not brought back.
+    quiet = WindowMetric(station="station-09", window_start_ns=now - 300 * s, window_end_ns=now - 298 * s,
+                         lag_ms=100.0, emitted_at_ns=now - 298 * s)
+    store = SqliteStore(settings.sqlite_path)
+    await store.write([*windows, quiet])
+    await store.close()
+
+    state = LiveState()
+    app = create_app(state, tokens=ApiTokens.from_settings(settings), settings=settings)  # no bus: no live windows
+    async with app.router.lifespan_context(app), client(app) as c:
+        rows = {r["station"]: r for r in (await c.get("/api/stations")).json()}
+        assert set(rows) == {"station-01", "station-02"}
+        emitted_last = windows[-1].emitted_at_ns / 1e9
+        for station, lag, athlete in (("station-01", 95.0 + 36, "Ada"), ("station-02", 130.0 + 36, "Bo")):
+            r = rows[station]
+            assert r["athlete"] == athlete and r["lag_ms"] == lag
+            assert r["window_start_ns"] == windows[-1].window_start_ns
+            # Aged from the last window's emission (0.2 s before the start), the lag from its rep window's
+            # (k = 36, emitted 0.95 s before).
+            assert abs(r["age_s"] - (time.time() - emitted_last)) < 0.5 and not r["stale"], r
+            assert 0.9 < r["lag_age_s"] < 1.9, r
+        assert rows["station-01"]["in_window"] is False and rows["station-01"]["alignment"] == 0.5
+        # Stored errors are no news of errors since this API started.
+        assert state.analysis_errors()["total"] == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -50,10 +50,12 @@ class LiveState:
     def __len__(self) -> int:
         return len(self._stations)
 
-    def update(self, m: WindowMetric) -> bool:
-        """Take a record; False when it was ignored as older than what is shown."""
-        now = self._clock()
-        if ANALYSIS_ERROR_FLAG in m.flags:
+    def update(self, m: WindowMetric, *, received_at: float | None = None) -> bool:
+        """Take a record; False when it was ignored as older than what is shown (``received_at``: when it
+        arrived, s since the epoch; None: now)."""
+        now = self._clock() if received_at is None else received_at
+        # Stored windows taken at start (seed) are no news of errors since the API started.
+        if ANALYSIS_ERROR_FLAG in m.flags and received_at is None:
             self._analysis_errors[m.station] = self._analysis_errors.get(m.station, 0) + 1
         st = self._stations.get(m.station)
         if st is None:
@@ -76,6 +78,17 @@ class LiveState:
             if value is not None:
                 setattr(st, name, value)
         return True
+
+    def seed(self, windows: Iterable[WindowMetric]) -> int:
+        """Tiles from stored windows (each station's in window order), each taken as if it had arrived when
+        the analyzer emitted it: a restarted API shows the floor as it was, its age told honestly, until
+        the next windows come. Stations already shown are left alone. Returns the windows taken."""
+        shown = set(self._stations)
+        taken = 0
+        for m in windows:
+            if m.station not in shown:
+                taken += self.update(m, received_at=(m.emitted_at_ns or m.window_end_ns) / 1e9)
+        return taken
 
     def note_alert(self, station: str, message: str, state: Literal["firing", "resolved"]) -> None:
         """Show an alert event on the station's tile (kept until the next one or a new athlete)."""

@@ -1,5 +1,6 @@
 """The API's Kafka side: what it consumes and what it keeps published, as tasks beside the HTTP server.
 
+- ``seed_live_state``: the last minute of stored windows → the wall's live state, once at start.
 - ``follow_metrics``: ``kinesync.metrics`` → the wall's live state (and its "last alert").
 - ``run_cues``: ``kinesync.reps`` → the cue hub (station views, cue WebSockets), the learned personal
   windows kept for restarts, and the cue latency reported to a line store.
@@ -30,13 +31,38 @@ from kinesync.facility.registry import NotFound, Registry, assignment_of
 from kinesync.models import RepMetric, WindowMetric
 from kinesync.settings import Settings
 from kinesync.storage.base import LineStore, StorageRejected, StorageUnavailable, open_store
+from kinesync.storage.readers import WindowReader
 
 log = logging.getLogger("kinesync.api")
 
 REPUBLISH_EVERY_S = 30.0
 REMEMBER_EVERY_S = 10.0
+SEED_S = 60.0  # the wall starts from this much of the stored windows
+SEED_TIMEOUT_S = 5.0
 
 # the wall
+
+
+async def seed_live_state(live: LiveState, store: object, *, seconds: float = SEED_S) -> int:
+    """The wall's tiles from the last ``seconds`` of stored windows, when ``store`` can read them back (a
+    ``WindowReader``: the embedded SQLite file, InfluxDB), before the live windows take over; returns
+    the windows taken.
+
+    ``follow_metrics`` starts at the end of the topic, so without this a restarted API showed an empty
+    wall until each station's next window and a lag of "—" until its next rep: after every restart of
+    ``kinesync run``'s embedded broker, and after every deploy. A store that cannot answer in time
+    leaves the wall to fill from the live windows, as before.
+    """
+    if not isinstance(store, WindowReader):
+        return 0
+    try:
+        windows = await asyncio.wait_for(store.recent_windows(time.time_ns() - round(seconds * 1e9)), SEED_TIMEOUT_S)
+    except Exception as exc:  # any store failure: the wall fills from the live windows instead
+        log.warning("the wall starts empty: the stored windows could not be read (%s)", exc)
+        return 0
+    taken = live.seed(windows)
+    log.info("the wall starts from %d stored windows of %d stations", taken, len(live))
+    return taken
 
 
 async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rule: LagDriftRule | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Reading reps back: one interface over the embedded SQLite store and InfluxDB.
+"""Reading reps (and the latest windows) back: one interface over the embedded SQLite store and InfluxDB.
 
 The session report, the priming effect and the trends read reps through ``RepReader``, so they work
 on whichever database the writer fills. ``open_rep_reader`` (next to ``open_store``) picks it from
@@ -7,7 +7,8 @@ the settings.
 InfluxDB keeps a rep as one ``reps`` point (tags, fields, the peak time) and its downsampled envelopes
 as ``emg_envelope`` points (docs/storage.md); ``InfluxRepReader`` rebuilds ``RepMetric`` records from
 both with InfluxQL on the 1.x ``/query`` endpoint, which InfluxDB 2 (through a DBRP mapping) and 3
-answer too.
+answer too. Both readers are also a ``WindowReader``: the API starts its wall from the last minute of
+stored windows.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
-from kinesync.models import RepMetric
+from kinesync.models import RepMetric, WindowMetric
 from kinesync.storage.influx_v1 import InfluxV1Store
-from kinesync.storage.lineprotocol import ENVELOPE_MEASUREMENT, REP_MEASUREMENT
+from kinesync.storage.lineprotocol import ENVELOPE_MEASUREMENT, MEASUREMENT, REP_MEASUREMENT
 
 if TYPE_CHECKING:
     from kinesync.settings import Settings
@@ -47,6 +48,15 @@ class RepReader(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class WindowReader(Protocol):
+    """Windows as the writer stored them: what the API's wall starts from (``kinesync.api.workers``)."""
+
+    async def recent_windows(self, since_ns: int) -> list[WindowMetric]:
+        """Every station's windows starting at or after ``since_ns``, by station then window start."""
+        ...
 
 
 def without_envelopes(reps: Iterable[RepMetric]) -> list[RepMetric]:
@@ -82,6 +92,14 @@ def rep_of_row(row: dict[str, Any]) -> RepMetric:
     values["rep_peak_ns"] = values.pop("time")
     values["flags"] = [f for f in str(values.get("flags", "")).split(",") if f]
     return RepMetric.model_validate(values)
+
+
+def window_of_row(row: dict[str, Any]) -> WindowMetric:
+    """A ``window_metrics`` row of ``SELECT *`` (tags and fields as columns, time in ns) as a WindowMetric."""
+    values = {k: v for k, v in row.items() if v is not None and k not in WindowMetric.RETIRED_FIELDS}
+    values["window_start_ns"] = values.pop("time")
+    values["flags"] = [f for f in str(values.get("flags", "")).split(",") if f]
+    return WindowMetric.model_validate(values)
 
 
 def _envelope(times: list[int], values: list[float], lo_ns: int, hi_ns: int) -> tuple[int, int, list[float]] | None:
@@ -182,6 +200,12 @@ class InfluxRepReader:
         if not envelopes:
             return rep
         return rep.model_copy(update={"envelope_t0_ns": t0, "envelope_step_ns": step, "envelopes_uv": envelopes})
+
+    async def recent_windows(self, since_ns: int) -> list[WindowMetric]:
+        chunks = await self._select(f"SELECT * FROM {_ident(MEASUREMENT)} WHERE time >= {int(since_ns)}")
+        windows = [window_of_row(row) for _, row in _rows(chunks)]
+        windows.sort(key=lambda m: (m.station, m.window_start_ns))
+        return windows
 
     async def athlete_reps(
         self, athlete: str, *, since_ns: int | None = None, until_ns: int | None = None

@@ -239,6 +239,22 @@ class SqliteStore:
         )
         return [_metric(r) for r in rows]
 
+    async def recent_windows(self, since_ns: int) -> list[WindowMetric]:
+        """Every station's windows starting at or after ``since_ns``, by station then window start
+        (``kinesync.storage.readers.WindowReader``).
+
+        The stations are walked one index probe each (a recursive skip over the primary key) and each one's
+        recent rows read as a key range, so a file with months of windows answers as fast as a new one.
+        """
+        rows = await self._read(
+            f"WITH RECURSIVE s(name) AS (SELECT MIN(station) FROM {TABLE} UNION ALL "
+            f"SELECT (SELECT MIN(station) FROM {TABLE} WHERE station > s.name) FROM s WHERE s.name IS NOT NULL) "
+            f"{_SELECT} AS m JOIN s ON m.station = s.name WHERE m.window_start_ns >= ? "
+            "ORDER BY m.station, m.window_start_ns",
+            (since_ns,),
+        )
+        return [_metric(r) for r in rows]
+
     async def query(
         self, station: str | None = None, since_ns: int | None = None, *, limit: int | None = None
     ) -> list[WindowMetric]:
