@@ -6,6 +6,7 @@ import argparse
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -57,7 +58,11 @@ def _broker_restarted(sup: Supervisor, max_mb: float) -> bool:
         return True
     print(f"[{time.strftime('%H:%M:%S')}] the embedded broker holds {held_mb:.0f} MB (limit {max_mb:g} MB): "
           "restarting it empty with every service; the wall pauses for a few seconds", flush=True)
-    sup.restart_broker()
+    try:
+        sup.restart_broker()
+    except (RuntimeError, subprocess.CalledProcessError) as exc:  # no broker, or its topics not made
+        print(f"kinesync run: the embedded broker did not come back: {exc}", file=sys.stderr)
+        return False
     if not sup.wait_ready():
         print(f"kinesync run: services did not come back after the broker's restart ({sup.gave_up or 'timeout'})",
               file=sys.stderr)

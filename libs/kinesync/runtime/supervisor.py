@@ -178,7 +178,8 @@ class Supervisor:
         long run recycles it before it fills the machine's memory. The gateway stops first, the analyzer
         ``drain_s`` later and the rest ``drain_s`` after that, so the frames already sent are analysed and
         their windows stored and shown; what the simulated athletes do in the pause is not recorded. The
-        SQLite stores stay, and the API publishes the running sessions again when it starts.
+        SQLite stores stay; the API publishes the running sessions again when it starts and starts its
+        wall from the stored windows (``kinesync.api.workers.seed_live_state``).
         """
         first, second = ("gateway",), ("analyzer",)
         for names in (first, second):
