@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -97,72 +98,83 @@ def _received_at(row: dict) -> float:
     return datetime.fromisoformat(row["updated_at"].replace("Z", "+00:00")).timestamp()
 
 
-def test_run_restarts_a_killed_analyzer_and_the_wall_goes_on(tmp_path: Path) -> None:
-    port = free_port()
-    exe = Path(sys.executable).with_name("kinesync")
-    log = (tmp_path / "run.log").open("w")
-    # --duration: a safety net; the test stops it with Ctrl-C like a user.
-    proc = subprocess.Popen(
-        [str(exe), "run", "--port", str(port), "--stations", "4", "--duration", "170"], cwd=tmp_path,
-        start_new_session=True, stdout=log, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+class _Run:
+    """``kinesync run`` started as a user would, its output in a file (for tests that run it for minutes)."""
 
-    def output() -> str:
-        return (tmp_path / "run.log").read_text(errors="replace")
+    def __init__(self, tmp_path: Path, stations: int, env: dict[str, str] | None = None) -> None:
+        self.tmp_path = tmp_path
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self._log = (tmp_path / "run.log").open("w")
+        # --duration: a safety net; the test stops it with Ctrl-C like a user.
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("kinesync")), "run", "--port", str(port), "--stations", str(stations),
+             "--duration", "170"],
+            cwd=tmp_path, env=env, start_new_session=True, stdout=self._log, stderr=subprocess.STDOUT, text=True,
+        )
 
-    def stations() -> list[dict]:
+    def output(self) -> str:
+        return (self.tmp_path / "run.log").read_text(errors="replace")
+
+    def stations(self) -> list[dict]:
         try:
-            return httpx.get(f"{base}/api/stations", timeout=1).json()
+            return httpx.get(f"{self.base}/api/stations", timeout=1).json()
         except httpx.HTTPError:
             return []
 
+    def wait(self, done: Callable[[], object], seconds: float, every_s: float = 0.5) -> None:
+        """Until ``done()`` holds; fails with the run's output if the run ends or time runs out first."""
+        deadline = time.monotonic() + seconds
+        while not done():
+            assert self.proc.poll() is None, self.output()
+            assert time.monotonic() < deadline, self.output()[-3000:]
+            time.sleep(every_s)
+
+    def ctrl_c(self) -> str:
+        """What Ctrl-C in a terminal does (SIGINT to the whole foreground group); returns the output."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(timeout=30)
+        self._log.close()
+        return self.output()
+
+    def check_stopped_cleanly(self, out: str) -> None:
+        assert self.proc.returncode == 0, out[-3000:]
+        assert "all KineSync processes stopped" in out
+        deadline = time.monotonic() + 10
+        while _group_alive(self.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _group_alive(self.proc.pid), "a KineSync process outlived Ctrl-C"
+
+
+def test_run_restarts_a_killed_analyzer_and_the_wall_goes_on(tmp_path: Path) -> None:
+    run = _Run(tmp_path, stations=4)
     try:
-        deadline = time.monotonic() + 60
-        while not (len(rows := stations()) == 4 and all(r["lag_ms"] is not None for r in rows)):
-            assert proc.poll() is None, output()
-            assert time.monotonic() < deadline, output()
-            time.sleep(0.5)
+        run.wait(lambda: len(rows := run.stations()) == 4 and all(r["lag_ms"] is not None for r in rows), 60)
         old_pid = _supervisor_state(tmp_path)["services"]["analyzer"]["pid"]
-        assert httpx.get(f"{base}/health", timeout=1).json()["restarts"]["analyzer"] == 0
+        assert httpx.get(f"{run.base}/health", timeout=1).json()["restarts"]["analyzer"] == 0
 
         os.kill(old_pid, signal.SIGKILL)
         killed_at = time.time()
-        deadline = time.monotonic() + 20
-        while (state := _supervisor_state(tmp_path)["services"]["analyzer"])["pid"] == old_pid:
-            assert proc.poll() is None, output()
-            assert time.monotonic() < deadline, output()
-            time.sleep(0.2)
+        run.wait(lambda: _supervisor_state(tmp_path)["services"]["analyzer"]["pid"] != old_pid, 20, every_s=0.2)
+        state = _supervisor_state(tmp_path)["services"]["analyzer"]
         new_pid = state["pid"]
         os.kill(new_pid, 0)  # running
         assert state["restarts"] == 1 and state["last_exit_code"] == -signal.SIGKILL, state
         assert state["last_error"] == "killed by SIGKILL"
-        health = httpx.get(f"{base}/health", timeout=1).json()
+        health = httpx.get(f"{run.base}/health", timeout=1).json()
         assert health["restarts"] == {"gateway": 0, "analyzer": 1, "writer": 0, "alerts": 0, "api": 0}, health
-        assert "analyzer stopped unexpectedly (killed by SIGKILL)" in output()
+        assert "analyzer stopped unexpectedly (killed by SIGKILL)" in run.output()
 
         # Windows keep arriving: every tile updated by the new analyzer (it rejoins the group once the
         # broker has expired the killed member, then replays from its last safe offset).
-        deadline = time.monotonic() + 60
-        while not (len(rows := stations()) == 4 and all(_received_at(r) > killed_at + 1 for r in rows)):
-            assert proc.poll() is None, output()
-            assert time.monotonic() < deadline, (rows, output()[-3000:])
-            time.sleep(0.5)
+        run.wait(lambda: len(rows := run.stations()) == 4 and all(_received_at(r) > killed_at + 1 for r in rows), 60)
         print(f"\nanalyzer back (pid {old_pid} -> {new_pid}); every station updated "
               f"{time.time() - killed_at:.1f} s after the kill")
         assert _supervisor_state(tmp_path)["services"]["analyzer"]["pid"] == new_pid  # no second restart
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=30)
-        log.close()
-    out = output()
-    assert proc.returncode == 0, out[-3000:]
-    assert "all KineSync processes stopped" in out
+        out = run.ctrl_c()
+    run.check_stopped_cleanly(out)
     assert out.count("restarted (pid") == 1, out[-3000:]  # Ctrl-C restarts nothing
-    deadline = time.monotonic() + 10
-    while _group_alive(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _group_alive(proc.pid), "a KineSync process outlived Ctrl-C"
 
 
 def test_a_full_embedded_broker_is_restarted_empty_and_the_wall_goes_on(tmp_path: Path) -> None:
@@ -170,60 +182,36 @@ def test_a_full_embedded_broker_is_restarted_empty_and_the_wall_goes_on(tmp_path
     an empty one, with every service, after the windows of the frames already sent are stored."""
     import sqlite3
 
-    port = free_port()
-    exe = Path(sys.executable).with_name("kinesync")
-    log = (tmp_path / "run.log").open("w")
     # Tansu starts near 17 MB and 4 stations add about 0.7 MB a second: a restart some 20-40 s in.
-    env = {**os.environ, "KINESYNC_SUPERVISOR_BROKER_MAX_MB": "35", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [str(exe), "run", "--port", str(port), "--stations", "4", "--duration", "170"], cwd=tmp_path, env=env,
-        start_new_session=True, stdout=log, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def output() -> str:
-        return (tmp_path / "run.log").read_text(errors="replace")
-
-    def stations() -> list[dict]:
-        try:
-            return httpx.get(f"{base}/api/stations", timeout=1).json()
-        except httpx.HTTPError:
-            return []
-
+    run = _Run(tmp_path, stations=4,
+               env={**os.environ, "KINESYNC_SUPERVISOR_BROKER_MAX_MB": "35", "PYTHONUNBUFFERED": "1"})
     try:
-        deadline = time.monotonic() + 120
-        while "restarting it empty with every service" not in output():
-            assert proc.poll() is None, output()
-            assert time.monotonic() < deadline, output()[-3000:]
-            time.sleep(0.2)
+        run.wait(lambda: "restarting it empty with every service" in run.output(), 120, every_s=0.2)
         restarted_at = time.time()
         gateway_pid = _supervisor_state(tmp_path)["services"]["gateway"]["pid"]
         api_pid = _supervisor_state(tmp_path)["services"]["api"]["pid"]
         # The new API starts from the stored windows (seed_live_state): its first answer shows every station.
-        deadline = time.monotonic() + 60
-        rows = None
-        while rows is None:
-            assert proc.poll() is None, output()
-            assert time.monotonic() < deadline, output()[-3000:]
-            time.sleep(0.1)
+        first: list[list[dict]] = []
+
+        def new_api_answered() -> bool:
             if _supervisor_state(tmp_path).get("services", {}).get("api", {}).get("pid") in (api_pid, None):
-                continue  # the old API, still up while the analyzer drains, or none yet
+                return False  # the old API, still up while the analyzer drains, or none yet
             try:
-                rows = httpx.get(f"{base}/api/stations", timeout=1).json()
+                first.append(httpx.get(f"{run.base}/api/stations", timeout=1).json())
             except httpx.HTTPError:
-                pass  # not listening yet
+                return False  # not listening yet
+            return True
+
+        run.wait(new_api_answered, 60, every_s=0.1)
+        rows = first[0]
         assert len(rows) == 4 and all(r["lag_ms"] is not None for r in rows), rows
-        deadline = time.monotonic() + 60
-        while not (len(rows := stations()) == 4 and all(_received_at(r) > restarted_at + 1 for r in rows)):
-            assert proc.poll() is None, output()
-            assert time.monotonic() < deadline, (rows, output()[-3000:])
-            time.sleep(0.5)
+        run.wait(lambda: len(rows := run.stations()) == 4 and all(_received_at(r) > restarted_at + 1 for r in rows),
+                 60)
         print(f"\nevery station updated again {time.time() - restarted_at:.1f} s after the restart began")
         state = _supervisor_state(tmp_path)["services"]
         assert state["gateway"]["pid"] != gateway_pid
         assert all(s["restarts"] == 0 for s in state.values()), state  # no failure was counted
-        out = output()
-        assert "running again on an empty broker" in out
+        assert "running again on an empty broker" in run.output()
         # Before the restart the frames already sent were analysed and stored: each station's last window
         # before it ends less than 1 s before the gateway stopped (windows close every 0.25 s).
         db = sqlite3.connect(tmp_path / ".kinesync" / "kinesync.db")
@@ -239,13 +227,5 @@ def test_a_full_embedded_broker_is_restarted_empty_and_the_wall_goes_on(tmp_path
         print(f"last window before the restart ended {before_s} s before it")
         assert all(s < 1.0 for s in before_s.values()), before_s
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=30)
-        log.close()
-    out = output()
-    assert proc.returncode == 0, out[-3000:]
-    assert "all KineSync processes stopped" in out
-    deadline = time.monotonic() + 10
-    while _group_alive(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _group_alive(proc.pid), "a KineSync process outlived Ctrl-C"
+        out = run.ctrl_c()
+    run.check_stopped_cleanly(out)
