@@ -15,7 +15,8 @@ from kinesync.commands.bench import run_bench
 
 def test_bench_report_has_every_key_with_finite_numbers(tmp_path: Path) -> None:
     # The broker pipeline is left out: it needs a real broker and real-time seconds.
-    report, prof = run_bench([2], seconds=3.0, warm=3.0, pipeline_seconds=None, workdir=tmp_path, progress=False)
+    report, prof = run_bench([2], seconds=3.0, warm=3.0, pipeline_seconds=None, workdir=tmp_path, progress=False,
+                             rounds=2)
     doc = json.loads(json.dumps(report.to_json()))  # what --json writes
     for key in ("athletes_per_core", "latency_ms", "rss_per_athlete_mb", "floor_ratio", "scale_out_ratio"):
         assert key in doc, key
@@ -26,6 +27,13 @@ def test_bench_report_has_every_key_with_finite_numbers(tmp_path: Path) -> None:
     alone = doc["runs"][0]["alone"]
     assert alone["frames"] > 0 and alone["windows"] > 0
     assert alone["floor_reps"] == alone["reps"]  # the floor analysed exactly the engine's reps
+    # Two rounds, each with its floor: the throughput is the fastest round's, the floor ratio the rounds' median.
+    rounds = alone["rounds"]
+    assert len(rounds) == 2 and all(r["floor_cpu_s"] > 0 for r in rounds)
+    assert doc["athletes_per_core"] == max(r["athletes_per_core"] for r in rounds)
+    assert math.isclose(doc["floor_ratio"], sum(r["floor_ratio"] for r in rounds) / 2)
+    assert doc["rss_per_athlete_mb"] == max(r["rss_per_athlete_mb"] for r in rounds)
     assert {t["name"] for t in doc["targets"]} and prof is None
     assert "athletes per core" in report.table()
     assert build_parser().parse_args(["bench", "--quick", "--json", "x.json"]).func is not None
+    assert build_parser().parse_args(["bench", "--rounds", "5"]).rounds == 5

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -164,38 +165,68 @@ def in_processes(path: Path, groups: list[list[str]], warm_s: float, with_floor:
 
 @dataclass
 class AloneResult:
-    single: EngineRun
+    """The analyzer-alone figures of one station count.
+
+    ``rounds``: one-process runs, each followed by its floor in the same process. A shared machine's
+    speed drifts by tens of per cent within minutes (steal, other guests) and only ever adds time, so
+    the throughput comes from the fastest round, and the floor ratio from each round's own engine and
+    floor, measured back to back under one host speed, as the median over the rounds.
+    """
+
+    rounds: list[EngineRun]
     pair: list[EngineRun]
 
     @property
+    def single(self) -> EngineRun:
+        """The fastest round (least CPU over the timed part)."""
+        return min(self.rounds, key=lambda r: r.cpu_timed_s)
+
+    @property
     def stations(self) -> int:
-        return self.single.stations
+        return self.rounds[0].stations
 
     @property
     def athletes_per_core(self) -> float:
         """Station-seconds of session time per CPU second, steady state: athletes one core keeps up with."""
-        return self.single.stations * self.single.timed_s / self.single.cpu_timed_s
+        s = self.single
+        return s.stations * s.timed_s / s.cpu_timed_s
 
     @property
     def cpu_ms_per_athlete_s(self) -> float:
-        return self.single.cpu_timed_s / (self.single.stations * self.single.timed_s) * 1e3
+        s = self.single
+        return s.cpu_timed_s / (s.stations * s.timed_s) * 1e3
+
+    @property
+    def round_ratios(self) -> list[float]:
+        """Each round's engine CPU ÷ its floor CPU (both over the whole recording)."""
+        return [r.cpu_total_s / r.floor_cpu_s for r in self.rounds if r.floor_cpu_s]
 
     @property
     def floor_ratio(self) -> float | None:
-        f = self.single.floor_cpu_s
-        return self.single.cpu_total_s / f if f else None
+        ratios = self.round_ratios
+        return float(statistics.median(ratios)) if ratios else None
+
+    @property
+    def rss_per_athlete_mb(self) -> float:
+        """The largest of the rounds' (each a fresh process)."""
+        return max(r.rss_per_athlete_mb for r in self.rounds)
 
     @property
     def scale_out_ratio(self) -> float:
-        """Throughput of two processes (half the stations each, side by side) over one process with all."""
-        return self.single.wall_total_s / max(r.wall_total_s for r in self.pair)
+        """Throughput of two processes (half the stations each, side by side) over one process with all
+        (its median wall time over the rounds)."""
+        single_wall = statistics.median(r.wall_total_s for r in self.rounds)
+        return single_wall / max(r.wall_total_s for r in self.pair)
 
 
-def run_alone(path: Path, stations: list[str], warm_s: float) -> AloneResult:
-    single = in_processes(path, [stations], warm_s, with_floor=True)[0]
+def run_alone(path: Path, stations: list[str], warm_s: float, rounds: int = 1) -> AloneResult:
+    """``rounds`` one-process runs with their floor, then the two-process run."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    singles = [in_processes(path, [stations], warm_s, with_floor=True)[0] for _ in range(rounds)]
     half = len(stations) // 2
     pair = in_processes(path, [stations[:half], stations[half:]], warm_s, with_floor=False)
-    return AloneResult(single, pair)
+    return AloneResult(singles, pair)
 
 
 def profile_engine(path: Path, stations: list[str], warm_s: float, top: int = 12) -> str:

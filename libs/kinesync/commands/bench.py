@@ -20,7 +20,7 @@ VIEWS_UP_TO = 64  # the largest station count whose pipeline run also opens stat
 def run_bench(
     stations: list[int], *, seconds: float, warm: float, pipeline_seconds: float | None, workdir: Path,
     progress: bool = True, profile: bool = False, pipeline_max: int | None = None, views: int = 0,
-    analyzers: int = 1, synth_live: bool = False,
+    analyzers: int = 1, synth_live: bool = False, rounds: int = 1,
 ) -> tuple[Any, str | None]:
     """Every measurement for every station count; returns the Report and the profile text (or None)."""
     from kinesync.bench.analyzer_alone import profile_engine, run_alone
@@ -46,8 +46,8 @@ def run_bench(
         names = station_names(max(stations))
         for n in stations:
             run = Run(n)
-            bar.set_postfix_str(f"{n} athletes: analyzer alone, floor, two processes")
-            run.alone = run_alone(frames, names[:n], warm)
+            bar.set_postfix_str(f"{n} athletes: analyzer alone and floor ×{rounds}, two processes")
+            run.alone = run_alone(frames, names[:n], warm, rounds)
             bar.update()
             if n in piped:
                 bar.set_postfix_str(f"{n} athletes: pipeline through the broker, {pipeline_seconds:g} s")
@@ -75,7 +75,7 @@ def run_bench(
         bar.close()
     config = {"stations": stations, "timed_s": seconds, "warm_s": warm, "pipeline_s": pipeline_seconds,
               "pipeline_stations": piped, "views": views, "views_up_to": VIEWS_UP_TO, "analyzers": analyzers,
-              "synth_live": synth_live,
+              "synth_live": synth_live, "rounds": rounds,
               # the simulated floor's tempos (KINESYNC_SIM_REP_PERIODS_S; equal: every station in step)
               "sim_rep_periods_s": Settings().sim_rep_periods_s}
     return Report(runs, config, load=load.finish()), prof_text
@@ -89,6 +89,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     stations = args.stations or ([8, 32] if args.quick else [16, 64, 256, 512])
     seconds = args.seconds or (4.0 if args.quick else 5.0)
     pipeline_s = None if args.no_pipeline else (args.pipeline_seconds or (8.0 if args.quick else 12.0))
+    rounds = args.rounds or (1 if args.quick else 3)
+    if rounds < 1:
+        print("kinesync bench: --rounds must be at least 1", file=sys.stderr)
+        return 2
     if min(stations) < 2:
         print("kinesync bench: every station count must be at least 2 (two processes take half each)", file=sys.stderr)
         return 2
@@ -96,7 +100,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report, prof = run_bench(
             stations, seconds=seconds, warm=args.warm, pipeline_seconds=pipeline_s, workdir=Path(tmp),
             progress=not args.no_progress, profile=args.profile, pipeline_max=args.pipeline_max, views=args.views,
-            analyzers=args.analyzers or min(2, os.cpu_count() or 1), synth_live=args.synth_live,
+            analyzers=args.analyzers or min(2, os.cpu_count() or 1), synth_live=args.synth_live, rounds=rounds,
         )
     m = report.machine
     print(f"kinesync bench — {report.date} — {m['nproc']} × {m['cpu']}, Python {m['python']}, "
@@ -135,6 +139,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run the real pipeline only for counts up to N (default 256; the larger counts "
                    "measure the analyzer alone, since gateway and broker share the same cores)")
     p.add_argument("--seconds", type=float, help="timed session seconds of the analyzer-alone runs (default 5)")
+    p.add_argument("--rounds", type=int, metavar="N",
+                   help="one-process analyzer runs per count, each with its floor (default 3; --quick: 1): athletes "
+                   "per core from the fastest, the floor ratio as the median of the rounds' own ratios, since a "
+                   "shared machine's speed drifts between and within runs")
     p.add_argument("--warm", type=float, default=3.0, help="untimed warm-up session seconds (default 3)")
     p.add_argument("--pipeline-seconds", type=float, help="real-time seconds of each pipeline run (default 12)")
     p.add_argument("--no-pipeline", action="store_true", help="skip the broker pipeline runs")

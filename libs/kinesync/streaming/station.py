@@ -664,20 +664,29 @@ ENVELOPE_STEP_NS = 50_000_000  # 20 Hz: plenty for a 6 Hz envelope on a dashboar
 
 
 def _envelopes_uv(emg: EmgView, step_ns: int) -> tuple[int, dict[str, list[float]]] | None:
-    """Leg-drive and pectoral envelopes averaged over whole ``step_ns`` bins of an absolute grid."""
+    """Leg-drive and pectoral envelopes averaged over whole ``step_ns`` bins of an absolute grid (None when
+    the window holds no whole bin, or a bin without a sample: a rate below one sample per bin)."""
     n = emg.leg.size
+    if n == 0:
+        return None
     t = emg.t0_ns + np.round(np.arange(n) * (NS / emg.rate_hz)).astype(np.int64)
-    bins = t // step_ns
-    first, last = int(bins[0]) + 1, int(bins[-1])  # drop the partial bins at either edge
+    first, last = int(t[0]) // step_ns + 1, int(t[-1]) // step_ns  # drop the partial bins at either edge
     if last <= first:
         return None
-    keep = (bins >= first) & (bins < last)
-    idx = bins[keep] - first
-    counts = np.bincount(idx)
+    # The samples are in time order, so each bin is one run of them: its bounds by bisection, its sum by
+    # one reduction per run, instead of a bin number and a weighted count for every sample.
+    bounds = np.searchsorted(t, np.arange(first, last + 1, dtype=np.int64) * step_ns)
+    counts = np.diff(bounds)
+    if not counts.all():
+        return None
+    a, b = int(bounds[0]), int(bounds[-1])
+    starts = bounds[:-1] - a
     out = {}
     for name, x in (("leg_drive", emg.leg), ("pectoralis", emg.pec)):
-        out[name] = (np.bincount(idx, weights=x[keep]) / counts * 1e6).round(3).tolist()
+        sums = np.add.reduceat(x[a:b], starts)
+        out[name] = (sums / counts * 1e6).round(3).tolist()
     return first * step_ns, out
+
 
 # The per-rep fields a window record repeats for the wall and the dashboards.
 _WINDOW_FIELDS = (
