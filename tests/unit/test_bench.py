@@ -33,6 +33,8 @@ def test_bench_report_has_every_key_with_finite_numbers(tmp_path: Path) -> None:
     assert doc["athletes_per_core"] == max(r["athletes_per_core"] for r in rounds)
     assert math.isclose(doc["floor_ratio"], sum(r["floor_ratio"] for r in rounds) / 2)
     assert doc["rss_per_athlete_mb"] == max(r["rss_per_athlete_mb"] for r in rounds)
+    assert all(len(r["pair_wall_s"]) == 2 for r in rounds)
+    assert math.isclose(doc["scale_out_ratio"], sum(r["wall_s"] / max(r["pair_wall_s"]) for r in rounds) / 2)
     assert {t["name"] for t in doc["targets"]} and prof is None
     assert "athletes per core" in report.table()
     assert build_parser().parse_args(["bench", "--quick", "--json", "x.json"]).func is not None

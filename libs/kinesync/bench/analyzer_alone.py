@@ -167,14 +167,15 @@ def in_processes(path: Path, groups: list[list[str]], warm_s: float, with_floor:
 class AloneResult:
     """The analyzer-alone figures of one station count.
 
-    ``rounds``: one-process runs, each followed by its floor in the same process. A shared machine's
-    speed drifts by tens of per cent within minutes (steal, other guests) and only ever adds time, so
-    the throughput comes from the fastest round, and the floor ratio from each round's own engine and
-    floor, measured back to back under one host speed, as the median over the rounds.
+    ``rounds``: one-process runs, each followed by its floor in the same process; ``pairs``: after each,
+    the two-process run of the same round. A shared machine's speed drifts by tens of per cent within
+    minutes (steal, other guests) and only ever adds time, so the throughput comes from the fastest
+    round, and each ratio from measurements of one round, taken back to back under one host speed, as
+    the median over the rounds.
     """
 
     rounds: list[EngineRun]
-    pair: list[EngineRun]
+    pairs: list[list[EngineRun]]
 
     @property
     def single(self) -> EngineRun:
@@ -197,36 +198,42 @@ class AloneResult:
         return s.cpu_timed_s / (s.stations * s.timed_s) * 1e3
 
     @property
-    def round_ratios(self) -> list[float]:
+    def round_floor_ratios(self) -> list[float]:
         """Each round's engine CPU ÷ its floor CPU (both over the whole recording)."""
         return [r.cpu_total_s / r.floor_cpu_s for r in self.rounds if r.floor_cpu_s]
 
     @property
     def floor_ratio(self) -> float | None:
-        ratios = self.round_ratios
+        ratios = self.round_floor_ratios
         return float(statistics.median(ratios)) if ratios else None
+
+    @property
+    def round_scale_out_ratios(self) -> list[float]:
+        """Each round's throughput of two processes (half the stations each, side by side) over one
+        process with all: its one-process wall time ÷ the longer of its two."""
+        return [r.wall_total_s / max(p.wall_total_s for p in pair)
+                for r, pair in zip(self.rounds, self.pairs, strict=True)]
+
+    @property
+    def scale_out_ratio(self) -> float:
+        return float(statistics.median(self.round_scale_out_ratios))
 
     @property
     def rss_per_athlete_mb(self) -> float:
         """The largest of the rounds' (each a fresh process)."""
         return max(r.rss_per_athlete_mb for r in self.rounds)
 
-    @property
-    def scale_out_ratio(self) -> float:
-        """Throughput of two processes (half the stations each, side by side) over one process with all
-        (its median wall time over the rounds)."""
-        single_wall = statistics.median(r.wall_total_s for r in self.rounds)
-        return single_wall / max(r.wall_total_s for r in self.pair)
-
 
 def run_alone(path: Path, stations: list[str], warm_s: float, rounds: int = 1) -> AloneResult:
-    """``rounds`` one-process runs with their floor, then the two-process run."""
+    """``rounds`` rounds: a one-process run with its floor, then the two-process run."""
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
-    singles = [in_processes(path, [stations], warm_s, with_floor=True)[0] for _ in range(rounds)]
     half = len(stations) // 2
-    pair = in_processes(path, [stations[:half], stations[half:]], warm_s, with_floor=False)
-    return AloneResult(singles, pair)
+    singles, pairs = [], []
+    for _ in range(rounds):
+        singles.append(in_processes(path, [stations], warm_s, with_floor=True)[0])
+        pairs.append(in_processes(path, [stations[:half], stations[half:]], warm_s, with_floor=False))
+    return AloneResult(singles, pairs)
 
 
 def profile_engine(path: Path, stations: list[str], warm_s: float, top: int = 12) -> str:

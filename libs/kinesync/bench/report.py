@@ -92,8 +92,7 @@ class Run:
             doc["alone"] = {
                 "athletes_per_core": a.athletes_per_core, "cpu_ms_per_athlete_s": a.cpu_ms_per_athlete_s,
                 "floor_ratio": a.floor_ratio, "engine_cpu_s": s.cpu_total_s, "floor_cpu_s": s.floor_cpu_s,
-                "scale_out_ratio": a.scale_out_ratio, "single_wall_s": s.wall_total_s,
-                "pair_wall_s": [r.wall_total_s for r in a.pair], "pair_cpu_s": [r.cpu_total_s for r in a.pair],
+                "scale_out_ratio": a.scale_out_ratio,
                 "rss_per_athlete_mb": a.rss_per_athlete_mb, "rss_before_mb": s.rss_before_b / 2**20,
                 "rss_after_mb": s.rss_after_b / 2**20, "frames": s.frames, "windows": s.windows, "reps": s.reps,
                 "floor_reps": s.floor_reps, "warm_s": s.warm_s, "timed_s": s.timed_s,
@@ -102,8 +101,10 @@ class Run:
                     {"athletes_per_core": r.stations * r.timed_s / r.cpu_timed_s, "cpu_timed_s": r.cpu_timed_s,
                      "engine_cpu_s": r.cpu_total_s, "floor_cpu_s": r.floor_cpu_s,
                      "floor_ratio": r.cpu_total_s / r.floor_cpu_s if r.floor_cpu_s else None,
-                     "wall_s": r.wall_total_s, "rss_per_athlete_mb": r.rss_per_athlete_mb}
-                    for r in a.rounds
+                     "wall_s": r.wall_total_s, "rss_per_athlete_mb": r.rss_per_athlete_mb,
+                     "pair_wall_s": [p.wall_total_s for p in pair], "pair_cpu_s": [p.cpu_total_s for p in pair],
+                     "scale_out_ratio": so}
+                    for r, pair, so in zip(a.rounds, a.pairs, a.round_scale_out_ratios, strict=True)
                 ],
             }
         if (p := self.pipeline) is not None:
@@ -225,7 +226,8 @@ class Report:
         row("cost / floor (engine CPU ÷ floor CPU, median round)", "alone", lambda d: d["floor_ratio"], ".2f")
         row("  each round", "alone",
             lambda d: " / ".join(f"{r['floor_ratio']:.2f}" for r in d["rounds"] if r["floor_ratio"]), "")
-        row("two processes / one (throughput)", "alone", lambda d: d["scale_out_ratio"], ".2f")
+        row("two processes / one (throughput, median round)", "alone", lambda d: d["scale_out_ratio"], ".2f")
+        row("  each round", "alone", lambda d: " / ".join(f"{r['scale_out_ratio']:.2f}" for r in d["rounds"]), "")
         row("analyzer RSS per athlete, MB", "alone", lambda d: d["rss_per_athlete_mb"], ".3f")
         row("pipeline: analyzer processes (one consumer group)", "pipeline", lambda d: d["analyzers"], "d")
         row("pipeline: partitions per topic (embedded broker)", "pipeline", lambda d: d["partitions"], "d")

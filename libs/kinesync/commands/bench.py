@@ -46,7 +46,7 @@ def run_bench(
         names = station_names(max(stations))
         for n in stations:
             run = Run(n)
-            bar.set_postfix_str(f"{n} athletes: analyzer alone and floor ×{rounds}, two processes")
+            bar.set_postfix_str(f"{n} athletes: analyzer alone with its floor, then two processes, ×{rounds}")
             run.alone = run_alone(frames, names[:n], warm, rounds)
             bar.update()
             if n in piped:
@@ -140,9 +140,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "measure the analyzer alone, since gateway and broker share the same cores)")
     p.add_argument("--seconds", type=float, help="timed session seconds of the analyzer-alone runs (default 5)")
     p.add_argument("--rounds", type=int, metavar="N",
-                   help="one-process analyzer runs per count, each with its floor (default 3; --quick: 1): athletes "
-                   "per core from the fastest, the floor ratio as the median of the rounds' own ratios, since a "
-                   "shared machine's speed drifts between and within runs")
+                   help="analyzer-alone rounds per count, each one process with its floor, then two processes "
+                   "(default 3; --quick: 1): athletes per core from the fastest round, the floor and two-process "
+                   "ratios as the median of the rounds' own, since a shared machine's speed drifts within a run")
     p.add_argument("--warm", type=float, default=3.0, help="untimed warm-up session seconds (default 3)")
     p.add_argument("--pipeline-seconds", type=float, help="real-time seconds of each pipeline run (default 12)")
     p.add_argument("--no-pipeline", action="store_true", help="skip the broker pipeline runs")
