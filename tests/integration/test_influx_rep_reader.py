@@ -98,6 +98,18 @@ async def test_athlete_reps_time_range_and_chunks(stores, reps: list[RepMetric])
     assert await influx.athlete_reps("x' OR athlete = 'Ada") == []
 
 
+async def test_recent_reps_of_every_station_equal_sqlite(stores, reps: list[RepMetric]) -> None:
+    """A restarted API's set lags and cues start from the recent reps (``RecentReader``): the same from
+    both stores, every station's, in time order, none before ``since_ns``."""
+    influx, sqlite, _ = stores
+    ordered = without_envelopes(sorted(reps, key=lambda r: (r.rep_peak_ns, r.station)))
+    since = ordered[len(ordered) * 3 // 4].rep_peak_ns
+    want = [r for r in ordered if r.rep_peak_ns >= since]
+    assert len({r.athlete for r in want}) >= 1 and len(want) < len(ordered)
+    assert await influx.recent_reps(since) == want == await sqlite.recent_reps(since)
+    assert await influx.recent_reps(ordered[-1].rep_peak_ns + 1) == []
+
+
 async def test_priming_and_trends_equal_sqlite(stores) -> None:
     influx, sqlite, _ = stores
     effect = priming_effect("2", await influx.athlete_reps("Ada"))
@@ -195,7 +207,7 @@ async def test_overlapping_windows_keep_each_reps_bins(influxdb: InfluxServer, r
 async def test_recent_windows_read_back_from_influxdb_equal_the_sqlite_store_s(
     influxdb: InfluxServer, tmp_path: Path
 ) -> None:
-    """The wall of a restarted API starts from the stored windows (``WindowReader``): InfluxDB answers the
+    """The wall of a restarted API starts from the stored windows (``RecentReader``): InfluxDB answers the
     same windows as SQLite, flags, booleans and the target band included, and none before ``since_ns``."""
     from kinesync.models import WindowMetric
 

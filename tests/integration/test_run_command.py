@@ -190,7 +190,7 @@ def test_a_full_embedded_broker_is_restarted_empty_and_the_wall_goes_on(tmp_path
         restarted_at = time.time()
         gateway_pid = _supervisor_state(tmp_path)["services"]["gateway"]["pid"]
         api_pid = _supervisor_state(tmp_path)["services"]["api"]["pid"]
-        # The new API starts from the stored windows (seed_live_state): its first answer shows every station.
+        # The new API starts from the stored windows (seed_from_store): its first answer shows every station.
         first: list[list[dict]] = []
 
         def new_api_answered() -> bool:
@@ -205,6 +205,7 @@ def test_a_full_embedded_broker_is_restarted_empty_and_the_wall_goes_on(tmp_path
         run.wait(new_api_answered, 60, every_s=0.1)
         rows = first[0]
         assert len(rows) == 4 and all(r["lag_ms"] is not None for r in rows), rows
+        assert all(r["set_lag"] is not None and r["set_lag"]["reps"] >= 1 for r in rows), rows  # from the stored reps
         run.wait(lambda: len(rows := run.stations()) == 4 and all(_received_at(r) > restarted_at + 1 for r in rows),
                  60)
         print(f"\nevery station updated again {time.time() - restarted_at:.1f} s after the restart began")

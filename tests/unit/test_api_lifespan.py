@@ -17,7 +17,7 @@ from kinesync.bus.memory import MemoryBus
 from kinesync.bus.topics import METRICS, SESSIONS
 from kinesync.facility.models import TeamIn
 from kinesync.facility.registry import Registry
-from kinesync.models import SessionAssignment, WindowMetric
+from kinesync.models import RepMetric, SessionAssignment, WindowMetric
 from kinesync.settings import Settings
 
 ADMIN = {"Authorization": "Bearer adm"}
@@ -99,7 +99,8 @@ async def test_without_settings_the_lifespan_opens_nothing() -> None:
 
 async def test_a_restarted_api_shows_the_stored_floor_at_once_aged_honestly(tmp_path: Path) -> None:
     """``follow_metrics`` starts at the end of the topic: the wall starts from the last minute of stored
-    windows (``seed_live_state``) instead of empty tiles, each aged from when the analyzer emitted it."""
+    windows (``seed_from_store``) instead of empty tiles, each aged from when the analyzer emitted it, and
+    its set lags and the station views' last cues from the stored reps."""
     import time
 
     from kinesync.storage.sqlite import SqliteStore
@@ -121,8 +122,18 @@ async def test_a_restarted_api_shows_the_stored_floor_at_once_aged_honestly(tmp_
     # A station that went quiet five minutes ago is not brought back.
     quiet = WindowMetric(station="station-09", window_start_ns=now - 300 * s, window_end_ns=now - 298 * s,
                          lag_ms=100.0, emitted_at_ns=now - 298 * s)
+    # Ada's set: two reps 2 and 1 minutes before the last minute's, one rep of an earlier set 3 minutes
+    # before that (more than SET_GAP_S apart), and one beyond the five minutes read back.
+    reps = [
+        RepMetric(station="station-01", athlete="Ada", rep_peak_ns=w.rep_peak_ns, rep_start_ns=w.rep_peak_ns - s,
+                  window_start_ns=w.window_start_ns, window_end_ns=w.window_end_ns, lag_ms=w.lag_ms,
+                  in_window=w.in_window, emitted_at_ns=w.emitted_at_ns)
+        for w in windows if w.station == "station-01" and w.rep_peak_ns is not None
+    ]
+    reps = [r.model_copy(update={"rep_peak_ns": r.rep_peak_ns - back * s, "lag_ms": lag})
+            for r in reps[:1] for back, lag in ((400, 50.0), (240, 60.0), (120, 100.0), (60, 104.0))] + reps
     store = SqliteStore(settings.sqlite_path)
-    await store.write([*windows, quiet])
+    await store.write([*windows, quiet, *reps])
     await store.close()
 
     state = LiveState()
@@ -142,3 +153,13 @@ async def test_a_restarted_api_shows_the_stored_floor_at_once_aged_honestly(tmp_
         assert rows["station-01"]["in_window"] is False and rows["station-01"]["alignment"] == 0.5
         # Stored errors are no news of errors since this API started.
         assert state.analysis_errors()["total"] == 0
+        # The set lag and the station view's last cues come back from the stored reps (seed_from_store): the
+        # set of the last minutes (the rep 240 s back is another set's, the one 400 s back not read).
+        set_lag = rows["station-01"]["set_lag"]
+        lags = [100.0, 104.0, 95.0, 107.0, 119.0, 131.0]
+        assert set_lag["reps"] == set_lag["n"] == len(lags) and set_lag["mean_ms"] == round(sum(lags) / len(lags), 1)
+        assert rows["station-02"]["set_lag"] is None
+        cues = (await c.get("/api/v1/stations/station-01/cues")).json()
+        assert [q["lag_ms"] for q in cues] == [60.0, *lags]
+        assert cues[-1]["rep_peak_ns"] == reps[-1].rep_peak_ns and cues[-1]["set_lag"] == set_lag
+        assert (await c.get("/api/v1/cues/latency")).json()["pushed"]["count"] == 0  # nothing was pushed

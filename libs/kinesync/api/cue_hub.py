@@ -23,7 +23,7 @@ import contextlib
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,13 +95,31 @@ class CueHub:
     def unlisten(self, station: str | None, q: asyncio.Queue[Cue]) -> None:
         self._listeners.get(station, set()).discard(q)
 
-    def publish(self, rep: RepMetric) -> Cue:
-        now = self._clock_ns()
+    def _take(self, rep: RepMetric, sent_at_ns: int) -> Cue:
+        """The rep into its station's set and recent cues; its cue."""
         summary = self.sets.setdefault(rep.station, SetTracker()).add(rep)
-        cue = cue_for(rep, window_s=self.window_s, sent_at_ns=now, set_lag=summary)
+        cue = cue_for(rep, window_s=self.window_s, sent_at_ns=sent_at_ns, set_lag=summary)
         if summary is not None and self.live is not None:
             self.live.note_set(rep.station, rep.athlete, rep.session, summary)
         self.recent.setdefault(cue.station, deque(maxlen=RECENT_CUES)).append(cue)
+        return cue
+
+    def seed(self, reps: Iterable[RepMetric]) -> int:
+        """Stations' current sets and recent cues from stored reps (in time order), each cue dated when the
+        analyzer emitted its rep: a restarted API shows the set lag and the station view's last cues it
+        showed before. Nothing goes to a listener or into the latency figures, and a station that has had a
+        live rep is left alone. Returns the reps taken."""
+        live = set(self.sets)
+        taken = 0
+        for rep in reps:
+            if rep.station not in live:
+                self._take(rep, rep.emitted_at_ns or rep.window_end_ns)
+                taken += 1
+        return taken
+
+    def publish(self, rep: RepMetric) -> Cue:
+        now = self._clock_ns()
+        cue = self._take(rep, now)
         self._sent[cue_id(cue)] = cue
         while len(self._sent) > LATENCY_SAMPLES:
             self._sent.pop(next(iter(self._sent)))

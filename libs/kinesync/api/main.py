@@ -23,7 +23,7 @@ from kinesync.api.limits import HttpLimits, LimitsMiddleware
 from kinesync.api.resources import open_resources
 from kinesync.api.routes import alerts, analysis, cues, facility, load_velocity, personal_windows, plans, sessions, wall
 from kinesync.api.state import LiveState
-from kinesync.api.workers import running_workers, seed_live_state
+from kinesync.api.workers import running_workers, seed_from_store
 from kinesync.bus.base import Bus
 from kinesync.runtime.supervisor import STATE_ENV, SupervisorState
 from kinesync.settings import Settings
@@ -43,7 +43,7 @@ def lifespan_for(settings: Settings | None, bus: Bus | None) -> Lifespan:
         async with AsyncExitStack() as stack:
             if settings is not None:
                 await open_resources(app.state, settings, bus, stack)
-                await seed_live_state(app.state.live, getattr(app.state, "rep_store", None))
+                await seed_from_store(app.state.live, app.state.cues, getattr(app.state, "rep_store", None))
                 if bus is not None:
                     s = app.state
                     await stack.enter_async_context(running_workers(

@@ -1,6 +1,7 @@
 """The API's Kafka side: what it consumes and what it keeps published, as tasks beside the HTTP server.
 
-- ``seed_live_state``: the last minute of stored windows → the wall's live state, once at start.
+- ``seed_from_store``: the last minute of stored windows → the wall's live state, and the last minutes of
+  stored reps → the cue hub's sets and recent cues, once at start.
 - ``follow_metrics``: ``kinesync.metrics`` → the wall's live state (and its "last alert").
 - ``run_cues``: ``kinesync.reps`` → the cue hub (station views, cue WebSockets), the learned personal
   windows kept for restarts, and the cue latency reported to a line store.
@@ -31,38 +32,55 @@ from kinesync.facility.registry import NotFound, Registry, assignment_of
 from kinesync.models import RepMetric, WindowMetric
 from kinesync.settings import Settings
 from kinesync.storage.base import LineStore, StorageRejected, StorageUnavailable, open_store
-from kinesync.storage.readers import WindowReader
+from kinesync.storage.readers import RecentReader
 
 log = logging.getLogger("kinesync.api")
 
 REPUBLISH_EVERY_S = 30.0
 REMEMBER_EVERY_S = 10.0
 SEED_S = 60.0  # the wall starts from this much of the stored windows
+# ... and the sets and cues from this much of the stored reps: a set ends at a pause of SET_GAP_S (60 s),
+# so five minutes hold the whole of all but the longest sets.
+SEED_REPS_S = 300.0
 SEED_TIMEOUT_S = 5.0
 
 # the wall
 
 
-async def seed_live_state(live: LiveState, store: object, *, seconds: float = SEED_S) -> int:
-    """The wall's tiles from the last ``seconds`` of stored windows, when ``store`` can read them back (a
-    ``WindowReader``: the embedded SQLite file, InfluxDB), before the live windows take over; returns
-    the windows taken.
+async def seed_from_store(
+    live: LiveState, hub: CueHub | None, store: object, *, seconds: float = SEED_S, rep_seconds: float = SEED_REPS_S,
+) -> tuple[int, int]:
+    """The wall's tiles from the last ``seconds`` of stored windows, then the stations' current sets and
+    recent cues from the last ``rep_seconds`` of stored reps, when ``store`` can read them back (a
+    ``RecentReader``: the embedded SQLite file, InfluxDB), before the live records take over; returns the
+    windows and the reps taken.
 
-    ``follow_metrics`` starts at the end of the topic, so without this a restarted API showed an empty
-    wall until each station's next window and a lag of "—" until its next rep: after every restart of
-    ``kinesync run``'s embedded broker, and after every deploy. A store that cannot answer in time
-    leaves the wall to fill from the live windows, as before.
+    The followers start at the end of their topics, so without this a restarted API showed an empty wall
+    until each station's next window, a lag of "—" until its next rep, no set lag until the next rep of
+    a set, and a station view without its last cues: after every restart of ``kinesync run``'s embedded
+    broker, and after every deploy. A store that cannot answer in time leaves the wall and the cues to
+    fill from the live records, as before.
     """
-    if not isinstance(store, WindowReader):
-        return 0
+    if not isinstance(store, RecentReader):
+        return 0, 0
+    now = time.time_ns()
     try:
-        windows = await asyncio.wait_for(store.recent_windows(time.time_ns() - round(seconds * 1e9)), SEED_TIMEOUT_S)
+        windows = await asyncio.wait_for(store.recent_windows(now - round(seconds * 1e9)), SEED_TIMEOUT_S)
     except Exception as exc:  # any store failure: the wall fills from the live windows instead
         log.warning("the wall starts empty: the stored windows could not be read (%s)", exc)
-        return 0
+        return 0, 0
     taken = live.seed(windows)
     log.info("the wall starts from %d stored windows of %d stations", taken, len(live))
-    return taken
+    if hub is None:
+        return taken, 0
+    try:
+        reps = await asyncio.wait_for(store.recent_reps(now - round(rep_seconds * 1e9)), SEED_TIMEOUT_S)
+    except Exception as exc:  # the sets and cues fill from the live reps instead
+        log.warning("set lags and cues start empty: the stored reps could not be read (%s)", exc)
+        return taken, 0
+    seeded = hub.seed(reps)
+    log.info("set lags and cues start from %d stored reps", seeded)
+    return taken, seeded
 
 
 async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rule: LagDriftRule | None = None) -> None:

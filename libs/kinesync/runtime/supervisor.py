@@ -179,7 +179,7 @@ class Supervisor:
         ``drain_s`` later and the rest ``drain_s`` after that, so the frames already sent are analysed and
         their windows stored and shown; what the simulated athletes do in the pause is not recorded. The
         SQLite stores stay; the API publishes the running sessions again when it starts and starts its
-        wall from the stored windows (``kinesync.api.workers.seed_live_state``).
+        wall, set lags and cues from the stored windows and reps (``kinesync.api.workers.seed_from_store``).
         """
         first, second = ("gateway",), ("analyzer",)
         for names in (first, second):

@@ -7,8 +7,8 @@ the settings.
 InfluxDB keeps a rep as one ``reps`` point (tags, fields, the peak time) and its downsampled envelopes
 as ``emg_envelope`` points (docs/storage.md); ``InfluxRepReader`` rebuilds ``RepMetric`` records from
 both with InfluxQL on the 1.x ``/query`` endpoint, which InfluxDB 2 (through a DBRP mapping) and 3
-answer too. Both readers are also a ``WindowReader``: the API starts its wall from the last minute of
-stored windows.
+answer too. Both readers are also a ``RecentReader``: a restarted API starts its wall from the last
+minute of stored windows, and its cues and set lags from the last minutes of stored reps.
 """
 
 from __future__ import annotations
@@ -51,11 +51,17 @@ class RepReader(Protocol):
 
 
 @runtime_checkable
-class WindowReader(Protocol):
-    """Windows as the writer stored them: what the API's wall starts from (``kinesync.api.workers``)."""
+class RecentReader(Protocol):
+    """The last minutes as the writer stored them: what a restarted API starts its wall and its cues from
+    (``kinesync.api.workers.seed_from_store``)."""
 
     async def recent_windows(self, since_ns: int) -> list[WindowMetric]:
         """Every station's windows starting at or after ``since_ns``, by station then window start."""
+        ...
+
+    async def recent_reps(self, since_ns: int) -> list[RepMetric]:
+        """Every station's reps with ``rep_peak_ns >= since_ns``, in time order (rep peak, then station),
+        without envelopes."""
         ...
 
 
@@ -206,6 +212,9 @@ class InfluxRepReader:
         windows = [window_of_row(row) for _, row in _rows(chunks)]
         windows.sort(key=lambda m: (m.station, m.window_start_ns))
         return windows
+
+    async def recent_reps(self, since_ns: int) -> list[RepMetric]:
+        return await self._reps(f"time >= {int(since_ns)}")
 
     async def athlete_reps(
         self, athlete: str, *, since_ns: int | None = None, until_ns: int | None = None

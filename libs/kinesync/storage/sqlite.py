@@ -98,6 +98,19 @@ _REPS_INSERT = (
 )
 
 
+def _recent(table: str, select: str, time_column: str, order: str) -> str:
+    """``select`` (``SELECT ... FROM table``) of every station's rows with ``time_column >= ?``, in ``order``.
+
+    The stations are walked one index probe each (a recursive skip over the primary key, station first)
+    and each one's recent rows read as a key range, so a file with months of rows answers as fast as a
+    new one."""
+    return (
+        f"WITH RECURSIVE s(name) AS (SELECT MIN(station) FROM {table} UNION ALL "
+        f"SELECT (SELECT MIN(station) FROM {table} WHERE station > s.name) FROM s WHERE s.name IS NOT NULL) "
+        f"{select} AS m JOIN s ON m.station = s.name WHERE m.{time_column} >= ? ORDER BY {order}"
+    )
+
+
 def _row(m: WindowMetric) -> tuple[Any, ...]:
     return tuple(",".join(m.flags) if name == "flags" else getattr(m, name) for name in COLUMN_NAMES)
 
@@ -241,19 +254,18 @@ class SqliteStore:
 
     async def recent_windows(self, since_ns: int) -> list[WindowMetric]:
         """Every station's windows starting at or after ``since_ns``, by station then window start
-        (``kinesync.storage.readers.WindowReader``).
-
-        The stations are walked one index probe each (a recursive skip over the primary key) and each one's
-        recent rows read as a key range, so a file with months of windows answers as fast as a new one.
-        """
-        rows = await self._read(
-            f"WITH RECURSIVE s(name) AS (SELECT MIN(station) FROM {TABLE} UNION ALL "
-            f"SELECT (SELECT MIN(station) FROM {TABLE} WHERE station > s.name) FROM s WHERE s.name IS NOT NULL) "
-            f"{_SELECT} AS m JOIN s ON m.station = s.name WHERE m.window_start_ns >= ? "
-            "ORDER BY m.station, m.window_start_ns",
-            (since_ns,),
-        )
+        (``kinesync.storage.readers.RecentReader``)."""
+        rows = await self._read(_recent(TABLE, _SELECT, "window_start_ns", "m.station, m.window_start_ns"), (since_ns,))
         return [_metric(r) for r in rows]
+
+    async def recent_reps(self, since_ns: int) -> list[RepMetric]:
+        """Every station's reps with ``rep_peak_ns >= since_ns``, by rep peak then station, without envelopes
+        (``kinesync.storage.readers.RecentReader``)."""
+        from kinesync.storage.readers import without_envelopes
+
+        sql = _recent(REPS_TABLE, f"SELECT record FROM {REPS_TABLE}", "rep_peak_ns", "m.rep_peak_ns, m.station")
+        rows = await self._read(sql, (since_ns,))
+        return without_envelopes(RepMetric.model_validate_json(r[0]) for r in rows)
 
     async def query(
         self, station: str | None = None, since_ns: int | None = None, *, limit: int | None = None

@@ -126,7 +126,8 @@ async def ws_all_cues(ws: WebSocket, _: WsViewerDep, hub: CueHubDep, live: LiveD
 
 @router.get("/api/v1/stations/{station_id}/cues", response_model=list[Cue], tags=["cues"], responses=READ_ERRORS)
 async def recent_cues(_: ViewerDep, hub: CueHubDep, station_id: StationPath) -> list[Cue]:
-    """The station's last cues, oldest first (kept in memory by this API instance)."""
+    """The station's last cues, oldest first (kept in memory by this API instance; at its start, those of the
+    stored reps of the last minutes)."""
     return list(hub.recent.get(station_id, ()))
 
 
