@@ -111,7 +111,10 @@ class RepMetric(_Record):
     target_low_ms: float = 80.0
     target_high_ms: float = 120.0
     target_source: TargetSource = Field("fixed", description="which window judged this rep: fixed, personal or locked")
-    window_end_ns: int | None = Field(None, description="end of the owning window: the rep end, when it can be judged")
+    window_end_ns: int | None = Field(None, description="end of the owning window")
+    data_end_ns: int | None = Field(
+        None, description="end of the data the rep was measured on: the owning window's end, or up to rep_wait_s "
+        "later for a lift still rising then; the rep end, when it can be judged (None: the window's end)")
     onset_lag_ms: float | None = Field(None, description="pec onset minus leg onset, ms")
     leg_onset_to_pec_peak_ms: float | None = Field(None, description="pec envelope peak minus leg onset, ms")
     # The lag's uncertainty (docs/metrics.md, "Lag uncertainty and set-level lag"); None from analyzers that

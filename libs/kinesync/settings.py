@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         "hop ÷ this offsets), so reps made in step are not all analysed at once; 0: every station on one grid, s")
     max_wait_s: float = Field(2.0, ge=0, description="bounded wait for the slower sensor before a partial window, s")
     lateness_s: float = Field(1.0, ge=0, description="how late (event time) a frame may arrive and still be used, s")
+    rep_wait_s: float = Field(
+        2.0, ge=0, description="how long past its window's end a rep's analysis waits for a lift still rising (a "
+        "heavy rep) to end, so its bar velocity and phases are measured whole; its cue comes that much later, s")
     target_low_ms: float = 80.0
     target_high_ms: float = 120.0
     alignment_reps: int = Field(10, ge=1, description="reps in the alignment score")

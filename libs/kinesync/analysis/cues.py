@@ -13,8 +13,9 @@ an edge of the window gives "uncertain" instead of a verdict the data cannot bac
 Set-level lag: the mean lag of the current set's reps with a 95 % interval (``set_lag``), set
 membership by ``same_set`` (docs/metrics.md, "Lag uncertainty and set-level lag").
 
-Rep end: the end of the owning window (``RepMetric.window_end_ns``), the moment the analyzer has
-every sample it needs to judge the rep; cue latency is measured from there (docs/metrics.md).
+Rep end: the end of the data the rep was measured on (``RepMetric.data_end_ns``: the owning window's
+end, later for a heavy rep whose lift outlasted it), the moment the analyzer has every sample it needs
+to judge the rep; cue latency is measured from there (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -242,7 +243,9 @@ def cue_for(rep: RepMetric, *, window_s: float = 2.0, sent_at_ns: int = 0, set_l
     is the current set's summary (the cue hub tracks sets), passed through."""
     half = rep_half_ms(rep)
     kind, off, text = judge(rep.lag_ms, rep.target_low_ms, rep.target_high_ms, half)
-    end = rep.window_end_ns if rep.window_end_ns is not None else rep.window_start_ns + round(window_s * 1e9)
+    end = rep.data_end_ns or rep.window_end_ns
+    if end is None:
+        end = rep.window_start_ns + round(window_s * 1e9)
     return Cue(
         station=rep.station, athlete=rep.athlete, exercise=rep.exercise, session=rep.session,
         rep_peak_ns=rep.rep_peak_ns, rep_end_ns=end, kind=kind, text=text, off_ms=off,

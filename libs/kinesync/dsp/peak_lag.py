@@ -393,6 +393,10 @@ class ChannelReference:
         """Forget every channel (a new athlete or a new electrode placement)."""
         self._peaks.clear()
 
+    def copy(self) -> ChannelReference:
+        """An independent copy: an analysis that may be thrown away learns into it, not into this one."""
+        return ChannelReference(self.reps, {n: deque(p, maxlen=p.maxlen) for n, p in self._peaks.items()})
+
 
 def _median(values: deque) -> float:
     """np.median's number for the few finite values a channel holds, without its per-call cost (the

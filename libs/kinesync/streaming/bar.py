@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 NS = 1_000_000_000
 _TO_METRES = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
+# The data a concentric phase needs after its top: the stop is fitted to 0.12 s of rest after it
+# (``kinesync.dsp.velocity._rest_edge``: its reach and span), re-centred when its first estimate is off;
+# with less, the phase ends at the smoothed estimate, about 10 ms early (MCV up to 1 % high), or is not
+# found at all. s.
+AFTER_TOP_S = 0.25
 _TO_M_S2 = {"m/s^2": 1.0, "m/s2": 1.0, "m/s²": 1.0, "g": STANDARD_GRAVITY_M_S2}
 
 
@@ -75,26 +80,30 @@ class BarView:
 
 
 def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict, flags: list[str],
-                load_kg: float | None = None, plates: ForceView | None = None) -> None:
+                load_kg: float | None = None, plates: ForceView | None = None) -> bool:
     """Mean, peak and mean propulsive velocity of the rep at ``peak_ns`` into ``fields`` (and its mean
     concentric power when the external load ``load_kg`` is known), problems into ``flags``.
 
     ``plates``: the force under the same body (not under a bench). When a position transducer's bar
     leaves rest (a jump from a pause), the plates locate that start far better than the position's
-    extrapolation (``kinesync.analysis.phases.push_start``), and the phase is measured from there."""
+    extrapolation (``kinesync.analysis.phases.push_start``), and the phase is measured from there.
+
+    Returns whether more bar data could change the answer: the bar rose within ``AFTER_TOP_S`` of the
+    record's end and no phase was found, or the phase ends within ``AFTER_TOP_S`` of it (the station
+    then waits for more, up to ``AnalysisConfig.rep_wait_s``)."""
     if view is None or view.samples.size < 3:
         flags.append("no_bar_data")
-        return
+        return False
     if view.has_gap:
         flags.append("gap:bar")
-        return
+        return False
     near = round((peak_ns - view.t0_ns) * view.rate_hz / NS)
     position, velocity = view.samples, None
     if view.acceleration:
         integrated = velocity_from_rest(view.samples, view.rate_hz, near)
         if integrated is None:
             flags.append("no_bar_rest")
-            return
+            return False
         start, velocity = integrated
         position, near = np.zeros(velocity.size), near - start
     phase = concentric_phase(
@@ -102,9 +111,11 @@ def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict
         min_displacement_m=cfg.min_displacement_m, search_s=cfg.search_s, smoothing_s=cfg.smoothing_s,
         velocity_m_s=velocity,
     )
+    edge = max(1, round(AFTER_TOP_S * view.rate_hz))
     if phase is None:
         flags.append("no_concentric_phase")
-        return
+        v = velocity if velocity is not None else bar_velocity(position, view.rate_hz, cfg.smoothing_s)
+        return float(np.max(v[-edge:])) > 0.5 * cfg.min_velocity_m_s  # the top's own level (concentric_phase)
     if phase.from_rest and not view.acceleration and plates is not None and not plates.has_gap:
         exit_index = _plates_rest_exit(plates, view, phase.start_index)
         if exit_index is not None:
@@ -120,6 +131,7 @@ def bar_metrics(view: BarView | None, peak_ns: int, cfg: BarConfig, fields: dict
     if load_kg is not None and load_kg > 0.0:
         fields["mean_concentric_power_w"] = mean_concentric_power_w(
             load_kg, phase.displacement_m, phase.duration_s, *_end_velocities(phase, velocity, view, cfg))
+    return phase.end_index > position.size - 1 - edge
 
 
 def _plates_rest_exit(plates: ForceView, view: BarView, start_index: float) -> float | None:

@@ -52,7 +52,7 @@ def analysis_config(settings: Settings) -> AnalysisConfig:
     )
     return AnalysisConfig(
         window_s=settings.window_s, hop_s=settings.hop_s, stagger_s=settings.window_stagger_s,
-        max_wait_s=settings.max_wait_s,
+        max_wait_s=settings.max_wait_s, rep_wait_s=settings.rep_wait_s,
         lateness_s=settings.lateness_s, alignment_reps=settings.alignment_reps,
         envelope_cutoff_hz=settings.envelope_cutoff_hz, personal=personal,
         fault_drill_stations=frozenset(s.strip() for s in settings.fault_drill_stations.split(",") if s.strip()),

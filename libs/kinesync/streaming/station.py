@@ -53,6 +53,9 @@ class AnalysisConfig:
     # Stations' grids lie this far apart (a 50 ms frame: a window still ends where a frame does), s; 0: one grid.
     stagger_s: float = 0.05
     max_wait_s: float = 2.0
+    # A rep whose lift still rises at its window's end (a heavy rep: a squat near its 1RM rises for over a
+    # second) is measured on data up to this much later, hop by hop until it ends, s.
+    rep_wait_s: float = 2.0
     lateness_s: float = 1.0
     alignment_reps: int = 10
     envelope_cutoff_hz: float = 6.0
@@ -74,6 +77,8 @@ class AnalysisConfig:
         # Here rather than in every window, where alignment_score would raise for each one.
         if self.alignment_reps < 1:
             raise ValueError(f"alignment_reps must be >= 1, got {self.alignment_reps}")
+        if not self.rep_wait_s >= 0.0:
+            raise ValueError(f"rep_wait_s must be >= 0, got {self.rep_wait_s}")
 
     @property
     def window_ns(self) -> int:
@@ -130,6 +135,10 @@ class StationAnalyzer:
         self._finishing = False
         # Asked on every frame: the config is frozen, so its derived durations are computed once.
         self._max_wait_ns = round(config.max_wait_s * NS)
+        self._rep_wait_ns = round(config.rep_wait_s * NS)
+        # (window start, data end): the next window owns a rep whose lift went on past its end, and waits
+        # for the streams to reach the data end before it is measured again (``_compute``).
+        self._waiting: tuple[int, int] | None = None
         self._window_ns, self._hop_ns = config.window_ns, config.hop_ns
         self._ahead_ns = config.window_ns + config.hop_ns
         self._expected = config.expected
@@ -258,7 +267,7 @@ class StationAnalyzer:
             if self.emg is None or not self.emg.matches(frame):
                 self._emg_tf = EmgTransform(frame.channels, frame.rate_hz, c.envelope_cutoff_hz)
                 # A window's samples, plus how far this stream may run ahead of the force stream.
-                capacity = 2 * (c.window_s + c.hop_s) + c.lateness_s + 1.0
+                capacity = 2 * (c.window_s + c.hop_s) + c.lateness_s + 1.0 + c.rep_wait_s
                 self.emg = SensorStream(
                     rate_hz=frame.rate_hz, channels=frame.channels, transform=self._emg_tf,
                     n_out=self._emg_tf.n_out, capacity_s=capacity, lateness_ns=lateness_ns,
@@ -268,7 +277,7 @@ class StationAnalyzer:
         if frame.kind == SensorKind.FORCE:
             if self.force is None or not self.force.matches(frame):
                 self._force_tf = ForceTransform(frame.channels)
-                capacity = max(c.history_s, c.window_s + c.lateness_s) + c.window_s + c.hop_s + 1.0
+                capacity = max(c.history_s, c.window_s + c.lateness_s) + c.window_s + c.hop_s + 1.0 + c.rep_wait_s
                 self.force = SensorStream(
                     rate_hz=frame.rate_hz, channels=frame.channels, transform=self._force_tf,
                     n_out=ForceTransform.n_out, capacity_s=capacity, lateness_ns=lateness_ns,
@@ -277,7 +286,7 @@ class StationAnalyzer:
         if frame.kind == SensorKind.VELOCITY:
             if self.bar is None or not self.bar.matches(frame):
                 self._bar_tf = BarTransform(frame.channels, frame.units)
-                capacity = max(c.bar.history_s, c.window_s + c.lateness_s) + c.window_s + c.hop_s + 1.0
+                capacity = max(c.bar.history_s, c.window_s + c.lateness_s) + c.window_s + c.hop_s + 1.0 + c.rep_wait_s
                 self.bar = SensorStream(
                     rate_hz=frame.rate_hz, channels=frame.channels, transform=self._bar_tf,
                     n_out=BarTransform.n_out, capacity_s=capacity, lateness_ns=lateness_ns,
@@ -315,7 +324,8 @@ class StationAnalyzer:
 
         A window waits for both sensor kinds. When only one has passed its end, it waits at most
         ``max_wait_s`` of wall time, unless the other stream is stale (absent, or silent for that
-        long), and is then emitted flagged partial.
+        long), and is then emitted flagged partial. A window whose rep's lift still goes on at its end
+        waits, a hop at a time and at most ``rep_wait_s``, for the data to pass the lift's end (``_compute``).
         """
         e, f, b = self.emg, self.force, self.bar
         if (e is not None and e._pending) or (f is not None and f._pending) or (b is not None and b._pending):
@@ -335,35 +345,46 @@ class StationAnalyzer:
         window_ns = self._window_ns
         while True:
             end = self.next_window_ns + window_ns
+            # The data the window waits for: to its end, or further while the rep it owns goes on.
+            until = end
+            if self._waiting is not None and self._waiting[0] == self.next_window_ns:
+                until = self._waiting[1]
             e, f, b = self.emg, self.force, self.bar
-            if not ((e is not None and (w := e.watermark_ns) is not None and w >= end)
-                    or (f is not None and (w := f.watermark_ns) is not None and w >= end)
-                    or (b is not None and (w := b.watermark_ns) is not None and w >= end)):
-                return out  # the usual answer between windows: nothing has passed the next window's end
-            streams = (e, f, b)
-            done = [s is not None and s.watermark_ns is not None and s.watermark_ns >= end for s in streams]
-            if not any(done):
-                return out  # the usual answer between windows: nothing has passed the next window's end
-            needed = [s is not None or self._expects(k) for s, k in zip(streams, _KINDS, strict=True)]
-            if any(done) and all(ok or not need for ok, need in zip(done, needed, strict=True)):
-                partial = False
-            elif any(done):
-                stale = all(
-                    ok or self._stale(s, now_wall_ns, k) for ok, s, k in zip(done, streams, _KINDS, strict=True)
-                )
-                if self._ready_since_wall_ns is None:
-                    self._ready_since_wall_ns = now_wall_ns
-                if not stale and now_wall_ns - self._ready_since_wall_ns < max_wait_ns:
+            may_wait = True
+            if not ((e is not None and (w := e.watermark_ns) is not None and w >= until)
+                    or (f is not None and (w := f.watermark_ns) is not None and w >= until)
+                    or (b is not None and (w := b.watermark_ns) is not None and w >= until)):
+                # The usual answer between windows: nothing has passed the next window's end. A rep waiting
+                # for data that stopped coming (every stream silent for the bounded wait: the athlete left,
+                # the kit went off) is measured on what arrived.
+                if until == end or not all(self._stale(s, now_wall_ns) for s in (e, f, b) if s is not None):
                     return out
-                partial = True
+                partial = may_wait = False
             else:
-                return out
+                streams = (e, f, b)
+                done = [s is not None and s.watermark_ns is not None and s.watermark_ns >= until for s in streams]
+                needed = [s is not None or self._expects(k) for s, k in zip(streams, _KINDS, strict=True)]
+                if all(ok or not need for ok, need in zip(done, needed, strict=True)):
+                    partial = False
+                else:
+                    stale = all(
+                        ok or self._stale(s, now_wall_ns, k) for ok, s, k in zip(done, streams, _KINDS, strict=True)
+                    )
+                    if self._ready_since_wall_ns is None:
+                        self._ready_since_wall_ns = now_wall_ns
+                    if not stale and now_wall_ns - self._ready_since_wall_ns < max_wait_ns:
+                        return out
+                    partial = True
             try:
-                out.append(self._compute(self.next_window_ns, end, partial, now_wall_ns))
+                metric = self._compute(self.next_window_ns, end, partial, now_wall_ns, until, may_wait)
             except Exception as exc:  # one window's analysis never stops the station, nor any other
                 self.faults.append((self.next_window_ns, exc))
-                out.append(self.failed_window(self.next_window_ns, end, partial, now_wall_ns))
+                metric = self.failed_window(self.next_window_ns, end, partial, now_wall_ns)
             self._ready_since_wall_ns = None
+            if metric is None:
+                continue  # its rep's lift goes on: the window waits for the data end _compute set
+            out.append(metric)
+            self._waiting = None
             self.next_window_ns += self._hop_ns
             self.windows_emitted += 1
 
@@ -397,8 +418,16 @@ class StationAnalyzer:
             return None
         return i0, i1
 
-    def _compute(self, start: int, end: int, partial: bool, now_wall_ns: int) -> WindowMetric:
+    def _compute(
+        self, start: int, end: int, partial: bool, now_wall_ns: int, data_end: int | None = None,
+        may_wait: bool = True,
+    ) -> WindowMetric | None:
+        """The window [start, end)'s record; its rep (if it owns one) measured on data up to ``data_end``
+        (default ``end``). None when that rep's lift goes on past ``data_end`` and may still wait (``may_wait``,
+        a complete window, not finishing, less than ``rep_wait_s`` past ``end``): the station then waits for
+        data to a hop later (``_waiting``), and nothing of this call remains."""
         c = self.config
+        data_end = end if data_end is None else data_end
         if self.station in c.fault_drill_stations:
             raise RuntimeError(f"fault drill: analysis of {self.station} raises on purpose")
         a = self.assignment
@@ -434,18 +463,29 @@ class StationAnalyzer:
         fields: dict[str, object] = {}
         flags: list[str] = []
         if peak_ns is not None:
-            if force is None and span is not None:
+            # What the streams hold of the data the rep may read (a partial window: as far as they got).
+            force_end, bar_end = self._held_to(self.force, end, data_end), self._held_to(self.bar, end, data_end)
+            if force_end != end:
+                rep_span = self._force_span(force_end)
+                force = self._force_view_of(*rep_span) if rep_span is not None else None
+            elif force is None and span is not None:
                 force = self._force_view_of(*span)
             athlete = a.athlete if a else None
             carried = self._weighing[1] if self._weighing and self._weighing[0] == athlete else None
             if self._lag_ref is None or self._lag_ref[0] != athlete:
                 self._lag_ref = (athlete, ChannelReference())
+            # A measurement that may be thrown away (its lift may go on) learns into a copy of the reference.
+            may_wait = may_wait and not partial and not self._finishing and data_end - end < self._rep_wait_ns
+            reference = self._lag_ref[1].copy() if may_wait else self._lag_ref[1]
             result = analyze_rep(peak_ns, emg, force, c.rep, low, high, carried=carried, com_on_plate=not bench,
-                                 lag_reference=self._lag_ref[1])
+                                 lag_reference=reference)
+            bar_open = self._bar_fields(bar_end, peak_ns, result.fields, result.flags)
+            if may_wait and ("no_rep_end" in result.flags or bar_open):
+                self._waiting = (start, min(data_end + self._hop_ns, end + self._rep_wait_ns))
+                return None
+            self._lag_ref = (athlete, reference)
             if result.weighing is not None:
                 self._weighing = (athlete, result.weighing)
-        if peak_ns is not None:
-            self._bar_fields(end, peak_ns, result.fields, result.flags)
             drop_non_finite(result.fields, result.flags)
             self.targets.observe(a, result.fields)  # after judging: a rep never judges itself
             if result.fields.get("in_window") is not None:
@@ -472,7 +512,7 @@ class StationAnalyzer:
             self.reps.append(RepMetric(
                 **tags, rep_peak_ns=peak_ns, rep_start_ns=result.rep_start_ns or start, window_start_ns=start,
                 target_low_ms=low, target_high_ms=high, target_source=target.source, window_end_ns=end,
-                alignment=alignment if "lag_ms" in fields else None,
+                data_end_ns=max(force_end, bar_end), alignment=alignment if "lag_ms" in fields else None,
                 flags=flags, emitted_at_ns=now_wall_ns,
                 envelope_t0_ns=envelope[0] if envelope else None,
                 envelope_step_ns=ENVELOPE_STEP_NS if envelope else None,
@@ -535,19 +575,28 @@ class StationAnalyzer:
             has_gap=force.has_gap(first, stop),
         )
 
-    def _bar_fields(self, end: int, peak_ns: int, fields: dict, flags: list[str]) -> None:
-        """Bar velocity of the rep, on a station with a bar sensor (or one expected to have it)."""
+    def _bar_fields(self, end: int, peak_ns: int, fields: dict, flags: list[str]) -> bool:
+        """Bar velocity of the rep, on a station with a bar sensor (or one expected to have it), from the bar
+        data up to ``end``; returns whether more bar data could change it (``bar_metrics``)."""
         if self.bar is None and not self._expects(SensorKind.VELOCITY):
-            return  # no bar sensor: nothing to measure, nothing to flag
+            return False  # no bar sensor: nothing to measure, nothing to flag
         if self._bar_tf is not None and not self._bar_tf.usable:
             flags.append("no_bar_channel")
-            return
+            return False
         a = self.assignment
         load = a.load_kg if a is not None else None
         # Under a bench the plates carry the feet, not the bar's body: they cannot time its start.
         bench = a is not None and a.exercise is not None and a.exercise.startswith("bench")
         plates = self._force_view(end) if not bench else None
-        bar_metrics(self._bar_view(end), peak_ns, self.config.bar, fields, flags, load_kg=load, plates=plates)
+        return bar_metrics(self._bar_view(end), peak_ns, self.config.bar, fields, flags, load_kg=load, plates=plates)
+
+    @staticmethod
+    def _held_to(stream: SensorStream | None, end: int, data_end: int) -> int:
+        """How far a rep measured on data up to ``data_end`` reads ``stream``: to ``data_end`` when it holds
+        that, else as far as it got past the window's ``end`` (a partial window, the end of a recording)."""
+        if data_end == end or stream is None or stream.watermark_ns is None:
+            return end
+        return max(end, min(data_end, stream.watermark_ns))
 
     def _bar_view(self, end: int) -> BarView | None:
         bar = self.bar
