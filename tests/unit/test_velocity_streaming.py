@@ -76,6 +76,27 @@ def test_bar_velocities_per_rep_within_1_percent(exercise: str) -> None:
     assert all(owned[r.rep_peak_ns] == r.mean_concentric_velocity_m_s for r in measured)
 
 
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_grind_is_measured_whole_through_the_live_engine(seed: int) -> None:
+    """A slow back squat rising for 2.25 s through a sticking region (the "grind" of
+    tests/unit/test_dsp_velocity.py): its top comes 1–1.25 s after its owning window's end. The window
+    waits for it (``rep_wait_s``), so every rep gets its velocity, against the simulator's truth, and no
+    flag; until 2026-12-06 every one of these reps came out flagged ``no_rep_end`` and ``no_concentric_phase``."""
+    spec = AthleteSpec.for_exercise("back_squat", movement_s=3.0, concentric_share=0.75, rep_period_s=5.0,
+                                    lag_jitter_ms=10.0, seed=seed)
+    duration = 6 * spec.rep_period_s + 1.0
+    rec, athlete = recording(spec, duration)
+    result = analyze_recording(rec, exercise="back_squat")
+    assert len(result.reps) == 6
+    for rep in result.reps:
+        truth = truth_for(athlete, rec, rep.rep_peak_ns, duration)
+        assert rep.mean_concentric_velocity_m_s == pytest.approx(truth.mean_concentric_velocity_m_s, rel=MCV_TOLERANCE)
+        assert rep.concentric_displacement_m == pytest.approx(truth.concentric_displacement_m, rel=0.02)
+        assert not rep.flags, rep.flags
+        assert rep.data_end_ns is not None and rep.window_end_ns is not None
+        assert 0 < rep.data_end_ns - rep.window_end_ns <= AnalysisConfig.rep_wait_s * 1e9
+
+
 def test_a_station_without_a_bar_sensor_is_unchanged() -> None:
     spec = AthleteSpec(lag_ms=110.0, lag_jitter_ms=10.0, seed=3)
     with_bar, _ = recording(spec, 13.0)
