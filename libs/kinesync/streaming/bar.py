@@ -22,12 +22,12 @@ if TYPE_CHECKING:
 
 NS = 1_000_000_000
 _TO_METRES = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
+_TO_M_S2 = {"m/s^2": 1.0, "m/s2": 1.0, "m/s²": 1.0, "g": STANDARD_GRAVITY_M_S2}
 # The data a concentric phase needs after its top: the stop is fitted to 0.12 s of rest after it
 # (``kinesync.dsp.velocity._rest_edge``: its reach and span), re-centred when its first estimate is off;
 # with less, the phase ends at the smoothed estimate, about 10 ms early (MCV up to 1 % high), or is not
 # found at all. s.
 AFTER_TOP_S = 0.25
-_TO_M_S2 = {"m/s^2": 1.0, "m/s2": 1.0, "m/s²": 1.0, "g": STANDARD_GRAVITY_M_S2}
 
 
 @dataclass(frozen=True)
