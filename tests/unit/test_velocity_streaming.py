@@ -19,6 +19,7 @@ from kinesync.streaming.bar import BarTransform
 from kinesync.streaming.engine import AnalyzerEngine
 from kinesync.streaming.offline import analyze_recording, replay_frames
 from kinesync.streaming.station import AnalysisConfig
+from tests.unit.test_dsp_velocity import GRIND_IMU_TOLERANCE
 
 # Every movement, a jump from a pause too: its start is buried in LPT noise, but the station's plates
 # time it (kinesync.dsp.rest_exit; the LPT alone: tests/unit/test_dsp_velocity.py).
@@ -76,22 +77,26 @@ def test_bar_velocities_per_rep_within_1_percent(exercise: str) -> None:
     assert all(owned[r.rep_peak_ns] == r.mean_concentric_velocity_m_s for r in measured)
 
 
+@pytest.mark.parametrize("imu", [False, True], ids=["lpt", "imu"])
 @pytest.mark.parametrize("seed", [11, 12, 13])
-def test_a_grind_is_measured_whole_through_the_live_engine(seed: int) -> None:
+def test_a_grind_is_measured_whole_through_the_live_engine(seed: int, imu: bool) -> None:
     """A slow back squat rising for 2.25 s through a sticking region (the "grind" of
     tests/unit/test_dsp_velocity.py): its top comes 1–1.25 s after its owning window's end. The window
     waits for it (``rep_wait_s``), so every rep gets its velocity, against the simulator's truth, and no
-    flag; until 2026-12-06 every one of these reps came out flagged ``no_rep_end`` and ``no_concentric_phase``."""
+    flag; until 2026-12-06 every one of these reps came out flagged ``no_rep_end`` and ``no_concentric_phase``.
+    An LPT within 1 %; a bar IMU within its integration error over a grind (2.5 %, test_dsp_velocity.py)."""
     spec = AthleteSpec.for_exercise("back_squat", movement_s=3.0, concentric_share=0.75, rep_period_s=5.0,
                                     lag_jitter_ms=10.0, seed=seed)
     duration = 6 * spec.rep_period_s + 1.0
-    rec, athlete = recording(spec, duration)
+    rec, athlete = recording(spec, duration, imu=imu)
     result = analyze_recording(rec, exercise="back_squat")
     assert len(result.reps) == 6
     for rep in result.reps:
         truth = truth_for(athlete, rec, rep.rep_peak_ns, duration)
-        assert rep.mean_concentric_velocity_m_s == pytest.approx(truth.mean_concentric_velocity_m_s, rel=MCV_TOLERANCE)
-        assert rep.concentric_displacement_m == pytest.approx(truth.concentric_displacement_m, rel=0.02)
+        assert rep.mean_concentric_velocity_m_s == pytest.approx(
+            truth.mean_concentric_velocity_m_s, rel=GRIND_IMU_TOLERANCE if imu else MCV_TOLERANCE)
+        if not imu:
+            assert rep.concentric_displacement_m == pytest.approx(truth.concentric_displacement_m, rel=0.02)
         assert not rep.flags, rep.flags
         assert rep.data_end_ns is not None and rep.window_end_ns is not None
         assert 0 < rep.data_end_ns - rep.window_end_ns <= AnalysisConfig.rep_wait_s * 1e9
