@@ -102,6 +102,27 @@ def test_a_grind_is_measured_whole_through_the_live_engine(seed: int, imu: bool)
         assert 0 < rep.data_end_ns - rep.window_end_ns <= AnalysisConfig.rep_wait_s * 1e9
 
 
+@pytest.mark.parametrize(("movement_s", "concentric_share"), [(3.0, 0.6), (3.6, 0.65)],
+                         ids=["press-1.8s", "press-2.3s"])
+def test_a_slow_bench_press_is_measured_whole_through_the_live_engine(
+    movement_s: float, concentric_share: float
+) -> None:
+    """Bench presses pressed for 1.8 and 2.3 s (a set's last reps near failure), LPT on the bar: each rep
+    waits for the press to end and gets its velocity within 1 %; until 2026-12-06 none of them had one
+    (``no_concentric_phase``). The plates under the feet weigh no body (``no_body_weight``, as ever)."""
+    spec = AthleteSpec.for_exercise("bench_press", movement_s=movement_s, concentric_share=concentric_share,
+                                    rep_period_s=6.0, lag_jitter_ms=10.0, seed=11)
+    duration = 6 * spec.rep_period_s + 1.0
+    rec, athlete = recording(spec, duration)
+    result = analyze_recording(rec, exercise="bench_press")
+    assert len(result.reps) == 6
+    for rep in result.reps:
+        truth = truth_for(athlete, rec, rep.rep_peak_ns, duration)
+        assert rep.mean_concentric_velocity_m_s == pytest.approx(truth.mean_concentric_velocity_m_s, rel=MCV_TOLERANCE)
+        assert rep.flags == ["no_body_weight"], rep.flags
+        assert rep.data_end_ns is not None and rep.window_end_ns is not None and rep.data_end_ns > rep.window_end_ns
+
+
 def test_a_station_without_a_bar_sensor_is_unchanged() -> None:
     spec = AthleteSpec(lag_ms=110.0, lag_jitter_ms=10.0, seed=3)
     with_bar, _ = recording(spec, 13.0)
