@@ -168,9 +168,12 @@ class InfluxRepReader:
     async def _select(self, influxql: str) -> list[dict[str, Any]]:
         return await self.store.query_chunks(influxql, chunk_size=self.chunk_rows)
 
+    async def _all(self, measurement: str, where: str) -> list[dict[str, Any]]:
+        """Every row of ``SELECT * FROM measurement WHERE where``, tags and fields as columns."""
+        return [row for _, row in _rows(await self._select(f"SELECT * FROM {_ident(measurement)} WHERE {where}"))]
+
     async def _reps(self, where: str) -> list[RepMetric]:
-        chunks = await self._select(f"SELECT * FROM {_ident(REP_MEASUREMENT)} WHERE {where}")
-        reps = [rep_of_row(row) for _, row in _rows(chunks)]
+        reps = [rep_of_row(row) for row in await self._all(REP_MEASUREMENT, where)]
         reps.sort(key=lambda r: (r.rep_peak_ns, r.station))
         return reps
 
@@ -208,8 +211,7 @@ class InfluxRepReader:
         return rep.model_copy(update={"envelope_t0_ns": t0, "envelope_step_ns": step, "envelopes_uv": envelopes})
 
     async def recent_windows(self, since_ns: int) -> list[WindowMetric]:
-        chunks = await self._select(f"SELECT * FROM {_ident(MEASUREMENT)} WHERE time >= {int(since_ns)}")
-        windows = [window_of_row(row) for _, row in _rows(chunks)]
+        windows = [window_of_row(row) for row in await self._all(MEASUREMENT, f"time >= {int(since_ns)}")]
         windows.sort(key=lambda m: (m.station, m.window_start_ns))
         return windows
 
