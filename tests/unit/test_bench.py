@@ -34,6 +34,16 @@ def test_bench_report_has_every_key_with_finite_numbers(tmp_path: Path) -> None:
     assert math.isclose(doc["floor_ratio"], sum(r["floor_ratio"] for r in rounds) / 2)
     assert doc["rss_per_athlete_mb"] == max(r["rss_per_athlete_mb"] for r in rounds)
     assert all(len(r["pair_wall_s"]) == 2 for r in rounds)
+    # The cost split adds up: rep analysis + rest of the floor = floor; floor + streaming = engine.
+    fastest = min(rounds, key=lambda r: r["cpu_timed_s"])
+    assert all(0 < r["floor_rep_cpu_s"] < r["floor_cpu_s"] for r in rounds)
+    split = alone["cost_ms_per_athlete_s"]
+    per = 1e3 / (alone["warm_s"] + alone["timed_s"]) / 2  # two stations
+    assert math.isclose(split["engine"], fastest["engine_cpu_s"] * per)
+    assert math.isclose(split["rep_analysis"], fastest["floor_rep_cpu_s"] * per)
+    assert math.isclose(split["rep_analysis"] + split["floor_other"], split["floor"])
+    assert math.isclose(split["floor"] + split["streaming"], split["engine"])
+    assert "Budget of ≥ 1000 athletes per core: 1.00 ms" in report.table()
     assert math.isclose(doc["scale_out_ratio"], sum(r["wall_s"] / max(r["pair_wall_s"]) for r in rounds) / 2)
     assert {t["name"] for t in doc["targets"]} and prof is None
     assert "athletes per core" in report.table()

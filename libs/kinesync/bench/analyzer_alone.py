@@ -59,6 +59,7 @@ class EngineRun:
     rss_after_b: int
     floor_cpu_s: float | None = None
     floor_reps: int | None = None
+    floor_rep_cpu_s: float | None = None  # of floor_cpu_s, the CPU inside analyze_rep
     windows_by_station: dict[str, list[tuple[int, int, int | None]]] = field(default_factory=dict)
 
     @property
@@ -120,12 +121,13 @@ def run_engine(
         windows_by_station=sink,
     )
     if with_floor:
-        from kinesync.bench.floor import WindowRef, floor_cpu_s
+        from kinesync.bench.floor import WindowRef, floor_cpu
 
         del engine
         recordings = reassemble(ticks)
         refs = {s: [WindowRef(*w) for w in ws] for s, ws in sink.items()}
-        run.floor_cpu_s, run.floor_reps = floor_cpu_s(recordings, refs, cfg)
+        floor = floor_cpu(recordings, refs, cfg)
+        run.floor_cpu_s, run.floor_reps, run.floor_rep_cpu_s = floor.cpu_s, floor.reps, floor.rep_cpu_s
     run.windows_by_station = {}  # only the floor needs them; keep the result small
     return run
 
@@ -196,6 +198,22 @@ class AloneResult:
     def cpu_ms_per_athlete_s(self) -> float:
         s = self.single
         return s.cpu_timed_s / (s.stations * s.timed_s) * 1e3
+
+    @property
+    def cost_split_ms(self) -> dict[str, float] | None:
+        """Where the fastest round's CPU went, in ms per athlete-second of the whole recording (the span
+        the floor covers): the rep analysis (``analyze_rep``, the same in the engine and the floor), the
+        rest of the floor (envelopes, force sums, the movement segmentation) and what streaming adds to
+        both (engine − floor). None without a floor."""
+        s = self.single
+        if s.floor_cpu_s is None or s.floor_rep_cpu_s is None:
+            return None
+        per = 1e3 / (s.stations * (s.warm_s + s.timed_s))
+        return {
+            "engine": s.cpu_total_s * per, "floor": s.floor_cpu_s * per, "rep_analysis": s.floor_rep_cpu_s * per,
+            "floor_other": (s.floor_cpu_s - s.floor_rep_cpu_s) * per,
+            "streaming": (s.cpu_total_s - s.floor_cpu_s) * per,
+        }
 
     @property
     def round_floor_ratios(self) -> list[float]:

@@ -79,6 +79,12 @@ def _pair(lat: dict[str, Any]) -> str | None:
     return f"{lat['p50']:.0f} / {lat['p99']:.0f}" if lat["n"] else None
 
 
+def _split(split: dict[str, float] | None) -> str | None:
+    if split is None:
+        return None
+    return f"{split['rep_analysis']:.2f} / {split['floor_other']:.2f} / {split['streaming']:.2f}"
+
+
 @dataclass
 class Run:
     stations: int
@@ -96,10 +102,11 @@ class Run:
                 "rss_per_athlete_mb": a.rss_per_athlete_mb, "rss_before_mb": s.rss_before_b / 2**20,
                 "rss_after_mb": s.rss_after_b / 2**20, "frames": s.frames, "windows": s.windows, "reps": s.reps,
                 "floor_reps": s.floor_reps, "warm_s": s.warm_s, "timed_s": s.timed_s,
+                "cost_ms_per_athlete_s": a.cost_split_ms,
                 # every one-process round, in the order run: the headline figures above come from these
                 "rounds": [
                     {"athletes_per_core": r.stations * r.timed_s / r.cpu_timed_s, "cpu_timed_s": r.cpu_timed_s,
-                     "engine_cpu_s": r.cpu_total_s, "floor_cpu_s": r.floor_cpu_s,
+                     "engine_cpu_s": r.cpu_total_s, "floor_cpu_s": r.floor_cpu_s, "floor_rep_cpu_s": r.floor_rep_cpu_s,
                      "floor_ratio": r.cpu_total_s / r.floor_cpu_s if r.floor_cpu_s else None,
                      "wall_s": r.wall_total_s, "rss_per_athlete_mb": r.rss_per_athlete_mb,
                      "pair_wall_s": [p.wall_total_s for p in pair], "pair_cpu_s": [p.cpu_total_s for p in pair],
@@ -226,6 +233,8 @@ class Report:
         row("cost / floor (engine CPU ÷ floor CPU, median round)", "alone", lambda d: d["floor_ratio"], ".2f")
         row("  each round", "alone",
             lambda d: " / ".join(f"{r['floor_ratio']:.2f}" for r in d["rounds"] if r["floor_ratio"]), "")
+        row("  CPU ms per athlete-second, fastest round: rep analysis / rest of floor / streaming", "alone",
+            lambda d: _split(d["cost_ms_per_athlete_s"]), "")
         row("two processes / one (throughput, median round)", "alone", lambda d: d["scale_out_ratio"], ".2f")
         row("  each round", "alone", lambda d: " / ".join(f"{r['scale_out_ratio']:.2f}" for r in d["rounds"]), "")
         row("analyzer RSS per athlete, MB", "alone", lambda d: d["rss_per_athlete_mb"], ".3f")
@@ -272,4 +281,17 @@ class Report:
         for t in self.targets():
             verdict = {True: "met", False: "**not met**", None: "not measured"}[t.met]
             lines.append(f"| {t.name} | {t.goal} | {f(t.value, '.2f')} | {verdict} |")
+        if (budget := self.budget_line()) is not None:
+            lines += ["", budget]
         return "\n".join(lines)
+
+    def budget_line(self) -> str | None:
+        """Where the headline count's CPU goes against the ≥ 1000 athletes per core target's budget."""
+        a = self._headline_alone()
+        split = a.cost_split_ms if a else None
+        if a is None or split is None:
+            return None
+        return (f"Budget of ≥ 1000 athletes per core: {1e3 / 1000:.2f} ms CPU per athlete-second. At {a.stations} "
+                f"stations (fastest round, whole recording) the engine spends {split['engine']:.2f}: the rep analysis "
+                f"{split['rep_analysis']:.2f} and the rest of the signal-processing floor {split['floor_other']:.2f}, "
+                f"which a batch analysis needs too, and {split['streaming']:.2f} of streaming around them.")
