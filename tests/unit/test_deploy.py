@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,3 +27,29 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
             rel = init.parent.relative_to(root).parts
             found.add(".".join((name, *rel)))
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def test_the_api_and_the_alerts_service_share_writable_sqlite_files() -> None:
+    # The image runs as nobody, who cannot create files in its working directory: each SQLite file a
+    # service opens must be on a volume, and the API (where subscriptions and rules are made) and the
+    # alerts service (which sends by them) must open the same alerts database.
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    user = re.findall(r"^USER (\S+)", dockerfile, re.M)[-1]
+    mounts: dict[str, dict[str, str]] = {}
+    for name in ("api", "alerts"):
+        service = compose["services"][name]
+        env = service["environment"]
+        mounts[name] = {}
+        for var in ("KINESYNC_REGISTRY_DB", "KINESYNC_ALERTS_DB"):
+            path = Path(env[var])
+            assert path.is_absolute(), (name, var, path)
+            volume, target = next(
+                (v.split(":")[0], v.split(":")[1]) for v in service.get("volumes", [])
+                if path.is_relative_to(v.split(":")[1])
+            )
+            assert volume in compose["volumes"], (name, volume)  # a named volume: it outlives the container
+            mounts[name][var] = f"{volume}:{path}"
+            # A fresh named volume takes the owner of the image's directory at its mount point.
+            assert re.search(rf"mkdir -p {re.escape(target)} && chown {user}\b", dockerfile), (target, user)
+    assert mounts["api"]["KINESYNC_ALERTS_DB"] == mounts["alerts"]["KINESYNC_ALERTS_DB"]
