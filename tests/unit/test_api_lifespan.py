@@ -31,16 +31,21 @@ def settings_in(folder: Path) -> Settings:
                     api_viewer_token_sha256=None, console_secret=None)
 
 
+async def app_with_bus(folder: Path) -> tuple[LiveState, MemoryBus, FastAPI]:
+    """An app with settings (its stores in ``folder``) and an in-memory bus: the lifespan runs the workers."""
+    settings = settings_in(folder)
+    bus = MemoryBus()
+    await bus.ensure_topics()
+    state = LiveState()
+    return state, bus, create_app(state, tokens=ApiTokens.from_settings(settings), settings=settings, bus=bus)
+
+
 def client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api", headers=ADMIN)
 
 
 async def test_lifespan_opens_the_stores_publishes_sessions_and_follows_the_metrics(tmp_path: Path) -> None:
-    settings = settings_in(tmp_path)
-    bus = MemoryBus()
-    await bus.ensure_topics()
-    state = LiveState()
-    app = create_app(state, tokens=ApiTokens.from_settings(settings), settings=settings, bus=bus)
+    state, bus, app = await app_with_bus(tmp_path)
     async with app.router.lifespan_context(app), client(app) as c:
         assert all(getattr(app.state, name, None) is not None for name in OPENED)
         assert isinstance(app.state.session_sink, PersonalSessionSink)
@@ -65,6 +70,32 @@ async def test_lifespan_opens_the_stores_publishes_sessions_and_follows_the_metr
         await producer.stop()
         assert [s["station"] for s in (await c.get("/api/stations")).json()] == ["station-01"]
     assert not any(hasattr(app.state, name) for name in OPENED)  # closed and forgotten
+
+
+async def test_the_walls_last_alert_follows_the_rules_made_in_the_api(tmp_path: Path) -> None:
+    # The wall judges by the rules the alerts service sends by: a rule made in the console or the API
+    # reaches the tile's "last alert" without a restart.
+    _, bus, app = await app_with_bus(tmp_path)
+    async with app.router.lifespan_context(app), client(app) as c:
+        rule = {"kind": "lag_out_of_window", "id": "every-rep", "n": 1, "m": 1, "resolve_at_most": 0,
+                "cooldown_s": 0}
+        assert (await c.post("/api/alerts/rules", json=rule)).status_code == 201
+        producer = bus.producer()
+        await producer.start()
+        tile: dict = {}
+        expected = "Ada: lag out of 80-120 ms in 1 of the last 1 reps (latest 150 ms)"
+        # The rules are looked at every 2 s: until then the default rule (3 of the last 5) judges; after,
+        # the API's rule, and its first out-of-window rep fires.
+        for i in range(200):
+            out = WindowMetric(station="station-01", athlete="Ada", window_start_ns=i, window_end_ns=i + 1,
+                               lag_ms=150.0, in_window=False, target_low_ms=80.0, target_high_ms=120.0)
+            await producer.send(METRICS, out.model_dump_json().encode(), b"station-01")
+            await asyncio.sleep(0.05)
+            tile = next(iter((await c.get("/api/stations")).json()), {})
+            if tile.get("last_alert") == expected:
+                break
+        await producer.stop()
+        assert tile["last_alert"] == expected
 
 
 async def test_lifespan_leaves_what_it_was_given(tmp_path: Path) -> None:

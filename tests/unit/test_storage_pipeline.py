@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kinesync.alerts.rules import LagDriftRule
+from kinesync.alerts.config import DEFAULT_RULES
+from kinesync.alerts.engine import RuleEngine
 from kinesync.models import WindowMetric
 from kinesync.storage.pipeline import PipelineStats, batch_lines, batch_stats, stats_to_line
 
@@ -45,9 +46,9 @@ def test_a_clean_or_empty_batch_writes_zero() -> None:
 def test_batch_lines_are_the_alerts_the_batch_fired_then_its_pipeline_point() -> None:
     out = [WindowMetric(station="s01", window_start_ns=T0 + i * HOP, window_end_ns=T0 + i * HOP + 2_000_000_000,
                         lag_ms=150.0, in_window=False) for i in range(5)]
-    lines = batch_lines(LagDriftRule(), out, service="writer", instance="w1", acked_at_ns=T0 + 9_000_000_000,
+    lines = batch_lines(RuleEngine(DEFAULT_RULES), out, service="writer", instance="w1", acked_at_ns=T0 + 9_000_000_000,
                         batch_messages=5, dead_letters=0)
     # out of the window in enough of the last five reps: the rule fires once, on the fifth window
-    assert [line.split(" ")[0] for line in lines] == ["alerts,station=s01,rule=lag_out_of_window",
+    assert [line.split(" ")[0] for line in lines] == ["alerts,station=s01,rule=lag-drift",
                                                       "pipeline,service=writer,instance=w1"]
     assert lines[0].endswith(f" {T0 + 4 * HOP}")  # keyed by that window: a replay rewrites it

@@ -11,13 +11,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from kinesync.alerts.config import DEFAULT_RULES, RuleSpec, load_rules_file
 from kinesync.alerts.delivery import Dispatcher, GrafanaAnnotate
 from kinesync.alerts.engine import SILENCE_TICK_NS, RuleEngine
+from kinesync.alerts.rule_source import RULES_CHECK_S, RuleSource
 from kinesync.alerts.rules import AlertEvent
 from kinesync.alerts.store import GRAFANA, AlertStore
 from kinesync.bus.base import Bus, TopicPartition
@@ -26,18 +25,6 @@ from kinesync.models import WindowMetric
 from kinesync.settings import Settings
 
 log = logging.getLogger("kinesync.alerts")
-RULES_CHECK_S = 2.0
-
-
-def current_rules(settings: Settings, store: AlertStore) -> list[RuleSpec]:
-    """File rules, then API rules (an API rule replaces a file rule of the same id); else defaults."""
-    by_id: dict[str, RuleSpec] = {}
-    if settings.alert_rules:
-        by_id.update((r.id, r) for r in load_rules_file(settings.alert_rules))
-    by_id.update((r.id, r) for r in store.rules())
-    return list(by_id.values()) if by_id else list(DEFAULT_RULES)
-
-
 def grafana_annotator(settings: Settings) -> GrafanaAnnotate | None:
     if not settings.alerts_grafana or (settings.grafana_token is None and not settings.grafana_user):
         return None
@@ -62,21 +49,11 @@ class AlertsStats:
     skipped_replays: int = 0
 
 
-def _fingerprint(settings: Settings, store: AlertStore) -> tuple[object, ...]:
-    mtime = None
-    if settings.alert_rules:
-        try:
-            mtime = Path(settings.alert_rules).stat().st_mtime_ns
-        except OSError:
-            mtime = -1
-    return (mtime, store.rules_fingerprint())
-
-
 async def run_alerts(bus: Bus, store: AlertStore, settings: Settings, stop: asyncio.Event,
                      *, grafana: GrafanaAnnotate | None = None) -> AlertsStats:
     stats = AlertsStats()
-    rules = await store.run(current_rules, settings, store)
-    fingerprint = await store.run(_fingerprint, settings, store)
+    source = RuleSource(settings, store)
+    rules = await source.load()
     engine = RuleEngine(rules)
     state, positions = await store.run(store.load_state)
     engine.restore(state)
@@ -100,10 +77,8 @@ async def run_alerts(bus: Bus, store: AlertStore, settings: Settings, stop: asyn
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + RULES_CHECK_S
-                    fp = await store.run(_fingerprint, settings, store)
-                    if fp != fingerprint:
-                        fingerprint = fp
-                        engine.set_rules(await store.run(current_rules, settings, store))
+                    if (changed := await source.changed()) is not None:
+                        engine.set_rules(changed)
                         log.info("alerts: rules reloaded: %s", ", ".join(engine.rules))
                 now = time.time_ns()
                 # Stations that went quiet send nothing: check them on the clock, whatever the others do.

@@ -48,7 +48,7 @@ def lifespan_for(settings: Settings | None, bus: Bus | None) -> Lifespan:
                     s = app.state
                     await stack.enter_async_context(running_workers(
                         bus, settings, live=s.live, hub=s.cues, registry=s.registry, sink=s.session_sink,
-                        personal_store=s.personal_store))
+                        personal_store=s.personal_store, alert_store=getattr(s, "alerts_store", None)))
             yield
 
     return lifespan

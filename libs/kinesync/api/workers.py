@@ -2,7 +2,8 @@
 
 - ``seed_from_store``: the last minute of stored windows → the wall's live state, and the last minutes of
   stored reps → the cue hub's sets and recent cues, once at start.
-- ``follow_metrics``: ``kinesync.metrics`` → the wall's live state (and its "last alert").
+- ``follow_metrics``: ``kinesync.metrics`` → the wall's live state (and its "last alert", by the alert
+  rules in force, kept current by ``keep_rules_current``).
 - ``run_cues``: ``kinesync.reps`` → the cue hub (station views, cue WebSockets), the learned personal
   windows kept for restarts, and the cue latency reported to a line store.
 - ``keep_sessions_published``: the registry's running sessions → ``kinesync.sessions``, republished.
@@ -20,7 +21,10 @@ import socket
 import time
 from collections.abc import AsyncIterator
 
-from kinesync.alerts.rules import LagDriftRule
+from kinesync.alerts.config import DEFAULT_RULES
+from kinesync.alerts.engine import RuleEngine
+from kinesync.alerts.rule_source import RULES_CHECK_S, RuleSource
+from kinesync.alerts.store import AlertStore
 from kinesync.api.cue_hub import CueHub, cue_stats_line
 from kinesync.api.sessions_out import ProducerSessionSink, PublishError, SessionSink
 from kinesync.api.state import LiveState
@@ -83,17 +87,43 @@ async def seed_from_store(
     return taken, seeded
 
 
-async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rule: LagDriftRule | None = None) -> None:
+async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rules: RuleEngine | None = None) -> None:
     # Starting at the end is enough because a station's status is its newest window.
     def take(metric: WindowMetric) -> None:
         state.update(metric)
-        # The wall's "last alert": the same pure rule the alerts service runs, evaluated here
-        # so the tile needs no extra topic.
-        event = rule.observe(metric) if rule is not None else None
-        if event is not None:
+        # The wall's "last alert": the alerts service's rule engine on its rules, evaluated here so the
+        # tile needs no extra topic.
+        for event in rules.observe(metric, time.time_ns()) if rules is not None else ():
             state.note_alert(event.station, event.message, event.state)
 
     await follow(bus, METRICS, WindowMetric, take, stop, poll_ms=200)
+
+
+async def wall_rules(settings: Settings, store: AlertStore | None) -> tuple[RuleEngine, RuleSource | None]:
+    """The rule engine for the wall's "last alert", on the rules the alerts service sends by (the same
+    alerts database); the defaults without one, or when the rules cannot be read (logged)."""
+    if store is None:
+        return RuleEngine(DEFAULT_RULES), None
+    source = RuleSource(settings, store)
+    try:
+        return RuleEngine(await source.load()), source
+    except Exception as exc:  # a broken rules file must not keep the wall from starting
+        log.warning("the wall's alerts use the default rules: the alert rules could not be read (%s)", exc)
+        return RuleEngine(DEFAULT_RULES), source
+
+
+async def keep_rules_current(engine: RuleEngine, source: RuleSource, stop: asyncio.Event) -> None:
+    """Every ``RULES_CHECK_S``, the rules made or changed since (console, API, rules file) into ``engine``."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RULES_CHECK_S)
+        try:
+            changed = await source.changed()
+        except Exception as exc:  # the engine keeps the rules it has
+            log.warning("the wall's alert rules were not reloaded (%s)", exc)
+            continue
+        if changed is not None:
+            engine.set_rules(changed)
 
 
 # cues
@@ -211,7 +241,7 @@ async def keep_sessions_published(
 @contextlib.asynccontextmanager
 async def running_workers(
     bus: Bus, settings: Settings, *, live: LiveState, hub: CueHub, registry: Registry, sink: SessionSink,
-    personal_store: PersonalStore,
+    personal_store: PersonalStore, alert_store: AlertStore | None = None,
 ) -> AsyncIterator[None]:
     """The workers as tasks for the body of the ``async with``; cancelled when it ends.
 
@@ -219,11 +249,14 @@ async def running_workers(
     a sink without ``retry_pending`` (a test's) goes without it.
     """
     stop = asyncio.Event()
+    rules, source = await wall_rules(settings, alert_store)
     tasks = [
-        asyncio.create_task(follow_metrics(bus, live, stop, LagDriftRule()), name="api-metrics"),
+        asyncio.create_task(follow_metrics(bus, live, stop, rules), name="api-metrics"),
         asyncio.create_task(run_cues(hub, bus, settings, stop, registry=registry, personal_store=personal_store),
                             name="api-cues"),
     ]
+    if source is not None:
+        tasks.append(asyncio.create_task(keep_rules_current(rules, source, stop), name="api-alert-rules"))
     if hasattr(sink, "retry_pending"):
         tasks.append(asyncio.create_task(keep_sessions_published(registry, sink, stop),  # type: ignore[arg-type]
                                          name="api-sessions"))

@@ -13,7 +13,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kinesync.alerts.rules import AlertEvent, LagDriftRule
+from kinesync.alerts.engine import RuleEngine
+from kinesync.alerts.rules import AlertEvent
 from kinesync.models import WindowMetric
 from kinesync.storage.lineprotocol import escape_key, escape_string_field
 
@@ -118,7 +119,7 @@ def alert_to_line(event: AlertEvent, metric: WindowMetric) -> str:
 
 
 def batch_lines(
-    rule: LagDriftRule,
+    rules: RuleEngine,
     metrics: Sequence[WindowMetric],
     *,
     service: str,
@@ -130,10 +131,11 @@ def batch_lines(
     """What a batch the database acknowledged at ``acked_at_ns`` adds beside its windows: the alert
     points it triggers, then its ``pipeline`` point.
 
-    ``rule`` is the same pure rule the alerts service runs, so the wall's "last alert" matches what
-    coaches get; its points are keyed by the triggering window, so a replay rewrites them.
+    ``rules`` is the alerts service's rule engine (the writer runs it with the default rules), so the
+    dashboards' alerts are the ones coaches get, per athlete; its points are keyed by the triggering
+    window, so a replay rewrites them.
     """
-    lines = [alert_to_line(ev, m) for m in metrics if (ev := rule.observe(m)) is not None]
+    lines = [alert_to_line(ev, m) for m in metrics for ev in rules.observe(m)]
     stats = batch_stats(metrics, service=service, instance=instance, acked_at_ns=acked_at_ns,
                         batch_messages=batch_messages, dead_letters=dead_letters)
     lines.append(stats_to_line(stats))

@@ -14,7 +14,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kinesync.alerts.rules import LagDriftRule
+from kinesync.alerts.config import DEFAULT_RULES
+from kinesync.alerts.engine import RuleEngine
 from kinesync.bus.base import Bus, DeliveryError, Message, Producer, TopicPartition
 from kinesync.bus.dead_letters import dead_letter_record
 from kinesync.bus.topics import DEADLETTER, METRICS, REPS
@@ -65,7 +66,7 @@ async def send_dead_letters(producer: Producer, letters: list[DeadLetter], stop:
 
 
 async def write_side_points(
-    store: MetricStore, rule: LagDriftRule, metrics: list[WindowMetric], messages: int, dead: int
+    store: MetricStore, rules: RuleEngine, metrics: list[WindowMetric], messages: int, dead: int
 ) -> None:
     """After a batch was acknowledged: its ``pipeline`` point and the alert events it triggers.
 
@@ -75,7 +76,7 @@ async def write_side_points(
     if not isinstance(store, LineStore):
         return
     # The host name is the container name under Docker: one series per writer instance.
-    lines = batch_lines(rule, metrics, service="writer", instance=socket.gethostname(), acked_at_ns=time.time_ns(),
+    lines = batch_lines(rules, metrics, service="writer", instance=socket.gethostname(), acked_at_ns=time.time_ns(),
                         batch_messages=messages, dead_letters=dead)
     try:
         await store.write_lines(lines)
@@ -121,7 +122,7 @@ async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asy
     await producer.start()
     await consumer.start()
     pending: list[Message] = []
-    rule = LagDriftRule()
+    rules = RuleEngine(DEFAULT_RULES)  # the alerts service's defaults, per athlete: the dashboards' alerts
     first_at = 0.0
     written = 0
     try:
@@ -150,7 +151,7 @@ async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asy
                 )
                 metrics, reps = [], []
             else:
-                await write_side_points(store, rule, metrics, len(pending), decoded.dead_seen)
+                await write_side_points(store, rules, metrics, len(pending), decoded.dead_seen)
             if not await send_dead_letters(producer, bad, stop):
                 break  # stopping before the broker took them: offsets stay uncommitted
             await consumer.commit(next_offsets(pending))
