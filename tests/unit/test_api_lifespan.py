@@ -24,16 +24,16 @@ ADMIN = {"Authorization": "Bearer adm"}
 OPENED = ("registry", "personal_store", "session_sink", "rep_store", "alerts_store")
 
 
-def settings_in(folder: Path) -> Settings:
+def settings_in(folder: Path, alert_rules: str | None = None) -> Settings:
     return Settings(registry_db=str(folder / "registry.db"), alerts_db=str(folder / "alerts.db"),
-                    sqlite_path=str(folder / "kinesync.db"), influx_url=None, alert_rules=None,
+                    sqlite_path=str(folder / "kinesync.db"), influx_url=None, alert_rules=alert_rules,
                     api_admin_token="adm", api_viewer_token=None, api_admin_token_sha256=None,
                     api_viewer_token_sha256=None, console_secret=None)
 
 
-async def app_with_bus(folder: Path) -> tuple[LiveState, MemoryBus, FastAPI]:
+async def app_with_bus(folder: Path, alert_rules: str | None = None) -> tuple[LiveState, MemoryBus, FastAPI]:
     """An app with settings (its stores in ``folder``) and an in-memory bus: the lifespan runs the workers."""
-    settings = settings_in(folder)
+    settings = settings_in(folder, alert_rules)
     bus = MemoryBus()
     await bus.ensure_topics()
     state = LiveState()
@@ -72,6 +72,23 @@ async def test_lifespan_opens_the_stores_publishes_sessions_and_follows_the_metr
     assert not any(hasattr(app.state, name) for name in OPENED)  # closed and forgotten
 
 
+async def wall_alert_after_out_reps(bus: MemoryBus, c: httpx.AsyncClient, expected: str) -> str | None:
+    """Out-of-window reps of Ada's on the bus until the wall's tile shows ``expected`` (10 s at most)."""
+    producer = bus.producer()
+    await producer.start()
+    tile: dict = {}
+    for i in range(200):
+        out = WindowMetric(station="station-01", athlete="Ada", window_start_ns=i, window_end_ns=i + 1,
+                           lag_ms=150.0, in_window=False, target_low_ms=80.0, target_high_ms=120.0)
+        await producer.send(METRICS, out.model_dump_json().encode(), b"station-01")
+        await asyncio.sleep(0.05)
+        tile = next(iter((await c.get("/api/stations")).json()), {})
+        if tile.get("last_alert") == expected:
+            break
+    await producer.stop()
+    return tile.get("last_alert")
+
+
 async def test_the_walls_last_alert_follows_the_rules_made_in_the_api(tmp_path: Path) -> None:
     # The wall judges by the rules the alerts service sends by: a rule made in the console or the API
     # reaches the tile's "last alert" without a restart.
@@ -80,22 +97,19 @@ async def test_the_walls_last_alert_follows_the_rules_made_in_the_api(tmp_path: 
         rule = {"kind": "lag_out_of_window", "id": "every-rep", "n": 1, "m": 1, "resolve_at_most": 0,
                 "cooldown_s": 0}
         assert (await c.post("/api/alerts/rules", json=rule)).status_code == 201
-        producer = bus.producer()
-        await producer.start()
-        tile: dict = {}
-        expected = "Ada: lag out of 80-120 ms in 1 of the last 1 reps (latest 150 ms)"
         # The rules are looked at every 2 s: until then the default rule (3 of the last 5) judges; after,
         # the API's rule, and its first out-of-window rep fires.
-        for i in range(200):
-            out = WindowMetric(station="station-01", athlete="Ada", window_start_ns=i, window_end_ns=i + 1,
-                               lag_ms=150.0, in_window=False, target_low_ms=80.0, target_high_ms=120.0)
-            await producer.send(METRICS, out.model_dump_json().encode(), b"station-01")
-            await asyncio.sleep(0.05)
-            tile = next(iter((await c.get("/api/stations")).json()), {})
-            if tile.get("last_alert") == expected:
-                break
-        await producer.stop()
-        assert tile["last_alert"] == expected
+        expected = "Ada: lag out of 80-120 ms in 1 of the last 1 reps (latest 150 ms)"
+        assert await wall_alert_after_out_reps(bus, c, expected) == expected
+
+
+async def test_a_broken_rules_file_leaves_the_wall_on_the_default_rule(tmp_path: Path) -> None:
+    broken = tmp_path / "alerts.yaml"
+    broken.write_text("rules:\n  - {id: x, kind: no_such_kind}\n")
+    _, bus, app = await app_with_bus(tmp_path, alert_rules=str(broken))
+    async with app.router.lifespan_context(app), client(app) as c:
+        expected = "Ada: lag out of 80-120 ms in 5 of the last 5 reps (latest 150 ms)"
+        assert await wall_alert_after_out_reps(bus, c, expected) == expected
 
 
 async def test_lifespan_leaves_what_it_was_given(tmp_path: Path) -> None:

@@ -114,14 +114,18 @@ async def wall_rules(settings: Settings, store: AlertStore | None) -> tuple[Rule
 
 async def keep_rules_current(engine: RuleEngine, source: RuleSource, stop: asyncio.Event) -> None:
     """Every ``RULES_CHECK_S``, the rules made or changed since (console, API, rules file) into ``engine``."""
+    failed = ""  # the last failure, logged once rather than every check
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RULES_CHECK_S)
         try:
             changed = await source.changed()
         except Exception as exc:  # the engine keeps the rules it has
-            log.warning("the wall's alert rules were not reloaded (%s)", exc)
+            if str(exc) != failed:
+                log.warning("the wall's alert rules were not reloaded (%s)", exc)
+            failed = str(exc)
             continue
+        failed = ""
         if changed is not None:
             engine.set_rules(changed)
 
