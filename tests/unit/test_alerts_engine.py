@@ -137,6 +137,21 @@ def test_state_snapshot_restores_exactly_and_keys_are_deterministic() -> None:
     assert len({e.key for e in all_events}) == 2
 
 
+def test_the_state_keeps_each_subjects_last_event_with_its_session() -> None:
+    # What a restarted wall shows again: the last event of each rule and athlete, with the session of
+    # the window that raised it, through the state as stored (JSON).
+    engine = RuleEngine([LagOutOfWindowRule(id="lag", n=3, m=5, cooldown_s=0)])
+    raised = [e for i, lag in enumerate([150] * 5 + [100] * 4) for e in engine.observe(rep(i, lag, session="s-A"))]
+    raised += [e for i in range(5) for e in engine.observe(rep(i, 150, athlete="B", station="s2"))]
+    assert [(e.athlete, e.state) for e in raised] == [("A", "firing"), ("A", "resolved"), ("B", "firing")]
+    restored = RuleEngine(engine.rules.values())
+    restored.restore(json.loads(json.dumps(engine.snapshot())))
+    last = restored.last_events()
+    assert [(e.athlete, e.station, e.state, e.at_ns, session) for e, session in last] == [
+        ("B", "s2", "firing", 4 * 3 * NS, None), ("A", "s1", "resolved", 8 * 3 * NS, "s-A")]  # oldest first
+    assert last[1][0] == raised[1]
+
+
 def test_rules_file_syntax_and_errors() -> None:
     yaml_text = """
 rules:

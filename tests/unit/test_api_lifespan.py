@@ -208,3 +208,45 @@ async def test_a_restarted_api_shows_the_stored_floor_at_once_aged_honestly(tmp_
         assert [q["lag_ms"] for q in cues] == [60.0, *lags]
         assert cues[-1]["rep_peak_ns"] == reps[-1].rep_peak_ns and cues[-1]["set_lag"] == set_lag
         assert (await c.get("/api/v1/cues/latency")).json()["pushed"]["count"] == 0  # nothing was pushed
+
+
+async def test_a_restarted_api_shows_each_tiles_last_alert_from_the_alerts_services_state(tmp_path: Path) -> None:
+    """The wall's rules continue from the state the alerts service saved (``wall_rules``), and each tile
+    whose athlete and session are still on it gets its last alert back, dated when it happened."""
+    import time
+
+    from kinesync.alerts.config import DEFAULT_RULES
+    from kinesync.alerts.engine import RuleEngine
+    from kinesync.storage.sqlite import SqliteStore
+
+    settings = settings_in(tmp_path)
+    s = 1_000_000_000
+    now = time.time_ns()
+    # The last 30 s of two stations: Ada drifts out of her window in session s-1; Bo drifted in an
+    # earlier session and is now in another one.
+    windows = [
+        WindowMetric(station=station, athlete=athlete, session=session, window_start_ns=now - 30 * s + k * 3 * s,
+                     window_end_ns=now - 28 * s + k * 3 * s, lag_ms=150.0, in_window=False,
+                     target_low_ms=80.0, target_high_ms=120.0, emitted_at_ns=now - 28 * s + k * 3 * s)
+        for k in range(8) for station, athlete, session in (("station-01", "Ada", "s-1"), ("station-02", "Bo", "s-2"))
+    ]
+    store = SqliteStore(settings.sqlite_path)
+    await store.write(windows)
+    await store.close()
+    service = RuleEngine(DEFAULT_RULES)  # what the alerts service ran and saved
+    fired = [e for w in windows if w.station == "station-01" for e in service.observe(w)]
+    earlier = windows[0].model_copy(update={"station": "station-02", "athlete": "Bo", "session": "s-0"})
+    bo = [e for k in range(5)
+          for e in service.observe(earlier.model_copy(update={"window_start_ns": earlier.window_start_ns - k * s}))]
+    assert [e.state for e in fired] == ["firing"] and [e.state for e in bo] == ["firing"]
+    alerts = AlertStore(settings.alerts_db)
+    alerts.record([], service.snapshot(), {}, now)
+    alerts.close()
+
+    app = create_app(LiveState(), tokens=ApiTokens.from_settings(settings), settings=settings)
+    async with app.router.lifespan_context(app), client(app) as c:
+        rows = {r["station"]: r for r in (await c.get("/api/stations")).json()}
+    ada = rows["station-01"]
+    assert (ada["last_alert"], ada["last_alert_state"]) == (fired[0].message, "firing")
+    assert abs(ada["last_alert_age_s"] - (time.time() - fired[0].at_ns / 1e9)) < 1.0, ada
+    assert rows["station-02"]["last_alert"] is None  # Bo's alert was about another session

@@ -11,6 +11,7 @@ outbox in one transaction: after a restart, rules continue exactly where they we
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -197,11 +198,14 @@ class RuleEngine:
             if condition is False:
                 st["suppressed"] = False  # a suppressed episode ends silently
             return None
-        return AlertEvent(
+        event = AlertEvent(
             rule=rule.id, station=m.station, athlete=m.athlete, state=state, message=message, at_ns=t,
             severity=rule.severity, kind=rule.kind, team=m.team, exercise=m.exercise, value=value,
             fired_at_ns=st["fired_at"],
         )
+        # Kept with the state (plain JSON), so whoever restores it can show the subject's last alert again.
+        st["last"] = {"event": dataclasses.asdict(event), "session": m.session}
+        return event
 
     def silence(self, now_ns: int) -> list[AlertEvent]:
         """Signal-loss events for stations that went completely quiet (no windows at all).
@@ -224,6 +228,11 @@ class RuleEngine:
             })
             events.extend(self.observe(stand_in, now_ns, kinds=frozenset({"signal_loss"})))
         return events
+
+    def last_events(self) -> list[tuple[AlertEvent, str | None]]:
+        """Each rule and subject's last event with the session of its window, oldest first."""
+        out = [(AlertEvent(**st["last"]["event"]), st["last"]["session"]) for st in self.state.values() if "last" in st]
+        return sorted(out, key=lambda pair: pair[0].at_ns)
 
     def snapshot(self) -> dict[str, State]:
         return self.state

@@ -23,7 +23,7 @@ from kinesync.api.limits import HttpLimits, LimitsMiddleware
 from kinesync.api.resources import open_resources
 from kinesync.api.routes import alerts, analysis, cues, facility, load_velocity, personal_windows, plans, sessions, wall
 from kinesync.api.state import LiveState
-from kinesync.api.workers import running_workers, seed_from_store
+from kinesync.api.workers import running_workers, seed_from_store, seed_wall_alerts, wall_rules
 from kinesync.bus.base import Bus
 from kinesync.runtime.supervisor import STATE_ENV, SupervisorState
 from kinesync.settings import Settings
@@ -43,12 +43,14 @@ def lifespan_for(settings: Settings | None, bus: Bus | None) -> Lifespan:
         async with AsyncExitStack() as stack:
             if settings is not None:
                 await open_resources(app.state, settings, bus, stack)
-                await seed_from_store(app.state.live, app.state.cues, getattr(app.state, "rep_store", None))
+                s = app.state
+                await seed_from_store(s.live, s.cues, getattr(s, "rep_store", None))
+                rules = await wall_rules(settings, getattr(s, "alerts_store", None))
+                seed_wall_alerts(s.live, rules[0])
                 if bus is not None:
-                    s = app.state
                     await stack.enter_async_context(running_workers(
                         bus, settings, live=s.live, hub=s.cues, registry=s.registry, sink=s.session_sink,
-                        personal_store=s.personal_store, alert_store=getattr(s, "alerts_store", None)))
+                        personal_store=s.personal_store, rules=rules))
             yield
 
     return lifespan

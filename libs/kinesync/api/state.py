@@ -96,6 +96,18 @@ class LiveState:
         if st is not None:
             st.alert = (message, state, self._clock())
 
+    def seed_alert(self, station: str, athlete: str | None, session: str | None, message: str,
+                   state: Literal["firing", "resolved"], at_s: float) -> bool:
+        """A stored alert event (``at_s``: when it happened, s since the epoch) on the station's tile, if the
+        tile shows that athlete and session (the tile drops its alert for a new athlete) and nothing newer."""
+        st = self._stations.get(station)
+        if st is None or (st.latest.athlete, st.latest.session) != (athlete, session):
+            return False
+        if st.alert is not None and st.alert[2] > at_s:
+            return False
+        st.alert = (message, state, at_s)
+        return True
+
     def analysis_errors(self) -> dict[str, object]:
         """Windows received flagged ``analysis_error``, in total and per station, since the API started.
 

@@ -101,15 +101,33 @@ async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rules:
 
 async def wall_rules(settings: Settings, store: AlertStore | None) -> tuple[RuleEngine, RuleSource | None]:
     """The rule engine for the wall's "last alert", on the rules the alerts service sends by (the same
-    alerts database); the defaults without one, or when the rules cannot be read (logged)."""
+    alerts database; the defaults without one, or when the rules cannot be read), continuing from the
+    alerts service's saved state: after a restart the wall neither fires again what the service already
+    sent nor misses its resolution, and each subject's last event can go back on its tile."""
     if store is None:
         return RuleEngine(DEFAULT_RULES), None
     source = RuleSource(settings, store)
     try:
-        return RuleEngine(await source.load()), source
+        engine = RuleEngine(await source.load())
     except Exception as exc:  # a broken rules file must not keep the wall from starting
         log.warning("the wall's alerts use the default rules: the alert rules could not be read (%s)", exc)
-        return RuleEngine(DEFAULT_RULES), source
+        engine = RuleEngine(DEFAULT_RULES)
+    try:
+        state, _ = await store.run(store.load_state)
+        engine.restore(state)
+    except Exception as exc:  # the rules then start from nothing, as before the service ran
+        log.warning("the wall's alert rules start afresh: the alerts service's state could not be read (%s)", exc)
+    return engine, source
+
+
+def seed_wall_alerts(live: LiveState, engine: RuleEngine) -> int:
+    """Each tile's last alert from the engine's state, where the tile still shows that athlete's session
+    (``LiveState.seed_alert``), dated when it happened. Returns the tiles given one."""
+    shown = {e.station for e, session in engine.last_events()
+             if live.seed_alert(e.station, e.athlete, session, e.message, e.state, e.at_ns / 1e9)}
+    if shown:
+        log.info("the last alerts of %d stations are back on the wall", len(shown))
+    return len(shown)
 
 
 async def keep_rules_current(engine: RuleEngine, source: RuleSource, stop: asyncio.Event) -> None:
@@ -245,22 +263,23 @@ async def keep_sessions_published(
 @contextlib.asynccontextmanager
 async def running_workers(
     bus: Bus, settings: Settings, *, live: LiveState, hub: CueHub, registry: Registry, sink: SessionSink,
-    personal_store: PersonalStore, alert_store: AlertStore | None = None,
+    personal_store: PersonalStore, rules: tuple[RuleEngine, RuleSource | None] | None = None,
 ) -> AsyncIterator[None]:
     """The workers as tasks for the body of the ``async with``; cancelled when it ends.
 
     The sessions republisher needs a sink that retries (``ProducerSessionSink``, or one wrapping it);
-    a sink without ``retry_pending`` (a test's) goes without it.
+    a sink without ``retry_pending`` (a test's) goes without it. ``rules``: the wall's alert rules and
+    where they come from (``wall_rules``); the default rules without.
     """
     stop = asyncio.Event()
-    rules, source = await wall_rules(settings, alert_store)
+    engine, source = rules or (RuleEngine(DEFAULT_RULES), None)
     tasks = [
-        asyncio.create_task(follow_metrics(bus, live, stop, rules), name="api-metrics"),
+        asyncio.create_task(follow_metrics(bus, live, stop, engine), name="api-metrics"),
         asyncio.create_task(run_cues(hub, bus, settings, stop, registry=registry, personal_store=personal_store),
                             name="api-cues"),
     ]
     if source is not None:
-        tasks.append(asyncio.create_task(keep_rules_current(rules, source, stop), name="api-alert-rules"))
+        tasks.append(asyncio.create_task(keep_rules_current(engine, source, stop), name="api-alert-rules"))
     if hasattr(sink, "retry_pending"):
         tasks.append(asyncio.create_task(keep_sessions_published(registry, sink, stop),  # type: ignore[arg-type]
                                          name="api-sessions"))
