@@ -211,7 +211,7 @@ async def test_a_restarted_api_shows_the_stored_floor_at_once_aged_honestly(tmp_
 
 
 async def test_a_restarted_api_shows_each_tiles_last_alert_from_the_alerts_services_state(tmp_path: Path) -> None:
-    """The wall's rules continue from the state the alerts service saved (``wall_rules``), and each tile
+    """The wall's rules continue from the state the alerts service saved (``rules_in_force``), and each tile
     whose athlete and session are still on it gets its last alert back, dated when it happened."""
     import time
 

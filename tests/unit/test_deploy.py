@@ -29,15 +29,16 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
 
 
-def test_the_api_and_the_alerts_service_share_writable_sqlite_files() -> None:
+def test_the_api_the_alerts_service_and_the_writer_share_writable_sqlite_files() -> None:
     # The image runs as nobody, who cannot create files in its working directory: each SQLite file a
-    # service opens must be on a volume, and the API (where subscriptions and rules are made) and the
-    # alerts service (which sends by them) must open the same alerts database.
+    # service opens must be on a volume, and the API (where subscriptions and rules are made), the
+    # alerts service (which sends by them) and the writer (the Grafana wall's alerts, by the same rules)
+    # must open the same alerts database.
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     user = re.findall(r"^USER (\S+)", dockerfile, re.M)[-1]
     mounts: dict[str, dict[str, str]] = {}
-    for name in ("api", "alerts"):
+    for name in ("api", "alerts", "writer"):
         service = compose["services"][name]
         env = service["environment"]
         mounts[name] = {}
@@ -52,4 +53,5 @@ def test_the_api_and_the_alerts_service_share_writable_sqlite_files() -> None:
             mounts[name][var] = f"{volume}:{path}"
             # A fresh named volume takes the owner of the image's directory at its mount point.
             assert re.search(rf"mkdir -p {re.escape(target)} && chown {user}\b", dockerfile), (target, user)
-    assert mounts["api"]["KINESYNC_ALERTS_DB"] == mounts["alerts"]["KINESYNC_ALERTS_DB"]
+    assert mounts["api"]["KINESYNC_ALERTS_DB"] == mounts["alerts"]["KINESYNC_ALERTS_DB"] == mounts["writer"][
+        "KINESYNC_ALERTS_DB"]

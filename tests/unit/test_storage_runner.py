@@ -105,3 +105,58 @@ async def test_a_refused_batch_goes_to_the_dead_letters_and_is_committed() -> No
     reasons = [d.reason.split(":")[0] for d in dead_letters(bus)]
     assert "not a WindowMetric" in reasons and reasons.count("storage rejected") >= 3
     assert store.written == [] and await uncommitted(bus) == []
+
+
+class LineCapture(Store):
+    """A line-protocol store (as InfluxDB's): the writer puts alert and pipeline points beside the windows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    async def write_lines(self, lines: Sequence[str]) -> None:
+        self.lines.extend(lines)
+
+
+async def test_the_writers_alert_points_follow_the_alert_services_rules_and_state(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The rules in force (here one made in the API: every out-of-window rep fires) and the state the
+    # alerts service saved (Ada already firing by it): the writer's points are the webhooks' events, so
+    # Ada's next out-of-window rep raises nothing new and Bo's first one fires.
+    from kinesync.alerts.config import LagOutOfWindowRule
+    from kinesync.alerts.engine import RuleEngine
+    from kinesync.alerts.rule_source import rules_in_force
+    from kinesync.alerts.store import AlertStore
+
+    settings = Settings(alerts_db=str(tmp_path / "alerts.db"), alert_rules=None)
+    alerts = AlertStore(settings.alerts_db)
+    every_rep = LagOutOfWindowRule(id="every-rep", n=1, m=1, resolve_at_most=0, cooldown_s=0)
+    alerts.put_rule(every_rep, T0)
+
+    def out(athlete: str, i: int) -> WindowMetric:
+        return WindowMetric(station="s01", athlete=athlete, window_start_ns=T0 + i, window_end_ns=T0 + i + 1,
+                            lag_ms=150.0, in_window=False, target_low_ms=80.0, target_high_ms=120.0)
+
+    service = RuleEngine([every_rep])
+    assert [e.state for e in service.observe(out("Ada", 0))] == ["firing"]
+    alerts.record([], service.snapshot(), {}, T0)
+    rules, _ = await rules_in_force(settings, alerts)
+    alerts.close()
+
+    bus = MemoryBus()
+    await bus.ensure_topics()
+    producer = bus.producer()
+    for i, athlete in enumerate(("Ada", "Bo"), start=1):
+        await producer.send(METRICS, out(athlete, i).model_dump_json().encode(), b"s01")
+    store = LineCapture()
+    stop = asyncio.Event()
+    writer = asyncio.create_task(run_writer(bus, store, Settings(writer_group=GROUP, batch_interval_s=0.05), stop,
+                                            rules))
+    try:
+        async with asyncio.timeout(10):
+            while len(store.written) < 2:  # noqa: ASYNC110 - the condition is the writer's progress
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await writer
+    alert_lines = [line for line in store.lines if line.startswith("alerts,")]
+    assert len(alert_lines) == 1 and alert_lines[0].startswith("alerts,station=s01,athlete=Bo,rule=every-rep ")

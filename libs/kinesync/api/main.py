@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from fastapi import APIRouter, FastAPI
 
+from kinesync.alerts.rule_source import rules_in_force
 from kinesync.api.auth import ApiTokens
 from kinesync.api.console import router as console_router
 from kinesync.api.cue_hub import CueHub
@@ -23,7 +24,7 @@ from kinesync.api.limits import HttpLimits, LimitsMiddleware
 from kinesync.api.resources import open_resources
 from kinesync.api.routes import alerts, analysis, cues, facility, load_velocity, personal_windows, plans, sessions, wall
 from kinesync.api.state import LiveState
-from kinesync.api.workers import running_workers, seed_from_store, seed_wall_alerts, wall_rules
+from kinesync.api.workers import running_workers, seed_from_store, seed_wall_alerts
 from kinesync.bus.base import Bus
 from kinesync.runtime.supervisor import STATE_ENV, SupervisorState
 from kinesync.settings import Settings
@@ -45,7 +46,7 @@ def lifespan_for(settings: Settings | None, bus: Bus | None) -> Lifespan:
                 await open_resources(app.state, settings, bus, stack)
                 s = app.state
                 await seed_from_store(s.live, s.cues, getattr(s, "rep_store", None))
-                rules = await wall_rules(settings, getattr(s, "alerts_store", None))
+                rules = await rules_in_force(settings, getattr(s, "alerts_store", None))
                 seed_wall_alerts(s.live, rules[0])
                 if bus is not None:
                     await stack.enter_async_context(running_workers(

@@ -3,7 +3,7 @@
 - ``seed_from_store``: the last minute of stored windows → the wall's live state, and the last minutes of
   stored reps → the cue hub's sets and recent cues, once at start.
 - ``follow_metrics``: ``kinesync.metrics`` → the wall's live state (and its "last alert", by the alert
-  rules in force, kept current by ``keep_rules_current``).
+  rules in force, kept current by ``kinesync.alerts.rule_source.keep_rules_current``).
 - ``run_cues``: ``kinesync.reps`` → the cue hub (station views, cue WebSockets), the learned personal
   windows kept for restarts, and the cue latency reported to a line store.
 - ``keep_sessions_published``: the registry's running sessions → ``kinesync.sessions``, republished.
@@ -23,8 +23,7 @@ from collections.abc import AsyncIterator
 
 from kinesync.alerts.config import DEFAULT_RULES
 from kinesync.alerts.engine import RuleEngine
-from kinesync.alerts.rule_source import RULES_CHECK_S, RuleSource
-from kinesync.alerts.store import AlertStore
+from kinesync.alerts.rule_source import RuleSource, keep_rules_current
 from kinesync.api.cue_hub import CueHub, cue_stats_line
 from kinesync.api.sessions_out import ProducerSessionSink, PublishError, SessionSink
 from kinesync.api.state import LiveState
@@ -99,27 +98,6 @@ async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rules:
     await follow(bus, METRICS, WindowMetric, take, stop, poll_ms=200)
 
 
-async def wall_rules(settings: Settings, store: AlertStore | None) -> tuple[RuleEngine, RuleSource | None]:
-    """The rule engine for the wall's "last alert", on the rules the alerts service sends by (the same
-    alerts database; the defaults without one, or when the rules cannot be read), continuing from the
-    alerts service's saved state: after a restart the wall neither fires again what the service already
-    sent nor misses its resolution, and each subject's last event can go back on its tile."""
-    if store is None:
-        return RuleEngine(DEFAULT_RULES), None
-    source = RuleSource(settings, store)
-    try:
-        engine = RuleEngine(await source.load())
-    except Exception as exc:  # a broken rules file must not keep the wall from starting
-        log.warning("the wall's alerts use the default rules: the alert rules could not be read (%s)", exc)
-        engine = RuleEngine(DEFAULT_RULES)
-    try:
-        state, _ = await store.run(store.load_state)
-        engine.restore(state)
-    except Exception as exc:  # the rules then start from nothing, as before the service ran
-        log.warning("the wall's alert rules start afresh: the alerts service's state could not be read (%s)", exc)
-    return engine, source
-
-
 def seed_wall_alerts(live: LiveState, engine: RuleEngine) -> int:
     """Each tile's last alert from the engine's state, where the tile still shows that athlete's session
     (``LiveState.seed_alert``), dated when it happened. Returns the tiles given one."""
@@ -128,24 +106,6 @@ def seed_wall_alerts(live: LiveState, engine: RuleEngine) -> int:
     if shown:
         log.info("the last alerts of %d stations are back on the wall", len(shown))
     return len(shown)
-
-
-async def keep_rules_current(engine: RuleEngine, source: RuleSource, stop: asyncio.Event) -> None:
-    """Every ``RULES_CHECK_S``, the rules made or changed since (console, API, rules file) into ``engine``."""
-    failed = ""  # the last failure, logged once rather than every check
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), RULES_CHECK_S)
-        try:
-            changed = await source.changed()
-        except Exception as exc:  # the engine keeps the rules it has
-            if str(exc) != failed:
-                log.warning("the wall's alert rules were not reloaded (%s)", exc)
-            failed = str(exc)
-            continue
-        failed = ""
-        if changed is not None:
-            engine.set_rules(changed)
 
 
 # cues
@@ -269,7 +229,7 @@ async def running_workers(
 
     The sessions republisher needs a sink that retries (``ProducerSessionSink``, or one wrapping it);
     a sink without ``retry_pending`` (a test's) goes without it. ``rules``: the wall's alert rules and
-    where they come from (``wall_rules``); the default rules without.
+    where they come from (``kinesync.alerts.rule_source.rules_in_force``); the default rules without.
     """
     stop = asyncio.Event()
     engine, source = rules or (RuleEngine(DEFAULT_RULES), None)

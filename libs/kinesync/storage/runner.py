@@ -114,15 +114,19 @@ def next_offsets(messages: Sequence[Message]) -> dict[TopicPartition, int]:
     return offsets
 
 
-async def run_writer(bus: Bus, store: MetricStore, settings: Settings, stop: asyncio.Event) -> None:
-    """Write until ``stop``; a batch not yet acknowledged when it is set stays uncommitted."""
+async def run_writer(
+    bus: Bus, store: MetricStore, settings: Settings, stop: asyncio.Event, rules: RuleEngine | None = None
+) -> None:
+    """Write until ``stop``; a batch not yet acknowledged when it is set stays uncommitted. ``rules``: the
+    alert rules whose events go beside the windows (``kinesync.alerts.rule_source.rules_in_force``);
+    the default rules without."""
     # Dead letters are read only to be counted for the pipeline-health dashboard.
     consumer = bus.consumer([METRICS, REPS, DEADLETTER], settings.writer_group)
     producer = bus.producer()
     await producer.start()
     await consumer.start()
     pending: list[Message] = []
-    rules = RuleEngine(DEFAULT_RULES)  # the alerts service's defaults, per athlete: the dashboards' alerts
+    rules = rules or RuleEngine(DEFAULT_RULES)
     first_at = 0.0
     written = 0
     try:
