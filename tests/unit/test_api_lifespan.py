@@ -222,13 +222,14 @@ async def test_a_restarted_api_shows_each_tiles_last_alert_from_the_alerts_servi
     settings = settings_in(tmp_path)
     s = 1_000_000_000
     now = time.time_ns()
-    # The last 30 s of two stations: Ada drifts out of her window in session s-1; Bo drifted in an
-    # earlier session and is now in another one.
+    # The last 30 s of three stations: Ada drifts out of her window in session s-1; Bo drifted in an
+    # earlier session and is now in another one; Cy (no sessions) drifted in the same place two hours ago.
+    onto = (("station-01", "Ada", "s-1"), ("station-02", "Bo", "s-2"), ("station-03", "Cy", None))
     windows = [
         WindowMetric(station=station, athlete=athlete, session=session, window_start_ns=now - 30 * s + k * 3 * s,
                      window_end_ns=now - 28 * s + k * 3 * s, lag_ms=150.0, in_window=False,
                      target_low_ms=80.0, target_high_ms=120.0, emitted_at_ns=now - 28 * s + k * 3 * s)
-        for k in range(8) for station, athlete, session in (("station-01", "Ada", "s-1"), ("station-02", "Bo", "s-2"))
+        for k in range(8) for station, athlete, session in onto
     ]
     store = SqliteStore(settings.sqlite_path)
     await store.write(windows)
@@ -238,7 +239,10 @@ async def test_a_restarted_api_shows_each_tiles_last_alert_from_the_alerts_servi
     earlier = windows[0].model_copy(update={"station": "station-02", "athlete": "Bo", "session": "s-0"})
     bo = [e for k in range(5)
           for e in service.observe(earlier.model_copy(update={"window_start_ns": earlier.window_start_ns - k * s}))]
+    cy = [e for w in windows if w.station == "station-03"
+          for e in service.observe(w.model_copy(update={"window_start_ns": w.window_start_ns - 7200 * s}))]
     assert [e.state for e in fired] == ["firing"] and [e.state for e in bo] == ["firing"]
+    assert [e.state for e in cy] == ["firing"]
     alerts = AlertStore(settings.alerts_db)
     alerts.record([], service.snapshot(), {}, now)
     alerts.close()
@@ -250,3 +254,4 @@ async def test_a_restarted_api_shows_each_tiles_last_alert_from_the_alerts_servi
     assert (ada["last_alert"], ada["last_alert_state"]) == (fired[0].message, "firing")
     assert abs(ada["last_alert_age_s"] - (time.time() - fired[0].at_ns / 1e9)) < 1.0, ada
     assert rows["station-02"]["last_alert"] is None  # Bo's alert was about another session
+    assert rows["station-03"]["last_alert"] is None  # two hours ago: another run, or another day

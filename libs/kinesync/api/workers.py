@@ -45,6 +45,9 @@ SEED_S = 60.0  # the wall starts from this much of the stored windows
 # ... and the sets and cues from this much of the stored reps: a set ends at a pause of SET_GAP_S (60 s),
 # so five minutes hold the whole of all but the longest sets.
 SEED_REPS_S = 300.0
+# A stored alert older than this goes back on no tile: the same athlete on the same station in a later
+# run or on another day (no session to tell them apart) is not told of an old episode.
+SEED_ALERTS_S = 1800.0
 SEED_TIMEOUT_S = 5.0
 
 # the wall
@@ -98,11 +101,13 @@ async def follow_metrics(bus: Bus, state: LiveState, stop: asyncio.Event, rules:
     await follow(bus, METRICS, WindowMetric, take, stop, poll_ms=200)
 
 
-def seed_wall_alerts(live: LiveState, engine: RuleEngine) -> int:
+def seed_wall_alerts(live: LiveState, engine: RuleEngine, *, seconds: float = SEED_ALERTS_S) -> int:
     """Each tile's last alert from the engine's state, where the tile still shows that athlete's session
-    (``LiveState.seed_alert``), dated when it happened. Returns the tiles given one."""
-    shown = {e.station for e, session in engine.last_events()
-             if live.seed_alert(e.station, e.athlete, session, e.message, e.state, e.at_ns / 1e9)}
+    (``LiveState.seed_alert``) and the event is at most ``seconds`` old, dated when it happened. Returns
+    the tiles given one."""
+    since_ns = time.time_ns() - round(seconds * 1e9)
+    shown = {e.station for e, session in engine.last_events() if e.at_ns >= since_ns
+             and live.seed_alert(e.station, e.athlete, session, e.message, e.state, e.at_ns / 1e9)}
     if shown:
         log.info("the last alerts of %d stations are back on the wall", len(shown))
     return len(shown)
