@@ -196,6 +196,31 @@ def test_recent_alerts_show_state_and_delivery_attempts(app) -> None:
     assert "lag out of window in 4 of 5 reps" in page
 
 
+def test_each_athletes_latest_alert_shows_without_any_subscription(app) -> None:
+    # Nobody subscribed: the outbox is empty, but the alerts service's saved state says what it decided.
+    from kinesync.alerts.config import DEFAULT_RULES
+    from kinesync.alerts.engine import RuleEngine
+    from kinesync.models import WindowMetric
+
+    store: AlertStore = app.state.alerts_store
+    client = TestClient(app)
+    sign_in(client, VIEWER)
+    assert "No alert has fired yet." in client.get("/console/alerts").text
+    engine = RuleEngine(DEFAULT_RULES)
+    now = time.time_ns()
+    for i in range(5):
+        for athlete, lag in (("Ada", 150.0), ("Bo", 100.0)):
+            engine.observe(WindowMetric(station=f"station-{athlete}", athlete=athlete, window_start_ns=now + i,
+                                        window_end_ns=now + i + 1, lag_ms=lag, in_window=80 <= lag <= 120,
+                                        target_low_ms=80.0, target_high_ms=120.0))
+    store.record([], engine.snapshot(), {}, now)
+    page = client.get("/console/alerts").text
+    (row,) = re.findall(r'<tr data-latest="lag-drift">(.*?)</tr>', page, re.S)  # Bo never drifted
+    assert '<td class="state firing">firing</td>' in row and "Ada · station-Ada" in row
+    assert "Ada: lag out of 80-120 ms in 5 of the last 5 reps" in row
+    assert "Nothing sent yet" in page
+
+
 def test_viewer_sees_alerts_but_cannot_change_them(app) -> None:
     client = TestClient(app)
     csrf = sign_in(client, VIEWER)

@@ -144,6 +144,13 @@ def _subject(rule: RuleSpec, m: WindowMetric) -> str:
     return m.athlete or f"station:{m.station}"
 
 
+def last_events(state: dict[str, State]) -> list[tuple[AlertEvent, str | None]]:
+    """Each rule and subject's last event in an engine's state (as ``snapshot`` gives it and the alerts
+    service saves it), with the session of the window that raised it, oldest first."""
+    out = [(AlertEvent(**st["last"]["event"]), st["last"]["session"]) for st in state.values() if "last" in st]
+    return sorted(out, key=lambda pair: pair[0].at_ns)
+
+
 class RuleEngine:
     def __init__(self, rules: Iterable[RuleSpec] = ()) -> None:
         self.rules: dict[str, RuleSpec] = {}
@@ -231,8 +238,7 @@ class RuleEngine:
 
     def last_events(self) -> list[tuple[AlertEvent, str | None]]:
         """Each rule and subject's last event with the session of its window, oldest first."""
-        out = [(AlertEvent(**st["last"]["event"]), st["last"]["session"]) for st in self.state.values() if "last" in st]
-        return sorted(out, key=lambda pair: pair[0].at_ns)
+        return last_events(self.state)
 
     def snapshot(self) -> dict[str, State]:
         return self.state

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from kinesync.alerts.delivery import Permanent, webhook_request
+from kinesync.alerts.engine import last_events
 from kinesync.alerts.rules import AlertEvent
 from kinesync.alerts.subscriptions import SubscriptionIn
 from kinesync.api import deps
@@ -41,12 +42,16 @@ async def _alerts_page(request: Request, s: ConsoleSession, code: int = 200, **c
     store = deps.get_alert_store(request)
     subs = await alerts_routes.list_subscriptions("viewer", store)
     rows = await store.run(store.deliveries, None, RECENT)
+    # What the alerts service last decided about each athlete and rule, subscribed to or not.
+    state, _ = await store.run(store.load_state)
+    latest = [e for e, _ in reversed(last_events(state))][:RECENT]
     names = {x.id: x.name or x.url for x in subs}
     for key in ("errors", "values", "tests"):
         ctx.setdefault(key, {})
     ctx.setdefault("message", None)
     ctx.setdefault("created", None)
-    return render_page(request, "alerts.html", s, code, subs=subs, deliveries=rows, names=names, **ctx)
+    return render_page(request, "alerts.html", s, code, subs=subs, deliveries=rows, latest=latest, names=names,
+                       **ctx)
 
 
 @router.get("/alerts", response_class=HTMLResponse)
