@@ -30,7 +30,7 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 PAGES = ("floor", "athletes", "athlete", "session", "teams", "stations", "plans", "alerts")
 # Pages whose point is below their forms: the screen is scrolled to this heading first (not with --full-page).
-FOCUS = {"athlete": "main h2:text-is('Sessions')", "alerts": "main h2:text-is('Recent alerts')"}
+FOCUS = {"athlete": "main h2:text-is('Sessions')", "alerts": "main h2:text-is(\"Each athlete's latest alert\")"}
 MAX_STATIONS = 8
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
