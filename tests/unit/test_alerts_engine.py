@@ -152,6 +152,29 @@ def test_the_state_keeps_each_subjects_last_event_with_its_session() -> None:
     assert last[1][0] == raised[1]
 
 
+def test_an_episode_ends_with_its_session_or_a_long_gap_not_with_a_rest() -> None:
+    engine = RuleEngine([LagOutOfWindowRule(id="lag", n=3, m=5, cooldown_s=60)])
+    # Session s-1 ends while A drifts (firing); A's next session starts out of the window too. Its reps
+    # are judged on their own: it fires again, at its fifth rep, about the new session's drift.
+    assert run(engine, [rep(i, 150, session="s-1") for i in range(6)]) == [(4, "firing")]
+    assert run(engine, [rep(100 + i, 150, session="s-2") for i in range(5)]) == [(4, "firing")]
+    # Without sessions: a rest between sets keeps the episode (2 out before a five-minute rest, the
+    # first after it is the third of the last five), ...
+    engine = RuleEngine([LagOutOfWindowRule(id="lag", n=3, m=5, cooldown_s=60)])
+    before = [rep(i, lag) for i, lag in enumerate([100, 100, 100, 150, 150])]
+    after = [rep(i, 150, window_start_ns=(300 + 3 * i) * NS) for i in range(2)]
+    assert run(engine, before + after) == [(5, "firing")]
+    # ... two hours without a window end it: the next day's first out-of-window rep is not the third of five.
+    later = [rep(i, 150, window_start_ns=(7500 + 3 * i) * NS) for i in range(5)]
+    assert run(engine, later) == [(4, "firing")]
+
+
+def test_a_stations_pipeline_lag_episode_does_not_end_with_an_athletes_session() -> None:
+    engine = RuleEngine([PipelineLagRule(id="late", max_lag_s=5.0, cooldown_s=0)])
+    late = [rep(i, session=f"s-{i}", emitted_at_ns=i * 3 * NS + 10 * NS) for i in range(3)]
+    assert [e.state for m in late for e in engine.observe(m)] == ["firing"]  # once, across the sessions
+
+
 def test_rules_file_syntax_and_errors() -> None:
     yaml_text = """
 rules:

@@ -137,6 +137,28 @@ _EVALUATORS: dict[str, Callable[[Any, State, WindowMetric, int | None], Verdict]
 }
 
 
+# An alert episode belongs to a stretch of training: a subject whose session changes, or who sent no
+# window for this long, starts a new one (a session ends, a day passes; a rest between sets is shorter).
+EPISODE_GAP_S = 1800.0
+# What an episode holds: whether it fires (or was suppressed), the recent reps of n-of-m rules and the
+# start of a bad signal. Baselines (the athlete's own transfer) and the cooldown outlive it.
+_EPISODE_KEYS = ("firing", "suppressed", "recent", "bad_since")
+
+
+def _episode(rule: RuleSpec, st: State, m: WindowMetric) -> None:
+    """End the subject's episode when ``m`` starts a new stretch of training, silently: the last one's
+    reps do not count towards the new one, and a drift that carried over is announced again. A station's
+    own rules (pipeline lag) do not follow its athletes' sessions."""
+    seen = st.get("seen_ns")
+    if seen is not None:
+        new_session = not isinstance(rule, PipelineLagRule) and st.get("session") != m.session
+        if new_session or m.window_start_ns - seen > EPISODE_GAP_S * NS:
+            for key in _EPISODE_KEYS:
+                st.pop(key, None)
+    st["seen_ns"] = m.window_start_ns if seen is None else max(seen, m.window_start_ns)
+    st["session"] = m.session
+
+
 def _subject(rule: RuleSpec, m: WindowMetric) -> str:
     # Pipeline lag is about a station's data path, the others about the athlete on it.
     if isinstance(rule, PipelineLagRule):
@@ -180,6 +202,7 @@ class RuleEngine:
             if not rule.scope.matches(metric.team, metric.athlete, metric.exercise):
                 continue
             st = self.state.setdefault(f"{rule.id}\x1f{_subject(rule, metric)}", {})
+            _episode(rule, st, metric)
             condition, message, value = _EVALUATORS[rule.kind](rule, st, metric, now_ns)
             event = self._transition(rule, st, metric, condition, message, value)
             if event is not None:
