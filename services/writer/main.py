@@ -24,7 +24,13 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     log.info("writing metrics to %s", settings.influx_url or f"SQLite file {settings.sqlite_path}")
     # Alert points go beside the windows only in a line-protocol store (the Grafana wall's alerts): by the
     # rules the alerts service sends by, from its state, in the alerts database it shares.
-    alerts = AlertStore(settings.alerts_db) if isinstance(store, LineStore) else None
+    alerts = None
+    if isinstance(store, LineStore):
+        try:
+            alerts = AlertStore(settings.alerts_db)
+        except Exception as exc:  # the windows matter more than the alert points: write them regardless
+            log.warning("alert points by the default rules: the alerts database %s cannot be opened (%s)",
+                        settings.alerts_db, exc)
     rules, source = await rules_in_force(settings, alerts)
     reload = asyncio.create_task(keep_rules_current(rules, source, stop)) if source is not None else None
     try:
