@@ -169,7 +169,12 @@ def _subject(rule: RuleSpec, m: WindowMetric) -> str:
 def last_events(state: dict[str, State]) -> list[tuple[AlertEvent, str | None]]:
     """Each rule and subject's last event in an engine's state (as ``snapshot`` gives it and the alerts
     service saves it), with the session of the window that raised it, oldest first."""
-    out = [(AlertEvent(**st["last"]["event"]), st["last"]["session"]) for st in state.values() if "last" in st]
+    out = []
+    for st in state.values():
+        try:
+            out.append((AlertEvent(**st["last"]["event"]), st["last"]["session"]))
+        except (KeyError, TypeError):  # none yet, or saved by a build whose events had other fields
+            continue
     return sorted(out, key=lambda pair: pair[0].at_ns)
 
 
